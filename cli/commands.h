@@ -1,0 +1,15 @@
+// cli/commands.h: each subcommand registers its options on the app and returns the function
+// that runs it once parsing succeeded.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace sarathi::cli {
+
+using Runner = std::function<int()>;
+
+Runner add_generate(CLI::App& app);
+
+}  // namespace sarathi::cli

@@ -1,0 +1,216 @@
+#include "kernels/ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/check.h"
+#include "core/fp16.h"
+
+namespace sarathi::kernels {
+
+void rms_norm(const float* x, const float* w, float* y, int64_t num_rows, int64_t n, float eps) {
+  for (int64_t r = 0; r < num_rows; ++r) {
+    const float* xr = x + r * n;
+    float* yr = y + r * n;
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(xr[i]) * xr[i];
+    const float mean = static_cast<float>(sum / static_cast<double>(n));
+    const float scale = 1.0f / std::sqrt(mean + eps);
+    for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * scale * w[i];
+  }
+}
+
+void rope(float* x, const int32_t* positions, int64_t num_tokens, int32_t num_heads,
+          int32_t head_dim, const RopeParams& params) {
+  const int32_t n_rot = params.n_rot;
+  SARATHI_CHECK(n_rot > 0 && n_rot <= head_dim && n_rot % 2 == 0, "bad n_rot {}", n_rot);
+  const float theta_scale = std::pow(params.freq_base, -2.0f / static_cast<float>(n_rot));
+  // Angles per pair, computed by repeated multiplication as GGML's rope cache does.
+  constexpr int kMaxPairs = 512;
+  SARATHI_CHECK(n_rot / 2 <= kMaxPairs, "n_rot {} too large", n_rot);
+  float cos_cache[kMaxPairs];
+  float sin_cache[kMaxPairs];
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    float theta = static_cast<float>(positions[t]);
+    for (int32_t i = 0; i < n_rot / 2; ++i) {
+      const float angle = theta * params.freq_scale;
+      cos_cache[i] = std::cos(angle);
+      sin_cache[i] = std::sin(angle);
+      theta *= theta_scale;
+    }
+    for (int32_t h = 0; h < num_heads; ++h) {
+      float* v = x + (t * num_heads + h) * head_dim;
+      if (params.kind == RopeKind::kNorm) {
+        for (int32_t i = 0; i < n_rot / 2; ++i) {
+          const float x0 = v[2 * i];
+          const float x1 = v[2 * i + 1];
+          v[2 * i] = x0 * cos_cache[i] - x1 * sin_cache[i];
+          v[2 * i + 1] = x0 * sin_cache[i] + x1 * cos_cache[i];
+        }
+      } else {
+        const int32_t half = n_rot / 2;
+        for (int32_t i = 0; i < half; ++i) {
+          const float x0 = v[i];
+          const float x1 = v[i + half];
+          v[i] = x0 * cos_cache[i] - x1 * sin_cache[i];
+          v[i + half] = x0 * sin_cache[i] + x1 * cos_cache[i];
+        }
+      }
+    }
+  }
+}
+
+void swiglu(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void add_inplace(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+void get_rows(const CpuOps& ops, core::DType dtype, const void* table, size_t row_bytes,
+              int64_t n, const int32_t* ids, int64_t num_ids, float* out) {
+  const TypeOps& t = ops.type(dtype);
+  const auto* base = static_cast<const uint8_t*>(table);
+  for (int64_t i = 0; i < num_ids; ++i)
+    t.to_float(base + static_cast<size_t>(ids[i]) * row_bytes, out + i * n, n);
+}
+
+namespace {
+
+inline size_t kv_offset(const PagedKvLayer& kv, const int32_t* block_table, int32_t pos) {
+  const int32_t block = block_table[pos / kv.block_size];
+  SARATHI_DCHECK(block >= 0 && block < kv.num_blocks, "block {} out of range", block);
+  const int32_t slot = pos % kv.block_size;
+  return (static_cast<size_t>(block) * static_cast<size_t>(kv.block_size) +
+          static_cast<size_t>(slot)) *
+         static_cast<size_t>(kv.num_kv_heads) * static_cast<size_t>(kv.head_dim);
+}
+
+inline float round_f16(float x) { return core::f16_to_f32(core::f32_to_f16(x)); }
+
+}  // namespace
+
+void kv_store(const PagedKvLayer& kv, const int32_t* block_table, int32_t first_pos,
+              int32_t num, const float* k, const float* v) {
+  const int64_t width = static_cast<int64_t>(kv.num_kv_heads) * kv.head_dim;
+  for (int32_t i = 0; i < num; ++i) {
+    const size_t off = kv_offset(kv, block_table, first_pos + i);
+    const float* kr = k + i * width;
+    const float* vr = v + i * width;
+    if (kv.dtype == core::DType::kF16) {
+      auto* kd = static_cast<uint16_t*>(kv.k) + off;
+      auto* vd = static_cast<uint16_t*>(kv.v) + off;
+      for (int64_t j = 0; j < width; ++j) {
+        kd[j] = core::f32_to_f16(kr[j]);
+        vd[j] = core::f32_to_f16(vr[j]);
+      }
+    } else {
+      std::copy(kr, kr + width, static_cast<float*>(kv.k) + off);
+      std::copy(vr, vr + width, static_cast<float*>(kv.v) + off);
+    }
+  }
+}
+
+namespace {
+
+// One (query token, head) of attention: scores over kv_len positions, softmax, weighted V sum.
+template <typename KvT>
+void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_len,
+                int32_t kv_head, const float* q_in, float scale, float* scores, float* qbuf,
+                float* out) {
+  const int32_t d = kv.head_dim;
+  constexpr bool kF16 = std::is_same_v<KvT, uint16_t>;
+  for (int32_t j = 0; j < d; ++j) qbuf[j] = kF16 ? round_f16(q_in[j]) : q_in[j];
+  const auto* kbase = static_cast<const KvT*>(kv.k);
+  const auto* vbase = static_cast<const KvT*>(kv.v);
+  const size_t head_off = static_cast<size_t>(kv_head) * static_cast<size_t>(d);
+  float max_score = -std::numeric_limits<float>::infinity();
+  for (int32_t p = 0; p < kv_len; ++p) {
+    const KvT* kr = kbase + kv_offset(kv, block_table, p) + head_off;
+    float s = 0.0f;
+    for (int32_t j = 0; j < d; ++j) {
+      if constexpr (kF16) {
+        s += qbuf[j] * core::f16_to_f32(kr[j]);
+      } else {
+        s += qbuf[j] * kr[j];
+      }
+    }
+    s *= scale;
+    scores[p] = s;
+    max_score = std::max(max_score, s);
+  }
+  double sum = 0.0;
+  for (int32_t p = 0; p < kv_len; ++p) {
+    const float e = std::exp(scores[p] - max_score);
+    scores[p] = e;
+    sum += e;
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int32_t j = 0; j < d; ++j) out[j] = 0.0f;
+  for (int32_t p = 0; p < kv_len; ++p) {
+    float w = scores[p] * inv;
+    const KvT* vr = vbase + kv_offset(kv, block_table, p) + head_off;
+    if constexpr (kF16) {
+      w = round_f16(w);
+      for (int32_t j = 0; j < d; ++j) out[j] += w * core::f16_to_f32(vr[j]);
+    } else {
+      for (int32_t j = 0; j < d; ++j) out[j] += w * vr[j];
+    }
+  }
+}
+
+}  // namespace
+
+void attention(const PagedKvLayer& kv, std::span<const AttnSeq> seqs, const float* q,
+               int32_t num_heads, float scale, float* out, core::ThreadPool& pool,
+               AttnScratch& scratch) {
+  SARATHI_CHECK(num_heads % kv.num_kv_heads == 0, "heads {} not a multiple of kv heads {}",
+                num_heads, kv.num_kv_heads);
+  const int32_t group = num_heads / kv.num_kv_heads;
+  const int32_t d = kv.head_dim;
+  int32_t max_len = 0;
+  int64_t num_tasks = 0;
+  for (const AttnSeq& s : seqs) {
+    max_len = std::max(max_len, s.first_pos + s.num_q);
+    num_tasks += static_cast<int64_t>(s.num_q) * num_heads;
+  }
+  const size_t per_thread = static_cast<size_t>(max_len) + static_cast<size_t>(d);
+  const size_t need = per_thread * static_cast<size_t>(pool.num_threads());
+  if (scratch.buf.size() < need) scratch.buf.resize(need);
+
+  // Task index -> (sequence, query row, head), walked with a cursor per range.
+  pool.parallel_for(num_tasks, num_heads, [&](int thread_idx, int64_t begin, int64_t end) {
+    float* scores = scratch.buf.data() + per_thread * static_cast<size_t>(thread_idx);
+    float* qbuf = scores + max_len;
+    int64_t task = 0;
+    for (const AttnSeq& s : seqs) {
+      const int64_t seq_tasks = static_cast<int64_t>(s.num_q) * num_heads;
+      if (task + seq_tasks <= begin) {
+        task += seq_tasks;
+        continue;
+      }
+      if (task >= end) break;
+      for (int64_t t = std::max(begin, task); t < std::min(end, task + seq_tasks); ++t) {
+        const int32_t local = static_cast<int32_t>((t - task) / num_heads);
+        const int32_t h = static_cast<int32_t>((t - task) % num_heads);
+        const int64_t row = s.q_begin + local;
+        const float* qh = q + (row * num_heads + h) * d;
+        float* oh = out + (row * num_heads + h) * d;
+        const int32_t kv_len = s.first_pos + local + 1;
+        if (kv.dtype == core::DType::kF16) {
+          attend_one<uint16_t>(kv, s.block_table, kv_len, h / group, qh, scale, scores, qbuf, oh);
+        } else {
+          attend_one<float>(kv, s.block_table, kv_len, h / group, qh, scale, scores, qbuf, oh);
+        }
+      }
+      task += seq_tasks;
+    }
+  });
+}
+
+}  // namespace sarathi::kernels

@@ -1,0 +1,90 @@
+// kernels/ops.h: the transformer's non-matmul ops (RMSNorm, RoPE, SwiGLU, embedding rows) and
+// the paged attention over the KV cache. Plain C++ written so the compiler vectorises it; the
+// numerics follow GGML's CPU backend (double-accumulated RMSNorm, iterated RoPE angles, f16
+// rounding of Q and P when the cache is f16) so the engine matches llama.cpp.
+// Depends on core/ and kernels/kernels.h.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+#include "kernels/kernels.h"
+
+namespace sarathi::kernels {
+
+/// y[i] = x[i] / sqrt(mean(x^2) + eps) * w[i] for each of num_rows rows of length n.
+/// The sum of squares is accumulated in double, as GGML does. x and y may alias.
+void rms_norm(const float* x, const float* w, float* y, int64_t num_rows, int64_t n, float eps);
+
+enum class RopeKind {
+  kNorm,  // rotates adjacent pairs (x[2i], x[2i+1]): llama
+  kNeox,  // rotates (x[i], x[i + n_rot/2]): qwen2, neox
+};
+
+struct RopeParams {
+  RopeKind kind = RopeKind::kNorm;
+  int32_t n_rot = 0;          // rotated dims per head (<= head_dim, even)
+  float freq_base = 10000.0f;
+  float freq_scale = 1.0f;    // linear scaling: positions are multiplied by this
+};
+
+/// Rotates, in place, num_heads heads of head_dim floats for each token t at positions[t].
+/// x: [num_tokens, num_heads, head_dim].
+void rope(float* x, const int32_t* positions, int64_t num_tokens, int32_t num_heads,
+          int32_t head_dim, const RopeParams& params);
+
+/// out[i] = silu(gate[i]) * up[i], with silu(x) = x / (1 + exp(-x)).
+void swiglu(const float* gate, const float* up, float* out, int64_t n);
+
+/// y[i] += x[i].
+void add_inplace(float* y, const float* x, int64_t n);
+
+/// Copies dequantized rows of a [num_rows_table, n] table (any weight type) into out.
+void get_rows(const CpuOps& ops, core::DType dtype, const void* table, size_t row_bytes,
+              int64_t n, const int32_t* ids, int64_t num_ids, float* out);
+
+/// A non-owning view of one layer's paged KV cache.
+struct PagedKvLayer {
+  void* k = nullptr;   // [num_blocks, block_size, num_kv_heads, head_dim], dtype
+  void* v = nullptr;   // [num_blocks, block_size, num_kv_heads, head_dim], dtype
+  core::DType dtype = core::DType::kF16;   // kF16 or kF32
+  int32_t num_blocks = 0;
+  int32_t block_size = 16;
+  int32_t num_kv_heads = 0;
+  int32_t head_dim = 0;
+};
+
+/// One sequence's part of an attention call: its queries are rows [q_begin, q_begin + num_q)
+/// of the step's Q at positions first_pos.., and it attends (causally) to KV positions
+/// [0, first_pos + num_q) found through block_table.
+struct AttnSeq {
+  int32_t q_begin = 0;
+  int32_t num_q = 0;
+  int32_t first_pos = 0;
+  const int32_t* block_table = nullptr;  // [ceil((first_pos + num_q) / block_size)]
+};
+
+/// Stores k and v rows ([num, num_kv_heads * head_dim] each) at positions first_pos.. of a
+/// sequence, converting to the cache dtype.
+void kv_store(const PagedKvLayer& kv, const int32_t* block_table, int32_t first_pos,
+              int32_t num, const float* k, const float* v);
+
+/// Scratch reused across attention calls (sized on first use, then never reallocated for the
+/// same or smaller shapes).
+struct AttnScratch {
+  std::vector<float> buf;
+};
+
+/// Causal attention for a mixed batch: q: [num_tokens, num_heads, head_dim] (already rotated),
+/// out: [num_tokens, num_heads * head_dim]. Grouped-query: head h reads KV head
+/// h / (num_heads / num_kv_heads). Scores are scaled by `scale` and soft-maxed in f32. With an
+/// f16 cache, Q and the probabilities are rounded to f16 before their products (as GGML's
+/// f16 mat-mul does).
+void attention(const PagedKvLayer& kv, std::span<const AttnSeq> seqs, const float* q,
+               int32_t num_heads, float scale, float* out, core::ThreadPool& pool,
+               AttnScratch& scratch);
+
+}  // namespace sarathi::kernels

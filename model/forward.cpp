@@ -1,0 +1,212 @@
+#include "model/forward.h"
+
+#include <cmath>
+
+#include "core/check.h"
+
+namespace sarathi::model {
+
+using core::DType;
+using core::ErrorCode;
+using core::make_error;
+
+core::Result<std::unique_ptr<PagedKvCache>> PagedKvCache::create(const LlamaConfig& config,
+                                                                 const KvCacheOptions& options) {
+  if (options.dtype != DType::kF16 && options.dtype != DType::kF32)
+    return make_error(ErrorCode::kInvalidArgument, "KV cache type must be f16 or f32, not {}",
+                      core::dtype_name(options.dtype));
+  if (options.block_size < 1 || options.block_size > 1024)
+    return make_error(ErrorCode::kInvalidArgument, "KV block size {} is out of range [1, 1024]",
+                      options.block_size);
+  if (options.num_blocks < 1)
+    return make_error(ErrorCode::kInvalidArgument, "KV cache needs at least one block, got {}",
+                      options.num_blocks);
+  std::unique_ptr<PagedKvCache> c(new PagedKvCache());
+  c->options_ = options;
+  c->num_layers_ = config.n_layer;
+  c->num_kv_heads_ = config.n_head_kv;
+  c->head_dim_ = config.head_dim;
+  c->layer_elems_ = static_cast<size_t>(options.num_blocks) *
+                    static_cast<size_t>(options.block_size) *
+                    static_cast<size_t>(config.n_head_kv) * static_cast<size_t>(config.head_dim);
+  const size_t words_per_elem = options.dtype == DType::kF32 ? 2 : 1;
+  const size_t total = c->layer_elems_ * 2 * static_cast<size_t>(config.n_layer) * words_per_elem;
+  try {
+    c->storage_.assign(total, 0);
+  } catch (const std::bad_alloc&) {
+    return make_error(ErrorCode::kResourceExhausted, "cannot allocate {} MiB for the KV cache",
+                      total * 2 / (1024 * 1024));
+  }
+  return c;
+}
+
+size_t PagedKvCache::bytes_per_block(const LlamaConfig& config, int32_t block_size,
+                                     core::DType dtype) {
+  const size_t elem = dtype == DType::kF32 ? 4 : 2;
+  return 2 * static_cast<size_t>(config.n_layer) * static_cast<size_t>(block_size) *
+         static_cast<size_t>(config.n_head_kv) * static_cast<size_t>(config.head_dim) * elem;
+}
+
+kernels::PagedKvLayer PagedKvCache::layer(int32_t l) const {
+  const size_t words_per_elem = options_.dtype == DType::kF32 ? 2 : 1;
+  const size_t layer_words = layer_elems_ * words_per_elem;
+  auto* base = const_cast<uint16_t*>(storage_.data()) + static_cast<size_t>(l) * 2 * layer_words;
+  kernels::PagedKvLayer v;
+  v.k = base;
+  v.v = base + layer_words;
+  v.dtype = options_.dtype;
+  v.num_blocks = options_.num_blocks;
+  v.block_size = options_.block_size;
+  v.num_kv_heads = num_kv_heads_;
+  v.head_dim = head_dim_;
+  return v;
+}
+
+Forward::Forward(const LlamaModel& model, PagedKvCache& cache, core::ThreadPool& pool,
+                 const kernels::CpuOps& ops)
+    : model_(model), cache_(cache), pool_(pool), ops_(ops) {}
+
+core::Status Forward::validate(std::span<const SeqInput> batch) const {
+  const LlamaConfig& c = model_.config();
+  const int32_t bs = cache_.block_size();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const SeqInput& s = batch[i];
+    const auto n = static_cast<int64_t>(s.tokens.size());
+    if (n == 0) return make_error(ErrorCode::kInvalidArgument, "batch entry {} has no tokens", i);
+    if (s.first_pos < 0 || s.first_pos + n > c.n_ctx)
+      return make_error(ErrorCode::kOutOfRange,
+                        "batch entry {}: positions [{}, {}) exceed the context of {} tokens", i,
+                        s.first_pos, s.first_pos + n, c.n_ctx);
+    if (s.num_logits < 0 || s.num_logits > n)
+      return make_error(ErrorCode::kInvalidArgument, "batch entry {}: num_logits {} not in [0, {}]",
+                        i, s.num_logits, n);
+    const int64_t blocks_needed = (s.first_pos + n + bs - 1) / bs;
+    if (static_cast<int64_t>(s.block_table.size()) < blocks_needed)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "batch entry {}: block table has {} blocks, positions need {}", i,
+                        s.block_table.size(), blocks_needed);
+    for (int64_t b = 0; b < blocks_needed; ++b) {
+      const int32_t id = s.block_table[static_cast<size_t>(b)];
+      if (id < 0 || id >= cache_.num_blocks())
+        return make_error(ErrorCode::kInvalidArgument, "batch entry {}: block id {} out of range",
+                          i, id);
+    }
+    for (int32_t t : s.tokens)
+      if (t < 0 || t >= c.n_vocab)
+        return make_error(ErrorCode::kInvalidArgument,
+                          "batch entry {}: token id {} is outside the vocabulary [0, {})", i, t,
+                          c.n_vocab);
+  }
+  return core::ok_status();
+}
+
+namespace {
+template <typename T>
+void grow(std::vector<T>& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+}
+}  // namespace
+
+void Forward::reserve(int64_t num_tokens, int64_t num_logits) {
+  const LlamaConfig& c = model_.config();
+  const int64_t q_dim = static_cast<int64_t>(c.n_head) * c.head_dim;
+  const int64_t kv_dim = static_cast<int64_t>(c.n_head_kv) * c.head_dim;
+  grow(x_, num_tokens * c.n_embd);
+  grow(h_, num_tokens * c.n_embd);
+  grow(q_, num_tokens * q_dim);
+  grow(k_, num_tokens * kv_dim);
+  grow(v_, num_tokens * kv_dim);
+  grow(attn_, num_tokens * q_dim);
+  grow(gate_, num_tokens * c.n_ff);
+  grow(up_, num_tokens * c.n_ff);
+  grow(logits_, num_logits * c.n_vocab);
+  grow(last_h_, num_logits * c.n_embd);
+  grow(tokens_, num_tokens);
+  grow(positions_, num_tokens);
+}
+
+void Forward::layer(int32_t l, int64_t T) {
+  const LlamaConfig& c = model_.config();
+  const LayerWeights& w = model_.weights().layers[static_cast<size_t>(l)];
+  const int64_t q_dim = static_cast<int64_t>(c.n_head) * c.head_dim;
+  const int64_t kv_dim = static_cast<int64_t>(c.n_head_kv) * c.head_dim;
+
+  // Attention block.
+  kernels::rms_norm(x_.data(), w.attn_norm, h_.data(), T, c.n_embd, c.norm_eps);
+  kernels::matmul(ops_, pool_, w.wq, h_.data(), T, q_.data(), mm_scratch_);
+  kernels::matmul(ops_, pool_, w.wk, h_.data(), T, k_.data(), mm_scratch_);
+  kernels::matmul(ops_, pool_, w.wv, h_.data(), T, v_.data(), mm_scratch_);
+  if (w.bq) {
+    for (int64_t t = 0; t < T; ++t) {
+      kernels::add_inplace(q_.data() + t * q_dim, w.bq, q_dim);
+      kernels::add_inplace(k_.data() + t * kv_dim, w.bk, kv_dim);
+      kernels::add_inplace(v_.data() + t * kv_dim, w.bv, kv_dim);
+    }
+  }
+  kernels::rope(q_.data(), positions_.data(), T, c.n_head, c.head_dim, c.rope);
+  kernels::rope(k_.data(), positions_.data(), T, c.n_head_kv, c.head_dim, c.rope);
+  const kernels::PagedKvLayer kv = cache_.layer(l);
+  for (const kernels::AttnSeq& s : seqs_)
+    kernels::kv_store(kv, s.block_table, s.first_pos, s.num_q, k_.data() + s.q_begin * kv_dim,
+                      v_.data() + s.q_begin * kv_dim);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  kernels::attention(kv, seqs_, q_.data(), c.n_head, scale, attn_.data(), pool_, attn_scratch_);
+  kernels::matmul(ops_, pool_, w.wo, attn_.data(), T, h_.data(), mm_scratch_);
+  kernels::add_inplace(x_.data(), h_.data(), T * c.n_embd);
+
+  // Feed-forward block (SwiGLU).
+  kernels::rms_norm(x_.data(), w.ffn_norm, h_.data(), T, c.n_embd, c.norm_eps);
+  kernels::matmul(ops_, pool_, w.w_gate, h_.data(), T, gate_.data(), mm_scratch_);
+  kernels::matmul(ops_, pool_, w.w_up, h_.data(), T, up_.data(), mm_scratch_);
+  kernels::swiglu(gate_.data(), up_.data(), gate_.data(), T * c.n_ff);
+  kernels::matmul(ops_, pool_, w.w_down, gate_.data(), T, h_.data(), mm_scratch_);
+  kernels::add_inplace(x_.data(), h_.data(), T * c.n_embd);
+}
+
+core::Result<std::span<const float>> Forward::run(std::span<const SeqInput> batch) {
+  SARATHI_RETURN_IF_ERROR(validate(batch));
+  const LlamaConfig& c = model_.config();
+  const LlamaWeights& w = model_.weights();
+  int64_t T = 0;
+  int64_t L = 0;
+  for (const SeqInput& s : batch) {
+    T += static_cast<int64_t>(s.tokens.size());
+    L += s.num_logits;
+  }
+  reserve(T, L);
+  seqs_.clear();
+  int64_t row = 0;
+  for (const SeqInput& s : batch) {
+    kernels::AttnSeq a;
+    a.q_begin = static_cast<int32_t>(row);
+    a.num_q = static_cast<int32_t>(s.tokens.size());
+    a.first_pos = s.first_pos;
+    a.block_table = s.block_table.data();
+    seqs_.push_back(a);
+    for (size_t i = 0; i < s.tokens.size(); ++i, ++row) {
+      tokens_[static_cast<size_t>(row)] = s.tokens[i];
+      positions_[static_cast<size_t>(row)] = s.first_pos + static_cast<int32_t>(i);
+    }
+  }
+
+  kernels::get_rows(ops_, w.tok_embd.dtype, w.tok_embd.data, w.tok_embd.row_bytes, c.n_embd,
+                    tokens_.data(), T, x_.data());
+  for (int32_t l = 0; l < c.n_layer; ++l) layer(l, T);
+
+  // Gather the rows that want logits, then norm and project only those.
+  int64_t out = 0;
+  for (const kernels::AttnSeq& s : seqs_) {
+    const SeqInput& in = batch[static_cast<size_t>(&s - seqs_.data())];
+    for (int32_t i = s.num_q - in.num_logits; i < s.num_q; ++i, ++out) {
+      const float* src = x_.data() + (s.q_begin + i) * static_cast<int64_t>(c.n_embd);
+      std::copy(src, src + c.n_embd, last_h_.data() + out * c.n_embd);
+    }
+  }
+  if (L > 0) {
+    kernels::rms_norm(last_h_.data(), w.output_norm, last_h_.data(), L, c.n_embd, c.norm_eps);
+    kernels::matmul(ops_, pool_, w.output, last_h_.data(), L, logits_.data(), mm_scratch_);
+  }
+  return std::span<const float>(logits_.data(), static_cast<size_t>(L * c.n_vocab));
+}
+
+}  // namespace sarathi::model

@@ -1,0 +1,98 @@
+// model/forward.h: the batch forward pass. One call runs a mixed batch — prefill chunks of any
+// length and single decode tokens from many sequences — over a paged KV cache: the linear layers
+// run once over all tokens of the step, attention reads each sequence's KV through its block
+// table, and logits come back only for the positions asked for. Depends on core/, kernels/ and
+// model/llama.h; knows nothing of scheduling (the caller owns block allocation).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "model/llama.h"
+
+namespace sarathi::model {
+
+struct KvCacheOptions {
+  int32_t num_blocks = 0;
+  int32_t block_size = 16;
+  core::DType dtype = core::DType::kF16;  // kF16 (llama.cpp's default) or kF32
+};
+
+/// The KV tensors of every layer, in fixed-size blocks of a shared pool. Block ids are handed
+/// out by the caller (kv/ or a test); this class only stores.
+class PagedKvCache {
+ public:
+  static core::Result<std::unique_ptr<PagedKvCache>> create(const LlamaConfig& config,
+                                                            const KvCacheOptions& options);
+  /// Bytes one block takes over all layers (K and V).
+  static size_t bytes_per_block(const LlamaConfig& config, int32_t block_size, core::DType dtype);
+
+  kernels::PagedKvLayer layer(int32_t l) const;
+  int32_t num_blocks() const { return options_.num_blocks; }
+  int32_t block_size() const { return options_.block_size; }
+  core::DType dtype() const { return options_.dtype; }
+  size_t bytes() const { return storage_.size() * sizeof(uint16_t); }
+
+ private:
+  PagedKvCache() = default;
+  KvCacheOptions options_;
+  int32_t num_layers_ = 0;
+  int32_t num_kv_heads_ = 0;
+  int32_t head_dim_ = 0;
+  size_t layer_elems_ = 0;           // elements of K (or V) per layer
+  std::vector<uint16_t> storage_;    // [layer][k|v][num_blocks, block_size, kv_heads, head_dim]
+};
+
+/// One sequence's part of a step.
+struct SeqInput {
+  std::span<const int32_t> tokens;       // the tokens to process now (chunk or one decode)
+  int32_t first_pos = 0;                 // position of tokens[0]; [0, first_pos) are cached
+  std::span<const int32_t> block_table;  // block ids covering positions [0, first_pos + n)
+  int32_t num_logits = 1;                // logits for the last num_logits tokens (0..n)
+};
+
+class Forward {
+ public:
+  /// The model, cache and pool must outlive this object.
+  Forward(const LlamaModel& model, PagedKvCache& cache, core::ThreadPool& pool,
+          const kernels::CpuOps& ops = kernels::cpu_ops());
+
+  /// Runs one step. Returns the requested logits, [sum of num_logits, n_vocab] in batch order,
+  /// valid until the next call. Invalid input (token id out of range, position beyond the
+  /// context, short block table) is an error and leaves the cache unchanged.
+  core::Result<std::span<const float>> run(std::span<const SeqInput> batch);
+
+ private:
+  core::Status validate(std::span<const SeqInput> batch) const;
+  void reserve(int64_t num_tokens, int64_t num_logits);
+  void layer(int32_t l, int64_t num_tokens);
+
+  const LlamaModel& model_;
+  PagedKvCache& cache_;
+  core::ThreadPool& pool_;
+  const kernels::CpuOps& ops_;
+
+  // Step-sized buffers, grown to the largest step seen and then reused.
+  std::vector<float> x_;        // [T, n_embd] residual stream
+  std::vector<float> h_;        // [T, n_embd] normed
+  std::vector<float> q_;        // [T, n_head*head_dim]
+  std::vector<float> k_;        // [T, n_kv*head_dim]
+  std::vector<float> v_;        // [T, n_kv*head_dim]
+  std::vector<float> attn_;     // [T, n_head*head_dim]
+  std::vector<float> gate_;     // [T, n_ff]
+  std::vector<float> up_;       // [T, n_ff]
+  std::vector<float> logits_;   // [L, n_vocab]
+  std::vector<float> last_h_;   // [L, n_embd]
+  std::vector<int32_t> tokens_;     // [T]
+  std::vector<int32_t> positions_;  // [T]
+  std::vector<kernels::AttnSeq> seqs_;
+  kernels::MatmulScratch mm_scratch_;
+  kernels::AttnScratch attn_scratch_;
+};
+
+}  // namespace sarathi::model

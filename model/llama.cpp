@@ -1,0 +1,238 @@
+#include "model/llama.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "core/fp16.h"
+#include "kernels/kernels.h"
+
+namespace sarathi::model {
+
+using core::DType;
+using core::ErrorCode;
+using core::make_error;
+
+std::string LlamaConfig::summary() const {
+  return fmt::format(
+      "{} ({}): {} layers, {} wide, ff {}, {} heads / {} kv heads x {}, vocab {}, ctx {} "
+      "(trained {}), rope {} base {} scale {}, weights {}",
+      name, arch, n_layer, n_embd, n_ff, n_head, n_head_kv, head_dim, n_vocab, n_ctx,
+      n_ctx_train, rope.kind == kernels::RopeKind::kNorm ? "norm" : "neox", rope.freq_base,
+      rope.freq_scale, core::dtype_name(dtype));
+}
+
+LlamaModel::~LlamaModel() = default;
+
+core::Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const std::string& spec,
+                                                           const LoadOptions& options) {
+  if (spec.rfind("synthetic:", 0) == 0) return synthetic(spec, options);
+  return load_gguf(spec, options);
+}
+
+// Reads hyper-parameters and binds tensors of a GGUF file.
+class LlamaLoader {
+ public:
+  LlamaLoader(const GgufFile& f, LlamaModel& m) : f_(f), m_(m) {}
+
+  core::Status read_config(const LoadOptions& options) {
+    LlamaConfig& c = m_.config_;
+    SARATHI_ASSIGN_OR_RETURN(c.arch, f_.get_string("general.architecture"));
+    if (c.arch != "llama" && c.arch != "qwen2")
+      return make_error(ErrorCode::kUnsupported, "{}: unsupported architecture '{}' (supported: llama, qwen2)",
+                        f_.name(), c.arch);
+    auto name = f_.get_string("general.name");
+    c.name = name.ok() ? *name : c.arch;
+    const std::string a = c.arch + ".";
+    SARATHI_ASSIGN_OR_RETURN(int64_t n_embd, f_.get_int(a + "embedding_length"));
+    SARATHI_ASSIGN_OR_RETURN(int64_t n_layer, f_.get_int(a + "block_count"));
+    SARATHI_ASSIGN_OR_RETURN(int64_t n_ff, f_.get_int(a + "feed_forward_length"));
+    SARATHI_ASSIGN_OR_RETURN(int64_t n_head, f_.get_int(a + "attention.head_count"));
+    SARATHI_ASSIGN_OR_RETURN(int64_t n_ctx_train, f_.get_int(a + "context_length"));
+    int64_t n_head_kv = n_head;
+    if (f_.find(a + "attention.head_count_kv")) {
+      SARATHI_ASSIGN_OR_RETURN(n_head_kv, f_.get_int(a + "attention.head_count_kv"));
+    }
+    auto in_range = [&](std::string_view what, int64_t v, int64_t lo, int64_t hi) -> core::Status {
+      if (v < lo || v > hi)
+        return make_error(ErrorCode::kInvalidFormat, "{}: {} = {} is out of range [{}, {}]",
+                          f_.name(), what, v, lo, hi);
+      return core::ok_status();
+    };
+    SARATHI_RETURN_IF_ERROR(in_range("embedding_length", n_embd, 1, 1 << 16));
+    SARATHI_RETURN_IF_ERROR(in_range("block_count", n_layer, 1, 1024));
+    SARATHI_RETURN_IF_ERROR(in_range("feed_forward_length", n_ff, 1, 1 << 20));
+    SARATHI_RETURN_IF_ERROR(in_range("attention.head_count", n_head, 1, 1024));
+    SARATHI_RETURN_IF_ERROR(in_range("attention.head_count_kv", n_head_kv, 1, n_head));
+    SARATHI_RETURN_IF_ERROR(in_range("context_length", n_ctx_train, 1, 1 << 24));
+    if (n_embd % n_head != 0 || n_head % n_head_kv != 0)
+      return make_error(ErrorCode::kInvalidFormat,
+                        "{}: {} wide with {} heads / {} kv heads does not divide evenly", f_.name(),
+                        n_embd, n_head, n_head_kv);
+    c.n_embd = static_cast<int32_t>(n_embd);
+    c.n_layer = static_cast<int32_t>(n_layer);
+    c.n_ff = static_cast<int32_t>(n_ff);
+    c.n_head = static_cast<int32_t>(n_head);
+    c.n_head_kv = static_cast<int32_t>(n_head_kv);
+    c.head_dim = static_cast<int32_t>(n_embd / n_head);
+    if (f_.find(a + "attention.key_length")) {
+      SARATHI_ASSIGN_OR_RETURN(int64_t kl, f_.get_int(a + "attention.key_length"));
+      SARATHI_RETURN_IF_ERROR(in_range("attention.key_length", kl, 2, 1024));
+      c.head_dim = static_cast<int32_t>(kl);
+    }
+    c.n_ctx_train = static_cast<int32_t>(n_ctx_train);
+    c.n_ctx = options.n_ctx > 0 ? options.n_ctx : c.n_ctx_train;
+    if (f_.find(a + "attention.layer_norm_rms_epsilon")) {
+      SARATHI_ASSIGN_OR_RETURN(double eps, f_.get_float(a + "attention.layer_norm_rms_epsilon"));
+      c.norm_eps = static_cast<float>(eps);
+    }
+    c.rope.kind = c.arch == "qwen2" ? kernels::RopeKind::kNeox : kernels::RopeKind::kNorm;
+    c.rope.n_rot = c.head_dim;
+    if (f_.find(a + "rope.dimension_count")) {
+      SARATHI_ASSIGN_OR_RETURN(int64_t n_rot, f_.get_int(a + "rope.dimension_count"));
+      if (n_rot < 2 || n_rot > c.head_dim || n_rot % 2 != 0)
+        return make_error(ErrorCode::kInvalidFormat, "{}: rope.dimension_count = {} is invalid",
+                          f_.name(), n_rot);
+      c.rope.n_rot = static_cast<int32_t>(n_rot);
+    }
+    if (f_.find(a + "rope.freq_base")) {
+      SARATHI_ASSIGN_OR_RETURN(double base, f_.get_float(a + "rope.freq_base"));
+      if (!(base > 1.0))
+        return make_error(ErrorCode::kInvalidFormat, "{}: rope.freq_base = {} is invalid",
+                          f_.name(), base);
+      c.rope.freq_base = static_cast<float>(base);
+    }
+    SARATHI_RETURN_IF_ERROR(read_rope_scaling(a));
+    c.qkv_bias = c.arch == "qwen2";
+    return core::ok_status();
+  }
+
+  core::Status read_rope_scaling(const std::string& a) {
+    LlamaConfig& c = m_.config_;
+    std::string type = "none";
+    if (f_.find(a + "rope.scaling.type")) {
+      SARATHI_ASSIGN_OR_RETURN(type, f_.get_string(a + "rope.scaling.type"));
+    }
+    double factor = 0.0;
+    if (f_.find(a + "rope.scaling.factor")) {
+      SARATHI_ASSIGN_OR_RETURN(factor, f_.get_float(a + "rope.scaling.factor"));
+    } else if (f_.find(a + "rope.scale_linear")) {
+      SARATHI_ASSIGN_OR_RETURN(factor, f_.get_float(a + "rope.scale_linear"));
+      if (type == "none") type = "linear";
+    }
+    if (type == "none" || factor == 0.0 || factor == 1.0) return core::ok_status();
+    if (type != "linear")
+      return make_error(ErrorCode::kUnsupported, "{}: rope scaling type '{}' is not supported",
+                        f_.name(), type);
+    if (!(factor > 0.0))
+      return make_error(ErrorCode::kInvalidFormat, "{}: rope scaling factor {} is invalid",
+                        f_.name(), factor);
+    c.rope.freq_scale = static_cast<float>(1.0 / factor);
+    return core::ok_status();
+  }
+
+  // A weight matrix [rows, cols] (GGML shape [cols, rows]).
+  core::Result<kernels::WeightView> matrix(const std::string& name, int64_t rows, int64_t cols) {
+    const GgufTensorInfo* t = f_.find_tensor(name);
+    if (!t) return make_error(ErrorCode::kNotFound, "{}: missing tensor {}", f_.name(), name);
+    if (t->shape.size() != 2 || t->shape[0] != cols || t->shape[1] != rows)
+      return make_error(ErrorCode::kInvalidFormat, "{}: tensor {} has shape {}, expected [{}, {}]",
+                        f_.name(), name, shape_str(t->shape), cols, rows);
+    if (t->dtype == DType::kQ8_K)
+      return make_error(ErrorCode::kUnsupported, "{}: unsupported tensor type q8_K in tensor {}",
+                        f_.name(), name);
+    m_.weight_bytes_ += t->num_bytes;
+    kernels::WeightView w;
+    w.dtype = t->dtype;
+    w.data = t->data;
+    w.rows = rows;
+    w.cols = cols;
+    w.row_bytes = *core::dtype_row_bytes(t->dtype, cols);
+    return w;
+  }
+
+  // A vector of n floats, converted to f32 when stored otherwise.
+  core::Result<const float*> vector(const std::string& name, int64_t n) {
+    const GgufTensorInfo* t = f_.find_tensor(name);
+    if (!t) return make_error(ErrorCode::kNotFound, "{}: missing tensor {}", f_.name(), name);
+    if (t->num_elements != n || t->shape.size() != 1)
+      return make_error(ErrorCode::kInvalidFormat, "{}: tensor {} has shape {}, expected [{}]",
+                        f_.name(), name, shape_str(t->shape), n);
+    m_.weight_bytes_ += t->num_bytes;
+    if (t->dtype == DType::kF32) return reinterpret_cast<const float*>(t->data);
+    std::vector<uint8_t> buf(static_cast<size_t>(n) * sizeof(float));
+    auto* out = reinterpret_cast<float*>(buf.data());
+    if (core::dtype_block_size(t->dtype) != 1 && n % core::dtype_block_size(t->dtype) != 0)
+      return make_error(ErrorCode::kInvalidFormat, "{}: tensor {} size {} is not whole blocks",
+                        f_.name(), name, n);
+    kernels::cpu_ops().type(t->dtype).to_float(t->data, out, n);
+    m_.owned_.push_back(std::move(buf));
+    return static_cast<const float*>(out);
+  }
+
+  core::Status bind_weights(const ProgressFn& progress) {
+    const LlamaConfig& c = m_.config_;
+    LlamaWeights& w = m_.weights_;
+    const int64_t q_dim = static_cast<int64_t>(c.n_head) * c.head_dim;
+    const int64_t kv_dim = static_cast<int64_t>(c.n_head_kv) * c.head_dim;
+    SARATHI_ASSIGN_OR_RETURN(w.tok_embd, matrix("token_embd.weight", c.n_vocab, c.n_embd));
+    SARATHI_ASSIGN_OR_RETURN(w.output_norm, vector("output_norm.weight", c.n_embd));
+    if (f_.find_tensor("output.weight")) {
+      SARATHI_ASSIGN_OR_RETURN(w.output, matrix("output.weight", c.n_vocab, c.n_embd));
+    } else {
+      w.output = w.tok_embd;
+      m_.config_.tied_output = true;
+    }
+    w.layers.resize(static_cast<size_t>(c.n_layer));
+    for (int32_t l = 0; l < c.n_layer; ++l) {
+      LayerWeights& L = w.layers[static_cast<size_t>(l)];
+      const std::string p = fmt::format("blk.{}.", l);
+      SARATHI_ASSIGN_OR_RETURN(L.attn_norm, vector(p + "attn_norm.weight", c.n_embd));
+      SARATHI_ASSIGN_OR_RETURN(L.wq, matrix(p + "attn_q.weight", q_dim, c.n_embd));
+      SARATHI_ASSIGN_OR_RETURN(L.wk, matrix(p + "attn_k.weight", kv_dim, c.n_embd));
+      SARATHI_ASSIGN_OR_RETURN(L.wv, matrix(p + "attn_v.weight", kv_dim, c.n_embd));
+      SARATHI_ASSIGN_OR_RETURN(L.wo, matrix(p + "attn_output.weight", c.n_embd, q_dim));
+      if (c.qkv_bias) {
+        SARATHI_ASSIGN_OR_RETURN(L.bq, vector(p + "attn_q.bias", q_dim));
+        SARATHI_ASSIGN_OR_RETURN(L.bk, vector(p + "attn_k.bias", kv_dim));
+        SARATHI_ASSIGN_OR_RETURN(L.bv, vector(p + "attn_v.bias", kv_dim));
+      }
+      SARATHI_ASSIGN_OR_RETURN(L.ffn_norm, vector(p + "ffn_norm.weight", c.n_embd));
+      SARATHI_ASSIGN_OR_RETURN(L.w_gate, matrix(p + "ffn_gate.weight", c.n_ff, c.n_embd));
+      SARATHI_ASSIGN_OR_RETURN(L.w_up, matrix(p + "ffn_up.weight", c.n_ff, c.n_embd));
+      SARATHI_ASSIGN_OR_RETURN(L.w_down, matrix(p + "ffn_down.weight", c.n_embd, c.n_ff));
+      if (progress) progress(static_cast<uint64_t>(l + 1), static_cast<uint64_t>(c.n_layer));
+    }
+    m_.config_.dtype = w.layers.empty() ? w.tok_embd.dtype : w.layers[0].w_gate.dtype;
+    return core::ok_status();
+  }
+
+ private:
+  static std::string shape_str(const std::vector<int64_t>& s) {
+    return fmt::format("[{}]", fmt::join(s, ", "));
+  }
+
+  const GgufFile& f_;
+  LlamaModel& m_;
+};
+
+core::Result<std::unique_ptr<LlamaModel>> LlamaModel::load_gguf(const std::string& path,
+                                                                const LoadOptions& options) {
+  SARATHI_ASSIGN_OR_RETURN(auto file, GgufFile::open(path));
+  std::unique_ptr<LlamaModel> m(new LlamaModel());
+  SARATHI_ASSIGN_OR_RETURN(m->tokenizer_, Tokenizer::from_gguf(*file));
+  m->config_.n_vocab = m->tokenizer_->n_vocab();
+  if (!options.vocab_only) {
+    LlamaLoader loader(*file, *m);
+    SARATHI_RETURN_IF_ERROR(loader.read_config(options));
+    SARATHI_RETURN_IF_ERROR(loader.bind_weights(options.progress));
+  } else {
+    auto arch = file->get_string("general.architecture");
+    m->config_.arch = arch.ok() ? *arch : "unknown";
+    m->config_.name = m->config_.arch;
+  }
+  m->file_ = std::move(file);
+  return m;
+}
+
+}  // namespace sarathi::model

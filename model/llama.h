@@ -1,0 +1,108 @@
+// model/llama.h: LLaMA-family models (architectures `llama` and `qwen2`): hyper-parameters,
+// weights viewed in place in a mmapped GGUF file or generated in memory (synthetic models),
+// and the tokenizer that comes with them. Depends on core/, kernels/, model/gguf, tokenizer.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/status.h"
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "model/gguf.h"
+#include "model/tokenizer.h"
+
+namespace sarathi::model {
+
+struct LlamaConfig {
+  std::string arch = "llama";   // general.architecture: llama | qwen2
+  std::string name;             // general.name or the synthetic shape
+  int32_t n_vocab = 0;
+  int32_t n_embd = 0;
+  int32_t n_layer = 0;
+  int32_t n_head = 0;
+  int32_t n_head_kv = 0;
+  int32_t head_dim = 0;
+  int32_t n_ff = 0;
+  int32_t n_ctx_train = 0;      // <arch>.context_length
+  int32_t n_ctx = 0;            // the context the engine runs with (n_ctx_train unless overridden)
+  float norm_eps = 1e-5f;
+  kernels::RopeParams rope;
+  bool qkv_bias = false;        // qwen2
+  bool tied_output = false;     // output head is token_embd (no output.weight)
+  core::DType dtype = core::DType::kF32;  // the most common weight type (for display)
+
+  /// "llama 5 layers, 64 wide, ..." one line for logs.
+  std::string summary() const;
+};
+
+struct LayerWeights {
+  const float* attn_norm = nullptr;  // [n_embd]
+  kernels::WeightView wq;            // [n_head*head_dim, n_embd]
+  kernels::WeightView wk;            // [n_head_kv*head_dim, n_embd]
+  kernels::WeightView wv;            // [n_head_kv*head_dim, n_embd]
+  kernels::WeightView wo;            // [n_embd, n_head*head_dim]
+  const float* bq = nullptr;         // [n_head*head_dim]  (qwen2 only)
+  const float* bk = nullptr;         // [n_head_kv*head_dim]
+  const float* bv = nullptr;         // [n_head_kv*head_dim]
+  const float* ffn_norm = nullptr;   // [n_embd]
+  kernels::WeightView w_gate;        // [n_ff, n_embd]
+  kernels::WeightView w_up;          // [n_ff, n_embd]
+  kernels::WeightView w_down;        // [n_embd, n_ff]
+};
+
+struct LlamaWeights {
+  kernels::WeightView tok_embd;      // [n_vocab, n_embd]
+  const float* output_norm = nullptr;  // [n_embd]
+  kernels::WeightView output;        // [n_vocab, n_embd] (= tok_embd when tied)
+  std::vector<LayerWeights> layers;
+};
+
+/// Reports loading progress: done out of total (bytes or tensors).
+using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
+
+struct LoadOptions {
+  int32_t n_ctx = 0;               // 0: the model's trained context
+  uint64_t seed = 42;              // synthetic models only
+  ProgressFn progress;             // may be empty
+  bool vocab_only = false;         // load the tokenizer only (GGUF)
+};
+
+class LlamaModel {
+ public:
+  /// Loads `spec`: a GGUF path, or `synthetic:<shape>[:<dtype>]` (see synthetic_shapes()).
+  static core::Result<std::unique_ptr<LlamaModel>> load(const std::string& spec,
+                                                        const LoadOptions& options = {});
+  static core::Result<std::unique_ptr<LlamaModel>> load_gguf(const std::string& path,
+                                                             const LoadOptions& options = {});
+  static core::Result<std::unique_ptr<LlamaModel>> synthetic(const std::string& spec,
+                                                             const LoadOptions& options = {});
+  ~LlamaModel();
+
+  const LlamaConfig& config() const { return config_; }
+  const LlamaWeights& weights() const { return weights_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  /// Bytes of weight data (what a decode step streams from memory).
+  uint64_t weight_bytes() const { return weight_bytes_; }
+
+ private:
+  LlamaModel() = default;
+  friend class LlamaLoader;
+  friend class SyntheticBuilder;
+
+  LlamaConfig config_;
+  LlamaWeights weights_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<GgufFile> file_;               // keeps the mapping alive
+  std::vector<std::vector<uint8_t>> owned_;      // converted/generated tensors
+  uint64_t weight_bytes_ = 0;
+};
+
+/// Names of the built-in synthetic shapes, e.g. "llama-160m", "tinyllama-1.1b".
+std::vector<std::string> synthetic_shapes();
+
+}  // namespace sarathi::model

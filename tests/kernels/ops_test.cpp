@@ -1,0 +1,169 @@
+// The non-matmul ops and the matmul driver against plain references on random inputs.
+#include "kernels/ops.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "core/fp16.h"
+#include "kernels/matmul.h"
+
+namespace sarathi::kernels {
+namespace {
+
+std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+TEST(Ops, RmsNorm) {
+  for (int64_t n : {1, 7, 64, 333}) {
+    auto x = randn(static_cast<size_t>(3 * n), 1);
+    auto w = randn(static_cast<size_t>(n), 2);
+    std::vector<float> y(x.size());
+    rms_norm(x.data(), w.data(), y.data(), 3, n, 1e-5f);
+    for (int64_t r = 0; r < 3; ++r) {
+      double ss = 0;
+      for (int64_t i = 0; i < n; ++i) ss += double(x[r * n + i]) * x[r * n + i];
+      const double s = 1.0 / std::sqrt(ss / double(n) + 1e-5);
+      for (int64_t i = 0; i < n; ++i)
+        EXPECT_NEAR(y[r * n + i], x[r * n + i] * s * w[i], 1e-5 * (1 + std::fabs(y[r * n + i])));
+    }
+  }
+}
+
+TEST(Ops, RopeMatchesDirectFormula) {
+  for (RopeKind kind : {RopeKind::kNorm, RopeKind::kNeox}) {
+    const int32_t heads = 3, hd = 16;
+    RopeParams p{.kind = kind, .n_rot = 12, .freq_base = 10000.0f, .freq_scale = 0.5f};
+    const std::vector<int32_t> pos = {0, 1, 17, 1000};
+    auto x = randn(pos.size() * heads * hd, 3);
+    auto y = x;
+    rope(y.data(), pos.data(), static_cast<int64_t>(pos.size()), heads, hd, p);
+    for (size_t t = 0; t < pos.size(); ++t) {
+      for (int h = 0; h < heads; ++h) {
+        const float* a = x.data() + (t * heads + h) * hd;
+        const float* b = y.data() + (t * heads + h) * hd;
+        for (int i = 0; i < p.n_rot / 2; ++i) {
+          const double th = pos[t] * p.freq_scale * std::pow(10000.0, -2.0 * i / p.n_rot);
+          const int i0 = kind == RopeKind::kNorm ? 2 * i : i;
+          const int i1 = kind == RopeKind::kNorm ? 2 * i + 1 : i + p.n_rot / 2;
+          EXPECT_NEAR(b[i0], a[i0] * std::cos(th) - a[i1] * std::sin(th), 2e-4);
+          EXPECT_NEAR(b[i1], a[i0] * std::sin(th) + a[i1] * std::cos(th), 2e-4);
+        }
+        for (int i = p.n_rot; i < hd; ++i) EXPECT_EQ(b[i], a[i]);  // unrotated tail
+      }
+    }
+  }
+}
+
+TEST(Ops, Swiglu) {
+  auto g = randn(37, 4, 3.0f), u = randn(37, 5);
+  std::vector<float> o(37);
+  swiglu(g.data(), u.data(), o.data(), 37);
+  for (size_t i = 0; i < 37; ++i)
+    EXPECT_NEAR(o[i], g[i] / (1 + std::exp(-double(g[i]))) * u[i], 1e-5);
+}
+
+// Paged attention for several sequences (prefill chunks after cached context, and decodes)
+// against dense causal attention computed in double.
+TEST(Ops, PagedAttentionMatchesDense) {
+  for (core::DType dt : {core::DType::kF32, core::DType::kF16}) {
+    const int32_t kv_heads = 2, heads = 6, hd = 8, bs = 4, nblocks = 64;
+    std::vector<uint16_t> kbuf(nblocks * bs * kv_heads * hd * 2), vbuf(kbuf.size());
+    PagedKvLayer kv{kbuf.data(), vbuf.data(), dt, nblocks, bs, kv_heads, hd};
+    core::ThreadPool pool(2);
+    AttnScratch scratch;
+    struct Seq { int first, num; std::vector<int32_t> table; std::vector<float> k, v; };
+    std::vector<Seq> seqs = {{0, 9, {}, {}, {}}, {13, 1, {}, {}, {}}, {5, 6, {}, {}, {}}};
+    int32_t next_block = 63;
+    uint32_t seed = 10;
+    for (auto& s : seqs) {
+      const int total = s.first + s.num;
+      for (int b = 0; b < (total + bs - 1) / bs; ++b) s.table.push_back(next_block--);  // scattered
+      s.k = randn(static_cast<size_t>(total * kv_heads * hd), seed++);
+      s.v = randn(static_cast<size_t>(total * kv_heads * hd), seed++);
+      kv_store(kv, s.table.data(), 0, total, s.k.data(), s.v.data());
+    }
+    int rows = 0;
+    std::vector<AttnSeq> as;
+    for (auto& s : seqs) {
+      as.push_back({rows, s.num, s.first, s.table.data()});
+      rows += s.num;
+    }
+    auto q = randn(static_cast<size_t>(rows * heads * hd), 99);
+    std::vector<float> out(q.size());
+    const float scale = 1.0f / std::sqrt(float(hd));
+    attention(kv, as, q.data(), heads, scale, out.data(), pool, scratch);
+    // f16 storage and rounding of Q and P bound the error at a few f16 ulps of O(1) values.
+    const double tol = dt == core::DType::kF16 ? 5e-3 : 1e-5;
+    auto rd = [&](float x) { return dt == core::DType::kF16 ? core::f16_to_f32(core::f32_to_f16(x)) : x; };
+    for (size_t si = 0; si < seqs.size(); ++si) {
+      const Seq& s = seqs[si];
+      for (int i = 0; i < s.num; ++i) {
+        const int len = s.first + i + 1;
+        for (int h = 0; h < heads; ++h) {
+          const int kvh = h / (heads / kv_heads);
+          const float* qh = q.data() + ((as[si].q_begin + i) * heads + h) * hd;
+          std::vector<double> sc(static_cast<size_t>(len));
+          double mx = -1e300, sum = 0;
+          for (int p = 0; p < len; ++p) {
+            double d = 0;
+            for (int j = 0; j < hd; ++j) d += double(qh[j]) * rd(s.k[(p * kv_heads + kvh) * hd + j]);
+            sc[p] = d * scale;
+            mx = std::max(mx, sc[p]);
+          }
+          for (auto& x : sc) sum += (x = std::exp(x - mx));
+          for (int j = 0; j < hd; ++j) {
+            double o = 0;
+            for (int p = 0; p < len; ++p) o += sc[p] / sum * rd(s.v[(p * kv_heads + kvh) * hd + j]);
+            EXPECT_NEAR(out[((as[si].q_begin + i) * heads + h) * hd + j], o, tol)
+                << "seq " << si << " q " << i << " head " << h;
+          }
+        }
+      }
+    }
+  }
+}
+
+// The threaded matmul driver against a dequantize-then-double reference, for every type and
+// every SIMD level, with batch sizes 1..5 and odd row counts.
+TEST(Matmul, MatchesReferenceForEveryTypeAndIsa) {
+  using core::DType;
+  core::ThreadPool pool(2);
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx}) {
+    if (!isa_supported(isa)) continue;
+    const CpuOps& ops = cpu_ops_for(isa);
+    for (DType dt : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0,
+                     DType::kQ4_K, DType::kQ6_K}) {
+      const int64_t cols = core::dtype_block_size(dt) == 256 ? 512 : 96;
+      const int64_t rows = 37;
+      const size_t rb = *core::dtype_row_bytes(dt, cols);
+      std::vector<uint8_t> w(rb * rows);
+      auto wf = randn(static_cast<size_t>(rows * cols), 7, 0.1f);
+      for (int64_t r = 0; r < rows; ++r) ops.type(dt).from_float(wf.data() + r * cols, w.data() + r * rb, cols);
+      WeightView wv{dt, w.data(), rows, cols, rb};
+      for (int64_t m : {1, 2, 5}) {
+        auto x = randn(static_cast<size_t>(m * cols), 8);
+        std::vector<float> y(static_cast<size_t>(m * rows)), yr(y.size());
+        MatmulScratch s;
+        matmul(ops, pool, wv, x.data(), m, y.data(), s);
+        matmul_ref(ops, wv, x.data(), m, yr.data());
+        // Activation quantization error: q8 ~ |x|max/254 per element -> relative ~1% of the
+        // dot's scale; f16/bf16 activations: 2^-11 / 2^-8 relative per element.
+        double scale = 0;
+        for (float v : yr) scale = std::max(scale, double(std::fabs(v)));
+        const double rel = dt == DType::kF32 ? 1e-5 : dt == DType::kF16 ? 2e-3 : dt == DType::kBF16 ? 1.5e-2 : 3e-2;
+        for (size_t i = 0; i < y.size(); ++i)
+          ASSERT_NEAR(y[i], yr[i], rel * scale) << isa_name(isa) << " " << core::dtype_name(dt) << " m=" << m << " i=" << i;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sarathi::kernels

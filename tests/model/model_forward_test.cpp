@@ -1,0 +1,196 @@
+// Properties of the batch forward pass that SARATHI relies on: chunking a prefill does not
+// change the result, and a sequence's logits do not depend on what else shares its step.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "model/llama.h"
+#include "tests/model/model_harness.h"
+#include "tests/test_util.h"
+
+namespace sarathi::model {
+namespace {
+
+using testing::ModelHarness;
+
+std::unique_ptr<LlamaModel> load_or_skip(const std::string& spec) {
+  std::string path = spec;
+  if (spec.rfind("synthetic:", 0) != 0) {
+    auto p = testing::shared_model(spec);
+    if (!p) return nullptr;
+    path = *p;
+  }
+  auto m = LlamaModel::load(path);
+  EXPECT_TRUE(m.ok()) << (m.ok() ? "" : m.error().message);
+  return m.ok() ? std::move(*m) : nullptr;
+}
+
+std::vector<int32_t> random_tokens(int n, int32_t n_vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> t(static_cast<size_t>(n));
+  for (auto& x : t) x = static_cast<int32_t>(rng() % static_cast<uint32_t>(n_vocab));
+  t[0] = 1;
+  return t;
+}
+
+float max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  float scale = 0.0f;
+  for (float x : b) scale = std::max(scale, std::fabs(x));
+  float worst = 0.0f;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    worst = std::max(worst, std::fabs(a[i] - b[i]));
+  return worst / std::max(scale, 1e-30f);
+}
+
+class ForwardProperties : public ::testing::TestWithParam<std::string> {};
+
+// A prompt prefilled in chunks of 1, 7, 64 and all at once gives the same logits, then the
+// same decode logits.
+TEST_P(ForwardProperties, ChunkingInvariance) {
+  auto m = load_or_skip(GetParam());
+  if (!m) GTEST_SKIP() << "shared test data not found: set SARATHI_TEST_DATA";
+  const auto prompt = random_tokens(100, m->config().n_vocab, 11);
+  std::vector<float> ref_prefill, ref_decode;
+  for (size_t chunk : {prompt.size(), size_t{1}, size_t{7}, size_t{64}}) {
+    SCOPED_TRACE("chunk " + std::to_string(chunk));
+    ModelHarness h(*m, kernels::active_isa(), core::DType::kF16);
+    auto logits = h.prefill(0, prompt, chunk);
+    auto next = h.decode(0, 5, static_cast<int32_t>(prompt.size()));
+    if (ref_prefill.empty()) {
+      ref_prefill = logits;
+      ref_decode = next;
+      continue;
+    }
+    EXPECT_LE(max_rel_diff(logits, ref_prefill), 1e-4f);
+    EXPECT_LE(max_rel_diff(next, ref_decode), 1e-4f);
+  }
+}
+
+// A step mixing several sequences' prefill chunks and decodes gives each sequence exactly the
+// logits it gets when run alone.
+TEST_P(ForwardProperties, MixedBatchEqualsAlone) {
+  auto m = load_or_skip(GetParam());
+  if (!m) GTEST_SKIP() << "shared test data not found: set SARATHI_TEST_DATA";
+  const int32_t V = m->config().n_vocab;
+  const auto a = random_tokens(40, V, 1);   // decodes at position 40
+  const auto b = random_tokens(23, V, 2);   // decodes at position 23
+  const auto c = random_tokens(50, V, 3);   // prefill chunk [20, 50) after 20 cached
+  const auto d = random_tokens(9, V, 4);    // whole prompt in this step
+
+  // Alone.
+  ModelHarness alone(*m, kernels::active_isa(), core::DType::kF16);
+  alone.prefill(0, a, a.size());
+  const auto la = alone.decode(0, 7, 40);
+  alone.prefill(1, b, b.size());
+  const auto lb = alone.decode(1, 8, 23);
+  alone.prefill(2, std::span(c).first(20), 20);
+  alone.ensure(2, 50);
+  std::vector<float> lc;
+  {
+    SeqInput in{std::span(c).subspan(20), 20, alone.table(2), 30};
+    auto r = alone.forward().run(std::span(&in, 1));
+    ASSERT_TRUE(r.ok());
+    lc.assign(r->begin(), r->end());
+  }
+  const auto ld = alone.prefill(3, d, d.size());
+
+  // Together, in one step.
+  ModelHarness mixed(*m, kernels::active_isa(), core::DType::kF16);
+  mixed.prefill(0, a, a.size());
+  mixed.prefill(1, b, b.size());
+  mixed.prefill(2, std::span(c).first(20), 20);
+  mixed.ensure(0, 41);
+  mixed.ensure(1, 24);
+  mixed.ensure(2, 50);
+  mixed.ensure(3, 9);
+  const int32_t t7 = 7, t8 = 8;
+  std::vector<SeqInput> batch = {
+      {std::span(&t7, 1), 40, mixed.table(0), 1},
+      {std::span(c).subspan(20), 20, mixed.table(2), 30},
+      {std::span(&t8, 1), 23, mixed.table(1), 1},
+      {d, 0, mixed.table(3), 1},
+  };
+  auto r = mixed.forward().run(batch);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const size_t n = static_cast<size_t>(V);
+  std::vector<float> out(r->begin(), r->end());
+  ASSERT_EQ(out.size(), n * (1 + 30 + 1 + 1));
+  EXPECT_EQ(std::vector<float>(out.begin(), out.begin() + static_cast<long>(n)), la);
+  EXPECT_EQ(std::vector<float>(out.begin() + static_cast<long>(n), out.begin() + static_cast<long>(31 * n)), lc);
+  EXPECT_EQ(std::vector<float>(out.begin() + static_cast<long>(31 * n), out.begin() + static_cast<long>(32 * n)), lb);
+  EXPECT_EQ(std::vector<float>(out.begin() + static_cast<long>(32 * n), out.end()), ld);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, ForwardProperties,
+                         ::testing::Values("stories260K.gguf", "llama-2-tiny-random.gguf",
+                                           "synthetic:tiny:f16", "synthetic:tiny:q4_K",
+                                           "synthetic:qwen2-tiny:q8_0"),
+                         [](const auto& param_info) {
+                           std::string s = param_info.param;
+                           for (char& ch : s)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return s;
+                         });
+
+TEST(Forward, RejectsBadInput) {
+  auto m = LlamaModel::load("synthetic:tiny:f32");
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  ModelHarness h(**m, kernels::active_isa(), core::DType::kF16, 4, 16);
+  h.ensure(0, 64);
+  const std::vector<int32_t> ok_tokens = {1, 2, 3};
+  const std::vector<int32_t> bad_token = {1, 99999};
+  SeqInput in{bad_token, 0, h.table(0), 1};
+  auto r = h.forward().run(std::span(&in, 1));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("outside the vocabulary"), std::string::npos);
+  in = {ok_tokens, 63, h.table(0), 1};  // needs 66 positions, table covers 64
+  r = h.forward().run(std::span(&in, 1));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("block table"), std::string::npos);
+  in = {ok_tokens, (*m)->config().n_ctx - 1, h.table(0), 1};
+  r = h.forward().run(std::span(&in, 1));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("context"), std::string::npos);
+}
+
+TEST(Synthetic, DeterministicAndShaped) {
+  auto a = LlamaModel::load("synthetic:tiny:q4_0", {.seed = 5});
+  auto b = LlamaModel::load("synthetic:tiny:q4_0", {.seed = 5});
+  auto c = LlamaModel::load("synthetic:tiny:q4_0", {.seed = 6});
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  const auto& wa = (*a)->weights().layers[1].w_down;
+  const auto& wb = (*b)->weights().layers[1].w_down;
+  const auto& wc = (*c)->weights().layers[1].w_down;
+  const size_t bytes = wa.row_bytes * static_cast<size_t>(wa.rows);
+  EXPECT_EQ(std::memcmp(wa.data, wb.data, bytes), 0);
+  EXPECT_NE(std::memcmp(wa.data, wc.data, bytes), 0);
+  EXPECT_EQ((*a)->config().n_vocab, 512);
+  EXPECT_EQ((*a)->tokenizer().n_vocab(), 512);
+
+  auto bad = LlamaModel::load("synthetic:nope");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("unknown synthetic shape"), std::string::npos);
+  bad = LlamaModel::load("synthetic:tiny:q5_K");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("unknown weight type"), std::string::npos);
+}
+
+TEST(Synthetic, RealShapes) {
+  // Shapes only: building llama-2-7b here would take gigabytes.
+  const auto shapes = synthetic_shapes();
+  for (const char* s : {"llama-160m", "tinyllama-1.1b", "llama-2-7b"})
+    EXPECT_NE(std::find(shapes.begin(), shapes.end(), s), shapes.end()) << s;
+  auto m = LlamaModel::load("synthetic:llama-160m:q4_0");
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  const LlamaConfig& c = (*m)->config();
+  EXPECT_EQ(c.n_embd, 768);
+  EXPECT_EQ(c.n_layer, 12);
+  EXPECT_EQ(c.n_ff, 3072);
+  EXPECT_EQ(c.n_head, 12);
+  EXPECT_EQ(c.n_vocab, 32000);
+}
+
+}  // namespace
+}  // namespace sarathi::model
