@@ -59,8 +59,10 @@ core::Result<GenerateStats> Generator::generate(std::span<const int32_t> prompt,
   stats.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
 
   int32_t pos = static_cast<int32_t>(prompt.size());
+  std::vector<int32_t> output;
   for (int32_t i = 0; i < options.max_tokens; ++i) {
-    const int32_t token = sampler.sample(logits);
+    const int32_t token = sampler.sample(logits, prompt, output).token;
+    output.push_back(token);
     ++stats.num_generated_tokens;
     const bool stop = !on_token(token) || (!options.ignore_eos && model_.tokenizer().is_eog(token));
     if (stop || i + 1 == options.max_tokens || pos >= c.n_ctx) break;
