@@ -9,7 +9,7 @@
 #include <string>
 
 #include "cli/commands.h"
-#include "cli/progress.h"
+#include "cli/common.h"
 #include "engine/generator.h"
 #include "kernels/kernels.h"
 #include "model/llama.h"
@@ -19,7 +19,7 @@ namespace sarathi::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model = "synthetic:llama-160m:q8_0";
+  ModelArgs model;
   std::string prompt;
   bool prompt_given = false;
   int32_t num_predict = 64;
@@ -27,9 +27,6 @@ struct GenerateArgs {
   int32_t top_k = 40;
   float top_p = 0.95f;
   int64_t seed = -1;
-  int threads = 0;
-  int32_t ctx_size = 0;
-  std::string kv_type = "f16";
   int32_t chunk = 512;
   bool ignore_eos = false;
   bool verbose = false;
@@ -44,23 +41,12 @@ int run(const GenerateArgs& a) {
     }
     prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
-  auto kv_dtype = core::dtype_from_name(a.kv_type);
-  if (!kv_dtype || (*kv_dtype != core::DType::kF16 && *kv_dtype != core::DType::kF32)) {
-    std::fprintf(stderr, "error: --kv-type must be f16 or f32, not '%s'\n", a.kv_type.c_str());
-    return 2;
-  }
-
+  const auto kv = kv_dtype(a.model);
+  if (!kv) return 2;
   const auto t_load = std::chrono::steady_clock::now();
-  model::LoadOptions load;
-  load.n_ctx = a.ctx_size;
-  Progress progress("loading " + a.model);
-  load.progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
-  auto loaded = model::LlamaModel::load(a.model, load);
-  if (!loaded.ok()) {
-    std::fprintf(stderr, "error: %s\n", loaded.error().message.c_str());
-    return 1;
-  }
-  const model::LlamaModel& m = **loaded;
+  const auto loaded = load_model(a.model);
+  if (!loaded) return 1;
+  const model::LlamaModel& m = *loaded;
   const double load_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
   if (a.verbose) {
@@ -71,8 +57,8 @@ int run(const GenerateArgs& a) {
   }
 
   engine::Generator::Options gopt;
-  gopt.num_threads = a.threads;
-  gopt.kv.dtype = *kv_dtype;
+  gopt.num_threads = a.model.threads;
+  gopt.kv.dtype = *kv;
   auto gen = engine::Generator::create(m, gopt);
   if (!gen.ok()) {
     std::fprintf(stderr, "error: %s\n", gen.error().message.c_str());
@@ -122,11 +108,7 @@ int run(const GenerateArgs& a) {
 Runner add_generate(CLI::App& app) {
   auto args = std::make_shared<GenerateArgs>();
   CLI::App* cmd = app.add_subcommand("generate", "Generate text from one prompt, streaming it");
-  cmd->add_option("-m,--model", args->model,
-                  "GGUF file, or synthetic:<shape>[:<dtype>] with shape one of tiny, qwen2-tiny, "
-                  "llama-160m, tinyllama-1.1b, llama-2-7b and dtype one of f32, f16, bf16, q8_0, "
-                  "q4_0, q4_K, q6_K (random weights, byte-level tokenizer, no download)")
-      ->capture_default_str();
+  add_model_options(*cmd, args->model);
   cmd->add_option_function<std::string>(
       "-p,--prompt",
       [args](const std::string& p) {
@@ -147,14 +129,6 @@ Runner add_generate(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0.0f, 1.0f));
   cmd->add_option("-s,--seed", args->seed, "Sampling seed; -1 = random (also seeds nothing else)")
-      ->capture_default_str();
-  cmd->add_option("-t,--threads", args->threads, "Threads; 0 = all cores")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 1024));
-  cmd->add_option("-c,--ctx-size", args->ctx_size, "Context length; 0 = the model's")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 1 << 24));
-  cmd->add_option("--kv-type", args->kv_type, "KV cache element type: f16 or f32")
       ->capture_default_str();
   cmd->add_option("--chunk-size", args->chunk, "Prompt tokens per prefill step")
       ->capture_default_str()

@@ -1,20 +1,20 @@
 // cli/main.cpp: the `sarathi` binary and its subcommands.
 #include <CLI/CLI.hpp>
 
-#include <cstdio>
-
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"sarathi: an LLM inference engine with SARATHI chunked-prefill scheduling"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "sarathi 0.1.0");
-  auto run_generate = sarathi::cli::add_generate(app);
+  const sarathi::cli::Runner run_generate = sarathi::cli::add_generate(app);
+  const sarathi::cli::Runner run_bench = sarathi::cli::add_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   if (app.got_subcommand("generate")) return run_generate();
-  return 0;
+  if (app.got_subcommand("bench")) return run_bench();
+  return 2;
 }
