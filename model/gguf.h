@@ -62,7 +62,7 @@ struct GgufLimits {
 class GgufFile {
  public:
   /// Maps and parses a file. Tensor data types sarathi does not support are an error
-  /// ("unsupported tensor type X in tensor Y") unless `allow_unsupported_types`.
+  /// ("unsupported tensor type X in tensor Y").
   static core::Result<std::unique_ptr<GgufFile>> open(const std::string& path,
                                                       const GgufLimits& limits = {});
   /// Parses bytes already in memory (the caller keeps them alive as long as the result).
