@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "core/dtype.h"
@@ -20,6 +21,13 @@ Isa detect_isa();
 /// detect_isa(), or SARATHI_ISA=scalar|avx2|avx512|amx if set (an unsupported or unknown value
 /// falls back to the best supported level below it, with a warning on stderr).
 Isa active_isa();
+/// Parses a SARATHI_ISA value: "scalar" (or "ref"), "avx2", "avx512", "amx", any case;
+/// nullopt if unknown.
+std::optional<Isa> isa_from_name(std::string_view name);
+/// What active_isa() picks for a SARATHI_ISA value (null or empty: detect_isa()). An unknown
+/// value gives detect_isa(), an unsupported one the best supported level below it; both print
+/// one warning line on stderr. active_isa() is this applied once to getenv("SARATHI_ISA").
+Isa resolve_isa(const char* requested);
 
 /// Dequantizes n elements (n a multiple of the type's block size) to f32.
 using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);

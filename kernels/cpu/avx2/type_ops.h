@@ -1,0 +1,31 @@
+// kernels/cpu/avx2/type_ops.h: AVX2/FMA/F16C versions of the per-type row ops (see
+// kernels/ref/type_ops.h for what each computes). Declarations only: this header is included
+// by baseline code (dispatch.cpp), so it must hold no inline code or intrinsics.
+#pragma once
+
+#include <cstdint>
+
+namespace sarathi::kernels::avx2 {
+
+/// Bit-equal to ref::to_float_*.
+void to_float_f16(const void* src, float* dst, int64_t n);
+void to_float_bf16(const void* src, float* dst, int64_t n);
+void to_float_q8_0(const void* src, float* dst, int64_t n);
+void to_float_q4_0(const void* src, float* dst, int64_t n);
+
+/// Bit-equal to ref::from_float_* (the activation types).
+void from_float_f16(const float* src, void* dst, int64_t n);
+void from_float_bf16(const float* src, void* dst, int64_t n);
+void from_float_q8_0(const float* src, void* dst, int64_t n);
+void from_float_q8_k(const float* src, void* dst, int64_t n);
+
+/// Same as ref::vec_dot_* up to f32 summation order (integer parts are exact).
+float vec_dot_f32(int64_t n, const void* w, const void* x);
+float vec_dot_f16(int64_t n, const void* w, const void* x);
+float vec_dot_bf16(int64_t n, const void* w, const void* x);
+float vec_dot_q8_0(int64_t n, const void* w, const void* x);
+float vec_dot_q4_0(int64_t n, const void* w, const void* x);
+float vec_dot_q4_k(int64_t n, const void* w, const void* x);
+float vec_dot_q6_k(int64_t n, const void* w, const void* x);
+
+}  // namespace sarathi::kernels::avx2

@@ -1,0 +1,251 @@
+// Run-time ISA detection (cpuid + xgetbv, and the Linux AMX permission request), SARATHI_ISA
+// parsing, and the per-ISA CpuOps tables. Baseline code: it only takes the addresses of the
+// ISA-specific functions, it never runs them unless the CPU supports them.
+#include <fmt/format.h>
+
+#include <array>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "core/check.h"
+#include "kernels/cpu/avx2/type_ops.h"
+#include "kernels/cpu/avx512/type_ops.h"
+#include "kernels/kernels.h"
+#include "kernels/ref/type_ops.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#define SARATHI_X86 1
+#endif
+#if defined(SARATHI_X86) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+namespace sarathi::kernels {
+namespace {
+
+using core::DType;
+
+struct CpuFeatures {
+  bool avx2 = false;    // AVX2 + FMA + F16C, with the OS saving YMM state
+  bool avx512 = false;  // AVX512 F/BW/VL/DQ + VNNI, with the OS saving ZMM and opmask state
+  bool avx512_bf16 = false;
+  bool amx = false;  // AMX TILE/BF16/INT8, OS tile state and permission granted
+};
+
+#ifdef SARATHI_X86
+bool bit(uint32_t reg, int b) { return ((reg >> b) & 1u) != 0; }
+
+uint64_t read_xcr0() {
+  uint32_t eax = 0, edx = 0;
+  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+  return (uint64_t{edx} << 32) | eax;
+}
+
+// Linux keeps AMX tile data off until a process asks (ARCH_REQ_XCOMP_PERM, XTILEDATA = 18).
+bool request_amx_permission() {
+#ifdef __linux__
+  constexpr long kArchReqXcompPerm = 0x1023;
+  constexpr long kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
+
+CpuFeatures probe_features() {
+  CpuFeatures f;
+  uint32_t eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_max(0, nullptr) < 7) return f;
+  __cpuid_count(1, 0, eax, ebx, ecx, edx);
+  const bool fma = bit(ecx, 12), osxsave = bit(ecx, 27), avx = bit(ecx, 28), f16c = bit(ecx, 29);
+  if (!osxsave || !avx) return f;
+  const uint64_t xcr0 = read_xcr0();
+  const bool os_avx = (xcr0 & 0x6) == 0x6;                 // XMM and YMM state
+  const bool os_avx512 = os_avx && (xcr0 & 0xe0) == 0xe0;  // opmask, ZMM_Hi256, Hi16_ZMM
+  const bool os_amx = (xcr0 & 0x60000) == 0x60000;         // XTILECFG and XTILEDATA
+  __cpuid_count(7, 0, eax, ebx, ecx, edx);
+  const uint32_t ebx7 = ebx, ecx7 = ecx, edx7 = edx;
+  __cpuid_count(7, 1, eax, ebx, ecx, edx);
+  const uint32_t eax71 = eax;
+
+  f.avx2 = os_avx && fma && f16c && bit(ebx7, 5);
+  f.avx512 = f.avx2 && os_avx512 && bit(ebx7, 16) /*F*/ && bit(ebx7, 17) /*DQ*/ &&
+             bit(ebx7, 30) /*BW*/ && bit(ebx7, 31) /*VL*/ && bit(ecx7, 11) /*VNNI*/;
+  f.avx512_bf16 = f.avx512 && bit(eax71, 5);
+  f.amx = f.avx512 && os_amx && bit(edx7, 24) /*TILE*/ && bit(edx7, 22) /*BF16*/ &&
+          bit(edx7, 25) /*INT8*/ && request_amx_permission();
+  return f;
+}
+#else
+CpuFeatures probe_features() { return {}; }
+#endif
+
+const CpuFeatures& features() {
+  static const CpuFeatures f = probe_features();
+  return f;
+}
+
+CpuOps make_ref_ops() {
+  CpuOps o;
+  o.isa = Isa::kScalar;
+  o.f32 = {DType::kF32, ref::to_float_f32, ref::from_float_f32, ref::vec_dot_f32};
+  o.f16 = {DType::kF16, ref::to_float_f16, ref::from_float_f16, ref::vec_dot_f16};
+  o.bf16 = {DType::kBF16, ref::to_float_bf16, ref::from_float_bf16, ref::vec_dot_bf16};
+  o.q8_0 = {DType::kQ8_0, ref::to_float_q8_0, ref::from_float_q8_0, ref::vec_dot_q8_0};
+  o.q4_0 = {DType::kQ8_0, ref::to_float_q4_0, ref::from_float_q4_0, ref::vec_dot_q4_0};
+  o.q4_k = {DType::kQ8_K, ref::to_float_q4_k, ref::from_float_q4_k, ref::vec_dot_q4_k};
+  o.q6_k = {DType::kQ8_K, ref::to_float_q6_k, ref::from_float_q6_k, ref::vec_dot_q6_k};
+  o.q8_k = {DType::kQ8_K, ref::to_float_q8_k, ref::from_float_q8_k, nullptr};
+  return o;
+}
+
+// Anything without a SIMD version keeps the ref function.
+CpuOps make_avx2_ops() {
+  CpuOps o = make_ref_ops();
+  o.isa = Isa::kAvx2;
+  o.f32.vec_dot = avx2::vec_dot_f32;
+  o.f16 = {DType::kF16, avx2::to_float_f16, avx2::from_float_f16, avx2::vec_dot_f16};
+  o.bf16 = {DType::kBF16, avx2::to_float_bf16, avx2::from_float_bf16, avx2::vec_dot_bf16};
+  o.q8_0 = {DType::kQ8_0, avx2::to_float_q8_0, avx2::from_float_q8_0, avx2::vec_dot_q8_0};
+  o.q4_0.to_float = avx2::to_float_q4_0;
+  o.q4_0.vec_dot = avx2::vec_dot_q4_0;
+  o.q4_k.vec_dot = avx2::vec_dot_q4_k;
+  o.q6_k.vec_dot = avx2::vec_dot_q6_k;
+  o.q8_k.from_float = avx2::from_float_q8_k;
+  return o;
+}
+
+CpuOps make_avx512_ops() {
+  CpuOps o = make_ref_ops();
+  o.isa = Isa::kAvx512;
+  o.f32.vec_dot = avx512::vec_dot_f32;
+  o.f16 = {DType::kF16, avx512::to_float_f16, avx512::from_float_f16, avx512::vec_dot_f16};
+  o.bf16 = {DType::kBF16, avx512::to_float_bf16, avx512::from_float_bf16,
+            features().avx512_bf16 ? avx512::vec_dot_bf16 : avx2::vec_dot_bf16};
+  o.q8_0 = {DType::kQ8_0, avx512::to_float_q8_0, avx512::from_float_q8_0, avx512::vec_dot_q8_0};
+  o.q4_0.to_float = avx512::to_float_q4_0;
+  o.q4_0.vec_dot = avx512::vec_dot_q4_0;
+  o.q4_k.vec_dot = avx512::vec_dot_q4_k;
+  o.q6_k.vec_dot = avx512::vec_dot_q6_k;
+  o.q8_k.from_float = avx512::from_float_q8_k;
+  return o;
+}
+
+// AMX tile kernels are a later issue: for now the AMX level runs the AVX-512 row ops.
+CpuOps make_amx_ops() {
+  CpuOps o = make_avx512_ops();
+  o.isa = Isa::kAmx;
+  return o;
+}
+
+Isa best_supported_at_or_below(Isa isa) {
+  for (int level = static_cast<int>(isa); level > 0; --level) {
+    if (isa_supported(static_cast<Isa>(level))) return static_cast<Isa>(level);
+  }
+  return Isa::kScalar;
+}
+
+}  // namespace
+
+std::string_view isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return "scalar";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
+    case Isa::kAmx:
+      return "amx";
+  }
+  return "unknown";
+}
+
+bool isa_supported(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return true;
+    case Isa::kAvx2:
+      return features().avx2;
+    case Isa::kAvx512:
+      return features().avx512;
+    case Isa::kAmx:
+      return features().amx;
+  }
+  return false;
+}
+
+Isa detect_isa() { return best_supported_at_or_below(Isa::kAmx); }
+
+std::optional<Isa> isa_from_name(std::string_view name) {
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "scalar" || lower == "ref") return Isa::kScalar;
+  if (lower == "avx2") return Isa::kAvx2;
+  if (lower == "avx512") return Isa::kAvx512;
+  if (lower == "amx") return Isa::kAmx;
+  return std::nullopt;
+}
+
+Isa resolve_isa(const char* requested) {
+  if (requested == nullptr || *requested == '\0') return detect_isa();
+  const std::optional<Isa> isa = isa_from_name(requested);
+  if (!isa) {
+    const Isa best = detect_isa();
+    fmt::print(stderr,
+               "sarathi: unknown SARATHI_ISA='{}' (expected scalar|avx2|avx512|amx); using {}\n",
+               requested, isa_name(best));
+    return best;
+  }
+  if (isa_supported(*isa)) return *isa;
+  const Isa fallback = best_supported_at_or_below(*isa);
+  fmt::print(stderr, "sarathi: SARATHI_ISA={} is not supported by this CPU; using {}\n",
+             isa_name(*isa), isa_name(fallback));
+  return fallback;
+}
+
+Isa active_isa() {
+  static const Isa isa = resolve_isa(std::getenv("SARATHI_ISA"));
+  return isa;
+}
+
+const TypeOps& CpuOps::type(DType t) const {
+  switch (t) {
+    case DType::kF32:
+      return f32;
+    case DType::kF16:
+      return f16;
+    case DType::kBF16:
+      return bf16;
+    case DType::kQ8_0:
+      return q8_0;
+    case DType::kQ4_0:
+      return q4_0;
+    case DType::kQ4_K:
+      return q4_k;
+    case DType::kQ6_K:
+      return q6_k;
+    case DType::kQ8_K:
+      return q8_k;
+  }
+  SARATHI_CHECK(false, "no ops for dtype id {}", static_cast<uint32_t>(t));
+  return f32;  // unreachable
+}
+
+const CpuOps& cpu_ops_for(Isa isa) {
+  SARATHI_CHECK(isa_supported(isa), "ISA {} is not supported by this CPU", isa_name(isa));
+  static const std::array<CpuOps, 4> tables = {make_ref_ops(), make_avx2_ops(), make_avx512_ops(),
+                                               make_amx_ops()};
+  return tables[static_cast<size_t>(isa)];
+}
+
+const CpuOps& cpu_ops() {
+  static const CpuOps& ops = cpu_ops_for(active_isa());
+  return ops;
+}
+
+}  // namespace sarathi::kernels

@@ -1,0 +1,368 @@
+// The K-quants (q4_K, q6_K: 256-element super-blocks) of the scalar oracle. Quantizers are
+// GGML's reference algorithms (quantize_row_q4_K_ref with make_qkx2_quants, quantize_row_q6_K_ref
+// with make_qx_quants, rmse_type 1), so files we write match llama.cpp's; dequantization and
+// dot products follow dequantize_row_* and the generic ggml_vec_dot_q{4,6}_K_q8_K.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/check.h"
+#include "core/dtype.h"
+#include "core/fp16.h"
+#include "kernels/ref/type_ops.h"
+
+namespace sarathi::kernels::ref {
+namespace {
+
+using core::BlockQ4_K;
+using core::BlockQ6_K;
+using core::BlockQ8_K;
+using core::kQK_K;
+
+constexpr float kGroupMaxEps = 1e-15f;  // GGML's GROUP_MAX_EPS: below this a group is zero
+
+int nearest_int(float x) { return static_cast<int>(std::lrint(x)); }
+
+// Fits x[i] ~ scale * L[i] - the_min with L in [0, nmax] by weighted least squares, trying
+// nstep + 1 candidate inverse scales (GGML's make_qkx2_quants with use_mad = false).
+float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
+                       float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep) {
+  float min = x[0];
+  float max = x[0];
+  float sum_w = weights[0];
+  float sum_x = sum_w * x[0];
+  for (int i = 1; i < n; ++i) {
+    min = std::min(min, x[i]);
+    max = std::max(max, x[i]);
+    sum_w += weights[i];
+    sum_x += weights[i] * x[i];
+  }
+  if (min > 0) min = 0;
+  if (max == min) {
+    std::fill(L, L + n, uint8_t{0});
+    *the_min = -min;
+    return 0.0f;
+  }
+  float iscale = static_cast<float>(nmax) / (max - min);
+  float scale = 1 / iscale;
+  float best_error = 0;
+  for (int i = 0; i < n; ++i) {
+    L[i] = static_cast<uint8_t>(std::clamp(nearest_int(iscale * (x[i] - min)), 0, nmax));
+    const float diff = scale * L[i] + min - x[i];
+    best_error += weights[i] * (diff * diff);
+  }
+  for (int is = 0; is <= nstep; ++is) {
+    iscale = (rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax)) / (max - min);
+    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+    for (int i = 0; i < n; ++i) {
+      const int l = std::clamp(nearest_int(iscale * (x[i] - min)), 0, nmax);
+      Laux[i] = static_cast<uint8_t>(l);
+      const float w = weights[i];
+      sum_l += w * static_cast<float>(l);
+      sum_l2 += w * static_cast<float>(l) * static_cast<float>(l);
+      sum_xl += w * static_cast<float>(l) * x[i];
+    }
+    const float det = sum_w * sum_l2 - sum_l * sum_l;
+    if (det <= 0) continue;
+    float this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
+    float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
+    if (this_min > 0) {
+      this_min = 0;
+      this_scale = sum_xl / sum_l2;
+    }
+    float cur_error = 0;
+    for (int i = 0; i < n; ++i) {
+      const float diff = this_scale * Laux[i] + this_min - x[i];
+      cur_error += weights[i] * (diff * diff);
+    }
+    if (cur_error < best_error) {
+      std::copy(Laux, Laux + n, L);
+      best_error = cur_error;
+      scale = this_scale;
+      min = this_min;
+    }
+  }
+  *the_min = -min;
+  return scale;
+}
+
+// Symmetric fit x[i] ~ scale * (L[i] - nmax) with L - nmax in [-nmax, nmax - 1], weights x^2,
+// trying 19 inverse scales around -nmax / max (GGML's make_qx_quants, rmse_type 1, no qw).
+float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
+  float max = 0;
+  float amax = 0;
+  for (int i = 0; i < n; ++i) {
+    if (std::fabs(x[i]) > amax) {
+      amax = std::fabs(x[i]);
+      max = x[i];
+    }
+  }
+  if (amax < kGroupMaxEps) {
+    std::fill(L, L + n, int8_t{0});
+    return 0.0f;
+  }
+  auto quant = [&](float iscale, int i) {
+    return std::clamp(nearest_int(iscale * x[i]), -nmax, nmax - 1);
+  };
+  float iscale = static_cast<float>(-nmax) / max;
+  float sumlx = 0;
+  float suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = quant(iscale, i);
+    L[i] = static_cast<int8_t>(l + nmax);
+    const float w = x[i] * x[i];
+    sumlx += w * x[i] * static_cast<float>(l);
+    suml2 += w * static_cast<float>(l) * static_cast<float>(l);
+  }
+  float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
+  float best = scale * sumlx;
+  for (int is = -9; is <= 9; ++is) {
+    if (is == 0) continue;
+    iscale = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is)) / max;
+    sumlx = suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+      const int l = quant(iscale, i);
+      const float w = x[i] * x[i];
+      sumlx += w * x[i] * static_cast<float>(l);
+      suml2 += w * static_cast<float>(l) * static_cast<float>(l);
+    }
+    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+      for (int i = 0; i < n; ++i) L[i] = static_cast<int8_t>(quant(iscale, i) + nmax);
+      scale = sumlx / suml2;
+      best = scale * sumlx;
+    }
+  }
+  return scale;
+}
+
+// The 256 quants of a Q4_K block, in element order (0..15).
+void decode_q4_k(const BlockQ4_K& b, uint8_t* q) {
+  for (int k = 0; k < kQK_K / 64; ++k) {  // 32 bytes hold 64 elements: low nibbles first
+    for (int l = 0; l < 32; ++l) {
+      q[64 * k + l] = b.qs[32 * k + l] & 0x0f;
+      q[64 * k + 32 + l] = b.qs[32 * k + l] >> 4;
+    }
+  }
+}
+
+// The 256 quants of a Q6_K block, in element order, minus 32 (-32..31).
+void decode_q6_k(const BlockQ6_K& b, int8_t* q) {
+  for (int h = 0; h < kQK_K / 128; ++h) {  // each half: 64 bytes of ql, 32 of qh
+    const uint8_t* ql = b.ql + 64 * h;
+    const uint8_t* qh = b.qh + 32 * h;
+    int8_t* y = q + 128 * h;
+    for (int l = 0; l < 32; ++l) {
+      y[l] = static_cast<int8_t>(((ql[l] & 0x0f) | (((qh[l] >> 0) & 3) << 4)) - 32);
+      y[l + 32] = static_cast<int8_t>(((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) - 32);
+      y[l + 64] = static_cast<int8_t>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+      y[l + 96] = static_cast<int8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+    }
+  }
+}
+
+// Packs 8 scales and 8 mins (6 bits each) into 12 bytes; inverse of unpack_q4_k_scales.
+void pack_q4_k_scales(const uint8_t* ls, const uint8_t* lm, uint8_t* packed) {
+  for (int j = 0; j < 8; ++j) {
+    if (j < 4) {
+      packed[j] = ls[j];
+      packed[j + 4] = lm[j];
+    } else {
+      packed[j + 4] = static_cast<uint8_t>((ls[j] & 0x0f) | ((lm[j] & 0x0f) << 4));
+      packed[j - 4] = static_cast<uint8_t>(packed[j - 4] | ((ls[j] >> 4) << 6));
+      packed[j] = static_cast<uint8_t>(packed[j] | ((lm[j] >> 4) << 6));
+    }
+  }
+}
+
+void quantize_block_q4_k(const float* x, BlockQ4_K& y) {
+  uint8_t L[kQK_K];
+  uint8_t Laux[32];
+  float weights[32];
+  float mins[kQK_K / 32];
+  float scales[kQK_K / 32];
+  float max_scale = 0;  // scales are positive since the min is subtracted
+  float max_min = 0;
+  for (int j = 0; j < kQK_K / 32; ++j) {
+    const float* xj = x + 32 * j;
+    float sum_x2 = 0;
+    for (int l = 0; l < 32; ++l) sum_x2 += xj[l] * xj[l];
+    const float av_x = std::sqrt(sum_x2 / 32);
+    for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(xj[l]);
+    scales[j] = make_qkx2_quants(32, 15, xj, weights, L + 32 * j, &mins[j], Laux, -1.0f, 0.1f, 20);
+    max_scale = std::max(max_scale, scales[j]);
+    max_min = std::max(max_min, mins[j]);
+  }
+  const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
+  const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+  uint8_t ls[8], lm[8];
+  for (int j = 0; j < kQK_K / 32; ++j) {
+    ls[j] = static_cast<uint8_t>(std::min(63, nearest_int(inv_scale * scales[j])));
+    lm[j] = static_cast<uint8_t>(std::min(63, nearest_int(inv_min * mins[j])));
+  }
+  std::memset(y.scales, 0, sizeof(y.scales));
+  pack_q4_k_scales(ls, lm, y.scales);
+  y.d = core::f32_to_f16(max_scale / 63.0f);
+  y.dmin = core::f32_to_f16(max_min / 63.0f);
+  // Requantize against the scales actually stored.
+  for (int j = 0; j < kQK_K / 32; ++j) {
+    const float d = core::f16_to_f32(y.d) * static_cast<float>(ls[j]);
+    if (d == 0.0f) continue;
+    const float dm = core::f16_to_f32(y.dmin) * static_cast<float>(lm[j]);
+    for (int l = 0; l < 32; ++l) {
+      L[32 * j + l] =
+          static_cast<uint8_t>(std::clamp(nearest_int((x[32 * j + l] + dm) / d), 0, 15));
+    }
+  }
+  for (int k = 0; k < kQK_K / 64; ++k) {
+    for (int l = 0; l < 32; ++l) {
+      y.qs[32 * k + l] = static_cast<uint8_t>(L[64 * k + l] | (L[64 * k + 32 + l] << 4));
+    }
+  }
+}
+
+void quantize_block_q6_k(const float* x, BlockQ6_K& y) {
+  int8_t L[kQK_K];
+  float scales[kQK_K / 16];
+  float max_scale = 0;
+  float max_abs_scale = 0;
+  for (int g = 0; g < kQK_K / 16; ++g) {
+    scales[g] = make_qx_quants(16, 32, x + 16 * g, L + 16 * g);
+    if (std::fabs(scales[g]) > max_abs_scale) {
+      max_abs_scale = std::fabs(scales[g]);
+      max_scale = scales[g];
+    }
+  }
+  std::memset(&y, 0, sizeof(BlockQ6_K));
+  if (max_abs_scale < kGroupMaxEps) return;  // all zero: d = 0
+  const float iscale = -128.0f / max_scale;
+  y.d = core::f32_to_f16(1 / iscale);
+  for (int g = 0; g < kQK_K / 16; ++g) {
+    y.scales[g] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[g])));
+  }
+  for (int g = 0; g < kQK_K / 16; ++g) {
+    const float d = core::f16_to_f32(y.d) * static_cast<float>(y.scales[g]);
+    if (d == 0.0f) continue;
+    for (int l = 0; l < 16; ++l) {
+      L[16 * g + l] = static_cast<int8_t>(std::clamp(nearest_int(x[16 * g + l] / d), -32, 31) + 32);
+    }
+  }
+  for (int h = 0; h < kQK_K / 128; ++h) {
+    uint8_t* ql = y.ql + 64 * h;
+    uint8_t* qh = y.qh + 32 * h;
+    const int8_t* l4 = L + 128 * h;  // four runs of 32: bits 0-3 go to ql, 4-5 to qh
+    for (int l = 0; l < 32; ++l) {
+      ql[l] = static_cast<uint8_t>((l4[l] & 0x0f) | ((l4[l + 64] & 0x0f) << 4));
+      ql[l + 32] = static_cast<uint8_t>((l4[l + 32] & 0x0f) | ((l4[l + 96] & 0x0f) << 4));
+      qh[l] = static_cast<uint8_t>((l4[l] >> 4) | ((l4[l + 32] >> 4) << 2) |
+                                   ((l4[l + 64] >> 4) << 4) | ((l4[l + 96] >> 4) << 6));
+    }
+  }
+}
+
+}  // namespace
+
+void unpack_q4_k_scales(const uint8_t* packed, uint8_t* scales, uint8_t* mins) {
+  for (int j = 0; j < 8; ++j) {  // GGML's get_scale_min_k4
+    if (j < 4) {
+      scales[j] = packed[j] & 63;
+      mins[j] = packed[j + 4] & 63;
+    } else {
+      scales[j] = static_cast<uint8_t>((packed[j + 4] & 0x0f) | ((packed[j - 4] >> 6) << 4));
+      mins[j] = static_cast<uint8_t>((packed[j + 4] >> 4) | ((packed[j] >> 6) << 4));
+    }
+  }
+}
+
+// ---------------------------------------------------------------- q4_K
+
+void to_float_q4_k(const void* src, float* dst, int64_t n) {
+  SARATHI_DCHECK(n % kQK_K == 0);
+  const auto* b = static_cast<const BlockQ4_K*>(src);
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    uint8_t sc[8], m[8], q[kQK_K];
+    unpack_q4_k_scales(b[i].scales, sc, m);
+    decode_q4_k(b[i], q);
+    const float d = core::f16_to_f32(b[i].d);
+    const float dmin = core::f16_to_f32(b[i].dmin);
+    float* y = dst + i * kQK_K;
+    for (int j = 0; j < kQK_K / 32; ++j) {
+      const float dj = d * static_cast<float>(sc[j]);
+      const float mj = dmin * static_cast<float>(m[j]);
+      for (int l = 0; l < 32; ++l) y[32 * j + l] = dj * static_cast<float>(q[32 * j + l]) - mj;
+    }
+  }
+}
+
+void from_float_q4_k(const float* src, void* dst, int64_t n) {
+  SARATHI_DCHECK(n % kQK_K == 0);
+  auto* b = static_cast<BlockQ4_K*>(dst);
+  for (int64_t i = 0; i < n / kQK_K; ++i) quantize_block_q4_k(src + i * kQK_K, b[i]);
+}
+
+float vec_dot_q4_k(int64_t n, const void* w, const void* x) {
+  SARATHI_DCHECK(n % kQK_K == 0);
+  const auto* bw = static_cast<const BlockQ4_K*>(w);
+  const auto* bx = static_cast<const BlockQ8_K*>(x);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    uint8_t sc[8], m[8], q[kQK_K];
+    unpack_q4_k_scales(bw[i].scales, sc, m);
+    decode_q4_k(bw[i], q);
+    int32_t isum = 0;  // sum_j sc_j * <q_j, qx_j>
+    int32_t msum = 0;  // sum_j m_j * sum(qx_j), from the bsums
+    for (int j = 0; j < kQK_K / 32; ++j) {
+      int32_t dot = 0;
+      for (int l = 0; l < 32; ++l) dot += int32_t{q[32 * j + l]} * int32_t{bx[i].qs[32 * j + l]};
+      isum += int32_t{sc[j]} * dot;
+      msum += int32_t{m[j]} * (bx[i].bsums[2 * j] + bx[i].bsums[2 * j + 1]);
+    }
+    const float d = core::f16_to_f32(bw[i].d) * bx[i].d;
+    const float dmin = core::f16_to_f32(bw[i].dmin) * bx[i].d;
+    sum += d * static_cast<float>(isum) - dmin * static_cast<float>(msum);
+  }
+  return sum;
+}
+
+// ---------------------------------------------------------------- q6_K
+
+void to_float_q6_k(const void* src, float* dst, int64_t n) {
+  SARATHI_DCHECK(n % kQK_K == 0);
+  const auto* b = static_cast<const BlockQ6_K*>(src);
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    int8_t q[kQK_K];
+    decode_q6_k(b[i], q);
+    const float d = core::f16_to_f32(b[i].d);
+    float* y = dst + i * kQK_K;
+    for (int l = 0; l < kQK_K; ++l) {
+      y[l] = d * static_cast<float>(b[i].scales[l / 16]) * static_cast<float>(q[l]);
+    }
+  }
+}
+
+void from_float_q6_k(const float* src, void* dst, int64_t n) {
+  SARATHI_DCHECK(n % kQK_K == 0);
+  auto* b = static_cast<BlockQ6_K*>(dst);
+  for (int64_t i = 0; i < n / kQK_K; ++i) quantize_block_q6_k(src + i * kQK_K, b[i]);
+}
+
+float vec_dot_q6_k(int64_t n, const void* w, const void* x) {
+  SARATHI_DCHECK(n % kQK_K == 0);
+  const auto* bw = static_cast<const BlockQ6_K*>(w);
+  const auto* bx = static_cast<const BlockQ8_K*>(x);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    int8_t q[kQK_K];
+    decode_q6_k(bw[i], q);
+    int32_t isum = 0;  // sum_g sc_g * <q_g - 32, qx_g> over 16-element groups
+    for (int g = 0; g < kQK_K / 16; ++g) {
+      int32_t dot = 0;
+      for (int l = 0; l < 16; ++l) dot += int32_t{q[16 * g + l]} * int32_t{bx[i].qs[16 * g + l]};
+      isum += int32_t{bw[i].scales[g]} * dot;
+    }
+    const float d = core::f16_to_f32(bw[i].d) * bx[i].d;
+    sum += d * static_cast<float>(isum);
+  }
+  return sum;
+}
+
+}  // namespace sarathi::kernels::ref
