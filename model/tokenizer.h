@@ -38,6 +38,9 @@ struct VocabData {
   bool add_bos = true;
   bool add_eos = false;
   bool add_space_prefix = true;          // SPM dummy prefix
+  /// SPM: spaces become U+2581 before merging (llama.cpp always does this). byte_level_vocab
+  /// turns it off so that a space is the byte token <0x20> and text round-trips byte for byte.
+  bool escape_whitespace = true;
 };
 
 /// Reads tokenizer.ggml.* from a GGUF file with llama.cpp's defaults for absent keys.
@@ -54,11 +57,16 @@ class Tokenizer {
   ~Tokenizer();
 
   /// llama_tokenize: add_special prepends BOS when the vocabulary says so (and EOS likewise);
-  /// parse_special turns text that spells a control/user-defined token into that token.
+  /// parse_special turns text that spells a control/unknown token into that token (user-defined
+  /// tokens are always split out). SPM puts a dummy space before the text at the start and
+  /// after each special token. Thread-safe: the tokenizer is immutable after create().
   std::vector<TokenId> encode(std::string_view text, bool add_special, bool parse_special) const;
 
-  /// llama_detokenize: concatenated pieces; remove_special drops a leading BOS / trailing EOS;
-  /// unparse_special renders control tokens as their text.
+  /// llama_detokenize: concatenated pieces; remove_special drops a leading BOS / trailing EOS
+  /// (when the vocabulary adds them); unparse_special renders control tokens as their text.
+  /// As in llama.cpp, with a dummy-prefix vocabulary the first piece loses one leading space
+  /// unless a BOS was dropped, so SPM gives " " + text after a BOS. BPE vocabularies apply
+  /// llama.cpp's clean-up of spaces before punctuation unless their pre-tokenizer disables it.
   std::string decode(std::span<const TokenId> ids, bool remove_special,
                      bool unparse_special) const;
 
