@@ -1,4 +1,6 @@
 // `sarathi bench <kind>`: benchmark subcommands.
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "cli/commands.h"
@@ -9,15 +11,14 @@ Runner add_bench(CLI::App& app) {
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks");
   bench->require_subcommand(1);
   struct Sub {
-    CLI::App* app;
+    std::string name;
     Runner run;
   };
   auto subs = std::make_shared<std::vector<Sub>>();
-  auto add = [&](Runner r) { subs->push_back({bench->get_subcommands().back(), std::move(r)}); };
-  add(add_bench_step_cost(*bench));
-  return [subs]() {
+  subs->push_back({"step-cost", add_bench_step_cost(*bench)});
+  return [subs, bench]() {
     for (const Sub& s : *subs)
-      if (s.app->parsed()) return s.run();
+      if (bench->got_subcommand(s.name)) return s.run();
     return 2;
   };
 }

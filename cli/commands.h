@@ -11,6 +11,7 @@ namespace sarathi::cli {
 using Runner = std::function<int()>;
 
 Runner add_generate(CLI::App& app);
+Runner add_export(CLI::App& app);
 /// `bench` and its subcommands.
 Runner add_bench(CLI::App& app);
 Runner add_bench_step_cost(CLI::App& bench);

@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "sarathi 0.1.0");
   const sarathi::cli::Runner run_generate = sarathi::cli::add_generate(app);
   const sarathi::cli::Runner run_bench = sarathi::cli::add_bench(app);
+  const sarathi::cli::Runner run_export = sarathi::cli::add_export(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -16,5 +17,6 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand("generate")) return run_generate();
   if (app.got_subcommand("bench")) return run_bench();
+  if (app.got_subcommand("export")) return run_export();
   return 2;
 }

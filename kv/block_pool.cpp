@@ -37,4 +37,20 @@ void BlockPool::release(std::vector<int32_t>& table) {
   table.clear();
 }
 
+void BlockPool::check_invariants() const {
+  SARATHI_CHECK(static_cast<int32_t>(free_.size()) <= num_blocks_, "{} free of {} blocks",
+                free_.size(), num_blocks_);
+  std::vector<uint8_t> seen(static_cast<size_t>(num_blocks_), 0);
+  for (int32_t id : free_) {
+    SARATHI_CHECK(id >= 0 && id < num_blocks_, "free block id {} out of range", id);
+    SARATHI_CHECK(!seen[static_cast<size_t>(id)], "block {} is on the free list twice", id);
+    SARATHI_CHECK(!in_use(id), "block {} is both free and in use", id);
+    seen[static_cast<size_t>(id)] = 1;
+  }
+  int32_t used = 0;
+  for (uint8_t u : in_use_) used += u ? 1 : 0;
+  SARATHI_CHECK(used + num_free() == num_blocks_, "free {} + used {} != total {}", num_free(), used,
+                num_blocks_);
+}
+
 }  // namespace sarathi::kv

@@ -1,0 +1,43 @@
+// sched/config.h: SchedulerConfig (the --policy, --max-num-seqs, --token-budget... knobs) and
+// its validation. Plain data plus core::Result; must not depend on model/ or kernels/.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+
+namespace sarathi::sched {
+
+struct SchedulerConfig {
+  std::string policy = "sarathi-serve";  // static | orca | vllm | sarathi | sarathi-serve
+  int32_t max_num_seqs = 128;            // running sequences at most (batch size)
+  // τ, tokens per step (--token-budget / --max-num-batched-tokens). 0 picks the policy's
+  // default (see token_budget()). sarathi-serve: all tokens of a step; vllm: prompt tokens of a
+  // prefill step; orca and static: prompt tokens of a step (decodes ride along); sarathi: unused.
+  int32_t max_num_batched_tokens = 0;
+  int32_t chunk_size = 256;      // sarathi: prefill chunk length
+  int32_t tile_size = 1;         // sarathi: chunk + decodes is made a multiple of this (1: off)
+  int32_t block_size = 16;       // tokens per KV block
+  int32_t num_kv_blocks = 1024;  // blocks in the KV pool
+  double watermark = 0.01;       // fraction of the pool that admitting new prefills leaves free
+  int32_t max_model_len = 4096;  // prompt + max output tokens of one request, at most
+};
+
+inline constexpr int32_t kDefaultTokenBudgetSarathiServe = 512;
+inline constexpr int32_t kDefaultTokenBudgetWholePrompt = 2048;
+
+/// The token budget τ the policy runs with: the configured one, or the policy's default:
+/// sarathi-serve 512; vllm and orca max(2048, max_model_len) (whole prompts must fit one step);
+/// static unlimited (its batch is bounded by max_num_seqs and KV).
+int32_t token_budget(const SchedulerConfig& config);
+
+/// Blocks that admitting a new prefill keeps free: floor(watermark * num_kv_blocks).
+int32_t watermark_blocks(const SchedulerConfig& config);
+
+/// Checks ranges and policy-specific constraints (sarathi-serve: τ >= max_num_seqs so every
+/// decode fits a step; static/orca/vllm: τ >= max_model_len so every prompt fits a step).
+/// The policy name itself is checked by make_policy.
+core::Status validate(const SchedulerConfig& config);
+
+}  // namespace sarathi::sched

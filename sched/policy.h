@@ -1,0 +1,69 @@
+// sched/policy.h: the Policy interface and SchedView, the read-only window a policy plans from
+// (queues, KV accounting, config). Must not depend on model/ or kernels/; a policy never mutates
+// scheduler state: it returns a BatchPlan that the Scheduler checks and applies.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+#include "kv/block_manager.h"
+#include "sched/config.h"
+#include "sched/types.h"
+
+namespace sarathi::sched {
+
+/// Read-only view of the scheduler for one planning call. Valid only during Policy::plan.
+class SchedView {
+ public:
+  /// Wraps the scheduler's queues, its block manager and config.
+  SchedView(const SchedulerConfig& config, std::span<const SeqState* const> waiting,
+            std::span<const SeqState* const> running, const kv::BlockManager& kv)
+      : config_(&config), waiting_(waiting), running_(running), kv_(&kv) {}
+
+  /// Waiting sequences, FCFS: recompute-preempted ones first (by arrival), then never-run ones
+  /// by arrival. None holds KV blocks.
+  std::span<const SeqState* const> waiting() const { return waiting_; }
+  /// Running sequences (prefilling or decoding) in admission order; the last is the newest.
+  std::span<const SeqState* const> running() const { return running_; }
+  /// The scheduler's configuration.
+  const SchedulerConfig& config() const { return *config_; }
+
+  /// Tokens per KV block.
+  int32_t block_size() const { return kv_->block_size(); }
+  /// Blocks in the pool.
+  int32_t num_total_blocks() const { return kv_->num_blocks(); }
+  /// Blocks nobody holds.
+  int32_t num_free_blocks() const { return kv_->num_free(); }
+  /// Blocks that admitting a new prefill must leave free.
+  int32_t num_watermark_blocks() const { return watermark_blocks(*config_); }
+  /// Blocks sequence `seq` holds now.
+  int32_t num_blocks_held(SeqId seq) const { return kv_->num_blocks_held(seq); }
+  /// Blocks needed to hold num_tokens tokens.
+  int32_t blocks_for(int64_t num_tokens) const { return kv_->blocks_for(num_tokens); }
+
+ private:
+  const SchedulerConfig* config_;
+  std::span<const SeqState* const> waiting_;
+  std::span<const SeqState* const> running_;
+  const kv::BlockManager* kv_;
+};
+
+/// A batching policy: reads a SchedView and returns the next step's plan. Implementations live in
+/// sched/policies/ (one file each) and are created through make_policy (sched/registry.h).
+/// Contract, checked by the Scheduler when it applies the plan:
+///  - one chunk per sequence at most; a chunk starts at the sequence's num_computed_tokens; a
+///    decoding sequence gets exactly 1 token, a prefilling one at most num_prefill_left();
+///  - a chunk of a waiting sequence admits it; running sequences never exceed max_num_seqs;
+///  - the KV the chunks need (after freeing `preempted`) fits the pool: use KvLedger;
+///  - `preempted` are running sequences without a chunk in this plan.
+class Policy {
+ public:
+  virtual ~Policy() = default;
+  /// The registry name ("sarathi", ...).
+  virtual std::string_view name() const = 0;
+  /// Plans one step. Deterministic: the same view gives the same plan.
+  virtual BatchPlan plan(const SchedView& view) = 0;
+};
+
+}  // namespace sarathi::sched

@@ -1,0 +1,123 @@
+#include "sched/policy_util.h"
+
+#include <algorithm>
+
+#include "core/check.h"
+
+namespace sarathi::sched {
+
+void TokenBudget::take(int32_t n) {
+  SARATHI_DCHECK(n >= 0 && n <= left_, "taking {} tokens with {} left", n, left_);
+  left_ -= n;
+}
+
+KvLedger::KvLedger(const SchedView& view) : view_(&view), num_free_(view.num_free_blocks()) {}
+
+int32_t KvLedger::blocks_needed(const SeqState& s, int32_t num_kv_tokens) const {
+  return std::max(0, view_->blocks_for(num_kv_tokens) - view_->num_blocks_held(s.id));
+}
+
+bool KvLedger::try_reserve(const SeqState& s, int32_t num_kv_tokens) {
+  const int32_t need = blocks_needed(s, num_kv_tokens);
+  if (need > num_free_) return false;
+  num_free_ -= need;
+  return true;
+}
+
+bool KvLedger::try_admit(const SeqState& s, int32_t num_kv_tokens) {
+  const int32_t need = blocks_needed(s, num_kv_tokens);
+  if (num_free_ - need < view_->num_watermark_blocks()) return false;
+  num_free_ -= need;
+  return true;
+}
+
+void KvLedger::release(const SeqState& s) { num_free_ += view_->num_blocks_held(s.id); }
+
+PlanBuilder::PlanBuilder(const SchedView& view) : view_(&view), taken_(view.running().size(), 0) {}
+
+void PlanBuilder::add_running(size_t idx, int32_t num_tokens) {
+  SARATHI_DCHECK(!taken(idx), "running sequence #{} scheduled twice", idx);
+  const SeqState& s = *view_->running()[idx];
+  taken_[idx] = 1;
+  plan_.chunks.push_back(
+      {.seq = s.id, .first_token = s.num_computed_tokens, .num_tokens = num_tokens});
+  if (s.is_prefilling()) {
+    ++num_prefill_chunks_;
+  } else {
+    ++num_decodes_;
+  }
+}
+
+void PlanBuilder::admit(const SeqState& s, int32_t num_tokens, int32_t num_kv_tokens) {
+  plan_.chunks.push_back({.seq = s.id,
+                          .first_token = s.num_computed_tokens,
+                          .num_tokens = num_tokens,
+                          .num_kv_tokens = num_kv_tokens});
+  ++num_admitted_;
+  ++num_prefill_chunks_;
+}
+
+void PlanBuilder::preempt(size_t idx, KvLedger& kv) {
+  SARATHI_DCHECK(!taken(idx), "preempting running sequence #{} that is in the plan", idx);
+  const SeqState& s = *view_->running()[idx];
+  taken_[idx] = 1;
+  kv.release(s);
+  plan_.preempted.push_back(s.id);
+}
+
+size_t PlanBuilder::newest_untaken(size_t skip) const {
+  for (size_t i = taken_.size(); i-- > 0;)
+    if (i != skip && !taken(i)) return i;
+  return kNone;
+}
+
+int32_t PlanBuilder::num_seqs_after() const {
+  return static_cast<int32_t>(taken_.size()) - static_cast<int32_t>(plan_.preempted.size()) +
+         num_admitted_;
+}
+
+bool schedule_decode(size_t idx, const SchedView& view, KvLedger& kv, PlanBuilder& plan) {
+  const SeqState& s = *view.running()[idx];
+  SARATHI_DCHECK(!s.is_prefilling(), "seq {} is not decoding", s.id);
+  while (!kv.try_reserve(s, s.num_computed_tokens + 1)) {
+    const size_t victim = plan.newest_untaken(idx);
+    if (victim == PlanBuilder::kNone) {
+      plan.preempt(idx, kv);  // nothing newer to evict: s itself restarts later
+      return false;
+    }
+    plan.preempt(victim, kv);
+  }
+  plan.add_running(idx, 1);
+  return true;
+}
+
+int32_t schedule_all_decodes(const SchedView& view, KvLedger& kv, PlanBuilder& plan) {
+  int32_t n = 0;
+  const auto running = view.running();
+  for (size_t i = 0; i < running.size(); ++i) {
+    if (plan.taken(i) || running[i]->is_prefilling()) continue;
+    if (schedule_decode(i, view, kv, plan)) ++n;
+  }
+  return n;
+}
+
+int32_t chunk_len(const SeqState& s, int32_t budget_left, int32_t block_size) {
+  if (budget_left <= 0) return 0;
+  const int32_t rest = s.num_prefill_left();
+  if (rest <= budget_left) return rest;
+  const int32_t end = (s.num_computed_tokens + budget_left) / block_size * block_size;
+  if (end > s.num_computed_tokens) return end - s.num_computed_tokens;
+  return budget_left;
+}
+
+bool can_admit_more(const SchedView& view, const PlanBuilder& plan) {
+  return !plan.any_preempted() && plan.num_seqs_after() < view.config().max_num_seqs;
+}
+
+bool try_admit_prefill(const SeqState& s, int32_t num_tokens, KvLedger& kv, PlanBuilder& plan) {
+  if (!kv.try_admit(s, s.num_prefill_tokens)) return false;
+  plan.admit(s, num_tokens, s.num_prefill_tokens);
+  return true;
+}
+
+}  // namespace sarathi::sched

@@ -1,0 +1,125 @@
+// sched/scheduler.h: the Scheduler core: owns the waiting/running queues and the KV block
+// manager, asks the policy for a plan each step, checks and applies it. Must not depend on
+// model/ or kernels/ (the engine and the simulator drive it alike); no clocks, no randomness.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/status.h"
+#include "kv/block_manager.h"
+#include "sched/config.h"
+#include "sched/policy.h"
+#include "sched/types.h"
+
+namespace sarathi::sched {
+
+/// The step loop is: add()/abort() at any time; plan = schedule(); run the plan; report with
+/// on_step_done(plan, results); repeat. KV rules:
+///  - blocks are reserved when a plan is applied: for a chunk, up to its num_kv_tokens (policies
+///    reserve a whole prompt at admission); a decode appends a block when it crosses one;
+///  - a recompute-preempted sequence loses all its blocks, goes to the front of the waiting queue
+///    (preempted ones ordered by arrival) and later prefills prompt + kept outputs;
+///  - blocks are freed when a sequence finishes (engine report, or max_output_tokens reached) or
+///    is aborted.
+/// Misuse by the caller (duplicate id, schedule() twice without on_step_done, results that do not
+/// match the plan) aborts via SARATHI_CHECK; anything a user can cause is a Status or `rejected`.
+class Scheduler {
+ public:
+  /// A scheduler running the policy config.policy names; errors for an unknown policy or an
+  /// invalid config.
+  static core::Result<Scheduler> create(const SchedulerConfig& config);
+
+  Scheduler(Scheduler&&) noexcept = default;
+  Scheduler& operator=(Scheduler&&) noexcept = default;
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+  ~Scheduler();
+
+  /// Why a request could never run (an error), else ok: it needs a prompt >= 1 token and
+  /// max_output_tokens >= 1, prompt + max output <= max_model_len, and its longest KV need
+  /// (prompt + max output - 1 tokens) must fit the pool minus the watermark.
+  core::Status check_request(int32_t num_prompt_tokens, int32_t max_output_tokens) const;
+
+  /// Queues a request at the back of the waiting queue. One that fails check_request is not
+  /// queued: the next plan lists it in `rejected`. `id` must not be live already.
+  void add(SeqId id, int32_t num_prompt_tokens, int32_t max_output_tokens);
+
+  /// Drops a request wherever it is and frees its blocks now. A chunk of it in the plan being
+  /// run is ignored by on_step_done. Returns false for an unknown id.
+  bool abort(SeqId id);
+
+  /// Plans the next step and applies it (admissions, preemptions, block reservations). An empty
+  /// plan means there is nothing to run now. Pair each call with on_step_done.
+  BatchPlan schedule();
+
+  /// Applies the step's results (results[i] is for plan.chunks[i]): advances computed tokens,
+  /// counts produced tokens, and frees finished sequences.
+  void on_step_done(const BatchPlan& plan, std::span<const StepResult> results);
+
+  /// The blocks of seq in token order: they cover at least the computed + scheduled tokens
+  /// (more when the policy reserved ahead). Empty for a sequence without blocks.
+  std::span<const int32_t> block_table(SeqId seq) const { return kv_.table(seq); }
+
+  /// Whether the engine samples a token for chunk (of the plan in flight): true for a decode
+  /// and for the chunk that completes a prefill; false for other chunks and aborted sequences.
+  bool produces_token(const SeqChunk& chunk) const;
+
+  /// The live (waiting or running) sequence `id`, or nullptr.
+  const SeqState* find(SeqId id) const;
+  /// Waiting sequences in queue order (preempted ones first).
+  std::span<const SeqState* const> waiting() const { return waiting_; }
+  /// Running sequences in admission order.
+  std::span<const SeqState* const> running() const { return running_; }
+  /// Running sequences.
+  int32_t num_running() const { return static_cast<int32_t>(running_.size()); }
+  /// Waiting sequences.
+  int32_t num_waiting() const { return static_cast<int32_t>(waiting_.size()); }
+  /// Whether nothing is waiting, running or pending rejection.
+  bool idle() const { return running_.empty() && waiting_.empty() && pending_rejects_.empty(); }
+  /// Fraction of KV blocks in use.
+  double kv_usage() const;
+  /// Recompute preemptions so far.
+  int64_t num_preemptions() const { return num_preemptions_; }
+  /// Plans applied so far (non-empty ones).
+  int64_t num_steps() const { return num_steps_; }
+  /// The configuration.
+  const SchedulerConfig& config() const { return config_; }
+  /// The policy's name.
+  std::string_view policy_name() const { return policy_->name(); }
+  /// The block manager (read-only).
+  const kv::BlockManager& kv() const { return kv_; }
+
+  /// Aborts (SARATHI_CHECK) unless the queues and the KV agree: free + used == total, no block
+  /// owned twice, only running sequences hold blocks and cover their computed tokens, running <=
+  /// max_num_seqs, waiting order is FCFS. Run after every step in debug builds; tests call it.
+  void check_invariants() const;
+
+ private:
+  Scheduler(const SchedulerConfig& config, std::unique_ptr<Policy> policy);
+  void check_plan_shape(const BatchPlan& plan) const;  // before applying: ids unique
+  void apply_rejections(BatchPlan& plan);
+  void apply_preemption(SeqId id);
+  void apply_chunk(const SeqChunk& chunk, BatchPlan& plan);
+  void apply_result(const SeqChunk& chunk, const StepResult& result);
+  void push_waiting(SeqState* s);
+  void erase(SeqId id);
+
+  SchedulerConfig config_;
+  std::unique_ptr<Policy> policy_;
+  kv::BlockManager kv_;
+  std::unordered_map<SeqId, SeqState> seqs_;  // live sequences; node-based, so pointers stay
+  std::vector<SeqState*> waiting_;            // restarted (by arrival), then fresh (by arrival)
+  std::vector<SeqState*> running_;            // admission order
+  std::vector<SeqId> pending_rejects_;        // added but failing check_request
+  int64_t next_arrival_idx_ = 0;
+  int64_t num_preemptions_ = 0;
+  int64_t num_steps_ = 0;
+  bool step_in_flight_ = false;
+};
+
+}  // namespace sarathi::sched

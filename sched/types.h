@@ -1,0 +1,81 @@
+// sched/types.h: the scheduler's vocabulary: sequence state, the chunks of one step (BatchPlan)
+// and the engine's per-chunk report (StepResult). Plain data; must not depend on model/ or
+// kernels/.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace sarathi::sched {
+
+using SeqId = int64_t;
+
+enum class SeqStatus { kWaiting, kRunning, kFinished, kAborted, kRejected };
+
+/// One sequence as the scheduler sees it. Token accounting (vLLM semantics):
+///  - the sequence's tokens are its prompt followed by its outputs;
+///  - num_computed_tokens of them are in the KV cache;
+///  - num_prefill_tokens is what the current (re)start must prefill: the prompt at first, and
+///    prompt + outputs so far after a recompute preemption (outputs are kept, never resampled);
+///  - while num_computed_tokens < num_prefill_tokens it is prefilling; afterwards it decodes:
+///    then num_computed_tokens == num_prompt_tokens + num_output_tokens - 1, because the last
+///    sampled token is the input of the next decode.
+/// The last prefill chunk and every decode produce one output token.
+struct SeqState {
+  SeqId id = 0;
+  int64_t arrival_idx = 0;  // order of add(); FCFS key
+  int32_t num_prompt_tokens = 0;
+  int32_t num_computed_tokens = 0;
+  int32_t num_prefill_tokens = 0;
+  int32_t num_output_tokens = 0;
+  int32_t max_output_tokens = 0;
+  int32_t num_restarts = 0;  // recompute preemptions so far
+  SeqStatus status = SeqStatus::kWaiting;
+
+  /// Prompt plus outputs.
+  int32_t num_tokens() const { return num_prompt_tokens + num_output_tokens; }
+  /// True until the current (re)start's prefill is complete.
+  bool is_prefilling() const { return num_computed_tokens < num_prefill_tokens; }
+  /// Prefill tokens still to compute (0 once decoding).
+  int32_t num_prefill_left() const {
+    return is_prefilling() ? num_prefill_tokens - num_computed_tokens : 0;
+  }
+};
+
+/// One sequence's work in a step: tokens [first_token, first_token + num_tokens) of the sequence.
+/// first_token equals the sequence's num_computed_tokens. A decode is a chunk of 1 whose token is
+/// the last sampled one.
+struct SeqChunk {
+  SeqId seq = 0;
+  int32_t first_token = 0;
+  int32_t num_tokens = 0;
+  // KV tokens the sequence must hold once this step is applied; 0 means
+  // first_token + num_tokens. Policies set it to reserve ahead (a whole prompt at admission, or
+  // prompt + max output for `static`). The engine can ignore it.
+  int32_t num_kv_tokens = 0;
+};
+
+/// What one step runs. chunks are in plan order (decodes first for most policies); a chunk of a
+/// waiting sequence admits it. preempted sequences lost their blocks before the step (they are
+/// back at the front of the waiting queue); rejected ones can never run and were dropped.
+struct BatchPlan {
+  std::vector<SeqChunk> chunks;
+  std::vector<SeqId> preempted;
+  std::vector<SeqId> rejected;
+  int32_t num_prefill_tokens = 0;  // filled by the Scheduler: tokens of prefill chunks
+  int32_t num_decode_tokens = 0;   // filled by the Scheduler: decode chunks (1 token each)
+
+  /// Tokens of the whole step.
+  int32_t num_tokens() const { return num_prefill_tokens + num_decode_tokens; }
+  /// Whether there is nothing to run.
+  bool empty() const { return chunks.empty(); }
+};
+
+/// The engine's report for plan.chunks[i] (same index).
+struct StepResult {
+  SeqId seq = 0;
+  bool produced_token = false;  // the last chunk of a prefill and every decode produce one
+  bool finished = false;        // EOS, stop string, max tokens... (implies produced_token)
+};
+
+}  // namespace sarathi::sched

@@ -1,0 +1,358 @@
+// Property tests of the scheduler over seeded random workloads, for every policy, with a fake
+// executor that finishes a request after exactly its max output tokens. Arrivals are spread over
+// steps, some requests are aborted (between steps and while their step runs) and some can never
+// fit (rejected). Checked after every step: KV accounting (free + used == total, no block owned
+// twice, tables cover the scheduled tokens), the token budget, decode-maximality where promised,
+// one prefill chunk per step (sarathi), prefill-only or decode-only steps (vllm), no admission
+// while a batch runs (static), FCFS first scheduling, and liveness; at the end: every request
+// finished with exactly its output count, was aborted, or was rejected, and no block leaked.
+// On failure the policy and seed are printed (also when a SARATHI_CHECK aborts the process).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ostream>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "sched/config.h"
+#include "sched/scheduler.h"
+
+namespace sarathi::sched {
+namespace {
+
+char g_current_run[256] = "";
+
+extern "C" void print_run_on_abort(int) {
+  const char prefix[] = "\n*** aborted during property run: ";
+  (void)!write(2, prefix, sizeof(prefix) - 1);
+  (void)!write(2, g_current_run, strlen(g_current_run));
+  (void)!write(2, "\n", 1);
+}
+
+enum class Pool { kLarge, kTiny };
+
+struct Req {
+  SeqId id = 0;
+  int64_t arrival_step = 0;
+  int32_t num_prompt_tokens = 0;
+  int32_t max_output_tokens = 0;
+  int64_t abort_step = -1;       // -1: never aborted
+  bool abort_in_flight = false;  // abort between schedule() and on_step_done()
+};
+
+struct Scenario {
+  SchedulerConfig config;
+  std::vector<Req> reqs;
+};
+
+int pick(std::mt19937& rng, int lo, int hi) {
+  return std::uniform_int_distribution<int>(lo, hi)(rng);
+}
+
+SchedulerConfig random_config(const std::string& policy, std::mt19937& rng) {
+  SchedulerConfig c;
+  c.policy = policy;
+  const int block_sizes[] = {1, 2, 4, 8, 16};
+  const double watermarks[] = {0.0, 0.01, 0.05};
+  const int tiles[] = {1, 1, 2, 4, 8};
+  c.block_size = block_sizes[pick(rng, 0, 4)];
+  c.watermark = watermarks[pick(rng, 0, 2)];
+  c.max_num_seqs = pick(rng, 1, 12);
+  c.max_model_len = 96;
+  c.chunk_size = pick(rng, 1, 40);
+  c.tile_size = tiles[pick(rng, 0, 4)];
+  if (policy == "sarathi-serve") {
+    c.max_num_batched_tokens = pick(rng, c.max_num_seqs, c.max_num_seqs + 48);
+  } else if (policy != "sarathi") {
+    c.max_num_batched_tokens = pick(rng, 0, 1) ? 0 : pick(rng, c.max_model_len, 200);
+  }
+  return c;
+}
+
+Scenario random_scenario(const std::string& policy, uint32_t seed, Pool pool) {
+  std::mt19937 rng(seed);
+  Scenario sc{random_config(policy, rng), {}};
+  const int n = pick(rng, 5, 60);
+  int64_t step = 0;
+  int64_t total_tokens = 0;
+  for (int i = 0; i < n; ++i) {
+    Req r;
+    r.id = i;
+    step += pick(rng, 0, 4) == 0 ? pick(rng, 1, 12) : 0;  // bursts with gaps
+    r.arrival_step = step;
+    r.num_prompt_tokens = pick(rng, 0, 19) == 0 ? pick(rng, 60, 120) : pick(rng, 1, 48);
+    r.max_output_tokens = pick(rng, 1, 40);
+    if (pick(rng, 0, 9) == 0) {
+      r.abort_step = step + pick(rng, 0, 60);
+      r.abort_in_flight = pick(rng, 0, 1) == 1;
+    }
+    total_tokens += r.num_prompt_tokens + r.max_output_tokens + sc.config.block_size;
+    sc.reqs.push_back(r);
+  }
+  const int32_t bs = sc.config.block_size;
+  if (pool == Pool::kLarge) {  // everything resident at once: no preemption possible
+    sc.config.num_kv_blocks = static_cast<int32_t>(total_tokens * 11 / 10 / bs) + 16;
+  } else {  // room for one to a few requests: preemption and rejection
+    sc.config.num_kv_blocks = pick(rng, (40 + bs - 1) / bs, (110 + bs - 1) / bs);
+  }
+  return sc;
+}
+
+enum class Fate { kPending, kLive, kFinished, kAborted, kRejected };
+
+// One scenario's run: the scheduler, the fake model and what the test observed.
+class PropertyRun {
+ public:
+  explicit PropertyRun(const Scenario& sc)
+      : sc_(sc),
+        s_(std::move(Scheduler::create(sc.config)).value()),
+        fate_(sc.reqs.size(), Fate::kPending),
+        outputs_(sc.reqs.size(), 0),
+        expect_reject_(sc.reqs.size(), false) {
+    for (const Req& r : sc.reqs)
+      expect_reject_[static_cast<size_t>(r.id)] =
+          !s_.check_request(r.num_prompt_tokens, r.max_output_tokens).ok();
+  }
+
+  int64_t num_preemptions() const { return s_.num_preemptions(); }
+
+  void run_to_end() {
+    for (int64_t step = 0;; ++step) {
+      ASSERT_LT(step, 100000) << "no progress";
+      arrive_and_abort(step, false);
+      if (next_ == sc_.reqs.size() && s_.idle()) break;
+      one_step(step);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+    check_end();
+  }
+
+ private:
+  const Req& req(SeqId id) const { return sc_.reqs[static_cast<size_t>(id)]; }
+
+  void arrive_and_abort(int64_t step, bool in_flight) {
+    if (!in_flight) {
+      for (; next_ < sc_.reqs.size() && sc_.reqs[next_].arrival_step <= step; ++next_) {
+        const Req& r = sc_.reqs[next_];
+        s_.add(r.id, r.num_prompt_tokens, r.max_output_tokens);
+        fate_[next_] = Fate::kLive;
+      }
+    }
+    for (const Req& r : sc_.reqs) {
+      if (r.abort_step != step || r.abort_in_flight != in_flight) continue;
+      if (fate_[static_cast<size_t>(r.id)] != Fate::kLive) continue;
+      ASSERT_TRUE(s_.abort(r.id)) << "live request " << r.id << " unknown to the scheduler";
+      fate_[static_cast<size_t>(r.id)] = Fate::kAborted;
+    }
+  }
+
+  void one_step(int64_t step) {
+    std::vector<SeqId> decoding_before;
+    std::set<SeqId> running_before;
+    for (const SeqState* st : s_.running()) {
+      running_before.insert(st->id);
+      if (!st->is_prefilling()) decoding_before.push_back(st->id);
+    }
+    const bool batch_running = s_.num_running() > 0;
+    const BatchPlan plan = s_.schedule();
+    for (SeqId id : plan.rejected) {
+      ASSERT_TRUE(expect_reject_[static_cast<size_t>(id)]) << "rejected " << id;
+      ASSERT_EQ(fate_[static_cast<size_t>(id)], Fate::kLive);
+      fate_[static_cast<size_t>(id)] = Fate::kRejected;
+    }
+    if (plan.chunks.empty()) {
+      ASSERT_EQ(s_.num_running() + s_.num_waiting(), 0) << "stalled at step " << step;
+      return;
+    }
+    check_kv_and_fcfs(plan);
+    for (const SeqChunk& c : plan.chunks) {  // admissions leave the watermark free
+      if (running_before.count(c.seq)) continue;
+      ASSERT_GE(s_.kv().num_free(), watermark_blocks(sc_.config)) << "admitted " << c.seq;
+    }
+    check_policy(plan, decoding_before, batch_running);
+    if (::testing::Test::HasFatalFailure()) return;
+    std::vector<StepResult> results = fake_model(plan);
+    arrive_and_abort(step, true);
+    s_.on_step_done(plan, results);
+    s_.check_invariants();
+  }
+
+  std::vector<StepResult> fake_model(const BatchPlan& plan) {
+    std::vector<StepResult> results;
+    for (const SeqChunk& c : plan.chunks) {
+      const bool produced = c.first_token + c.num_tokens >= s_.find(c.seq)->num_prefill_tokens;
+      const size_t i = static_cast<size_t>(c.seq);
+      bool finished = false;
+      if (produced && fate_[i] == Fate::kLive) {
+        finished = ++outputs_[i] == req(c.seq).max_output_tokens;
+        if (finished) fate_[i] = Fate::kFinished;
+      }
+      results.push_back({.seq = c.seq, .produced_token = produced, .finished = finished});
+    }
+    return results;
+  }
+
+  void check_kv_and_fcfs(const BatchPlan& plan) {
+#ifdef NDEBUG
+    s_.check_invariants();  // debug builds check inside schedule() already
+#endif
+    for (const SeqChunk& c : plan.chunks) {
+      ASSERT_EQ(fate_[static_cast<size_t>(c.seq)], Fate::kLive) << "scheduled dead " << c.seq;
+      ASSERT_GE(static_cast<int32_t>(s_.block_table(c.seq).size()),
+                s_.kv().blocks_for(c.first_token + c.num_tokens))
+          << "seq " << c.seq << " runs tokens without KV blocks";
+      if (first_scheduled_.insert(c.seq).second) {
+        ASSERT_GT(c.seq, last_first_scheduled_) << "first scheduling out of FCFS order";
+        last_first_scheduled_ = c.seq;
+      }
+    }
+  }
+
+  void check_policy(const BatchPlan& plan, const std::vector<SeqId>& decoding_before,
+                    bool batch_running) {
+    const std::string& policy = sc_.config.policy;
+    const int32_t tau = token_budget(sc_.config);
+    int32_t num_prefill_chunks = 0;
+    std::set<SeqId> decoded;
+    for (const SeqChunk& c : plan.chunks) {
+      const SeqState& st = *s_.find(c.seq);
+      if (!st.is_prefilling()) {
+        decoded.insert(c.seq);
+        continue;
+      }
+      ++num_prefill_chunks;
+      const bool last = c.first_token + c.num_tokens == st.num_prefill_tokens;
+      if (policy == "sarathi-serve" && !last) {
+        ASSERT_TRUE((c.first_token + c.num_tokens) % sc_.config.block_size == 0 ||
+                    c.num_tokens < sc_.config.block_size)
+            << "unaligned chunk " << c.first_token << "+" << c.num_tokens;
+      }
+    }
+    bool all_decodes = true;
+    for (SeqId id : decoding_before) {
+      const bool preempted =
+          std::find(plan.preempted.begin(), plan.preempted.end(), id) != plan.preempted.end();
+      if (!preempted && !decoded.count(id)) all_decodes = false;
+    }
+    if (policy == "sarathi-serve") {
+      ASSERT_LE(plan.num_tokens(), tau);
+      ASSERT_TRUE(all_decodes) << "a running decode was left out";
+    } else if (policy == "sarathi") {
+      ASSERT_LE(num_prefill_chunks, 1);
+      ASSERT_LE(plan.num_prefill_tokens, sc_.config.chunk_size);
+      ASSERT_TRUE(all_decodes);
+    } else if (policy == "vllm") {
+      ASSERT_TRUE(plan.num_prefill_tokens == 0 || plan.num_decode_tokens == 0) << "mixed step";
+      ASSERT_LE(plan.num_prefill_tokens, tau);
+      ASSERT_TRUE(plan.num_prefill_tokens > 0 || all_decodes);
+    } else if (policy == "orca") {
+      ASSERT_LE(plan.num_prefill_tokens, tau);
+      ASSERT_TRUE(all_decodes);
+    } else if (policy == "static") {
+      ASSERT_LE(plan.num_prefill_tokens, tau);
+      ASSERT_TRUE(plan.preempted.empty());
+      ASSERT_TRUE(all_decodes);
+      if (batch_running) {
+        ASSERT_EQ(num_prefill_chunks, 0) << "admitted while a batch runs";
+      }
+    }
+  }
+
+  void check_end() {
+    s_.check_invariants();
+    ASSERT_TRUE(s_.idle());
+    ASSERT_EQ(s_.kv().num_used(), 0) << "KV blocks leaked";
+    ASSERT_EQ(s_.kv().num_free(), s_.kv().num_blocks());
+    for (const Req& r : sc_.reqs) {
+      const size_t i = static_cast<size_t>(r.id);
+      if (expect_reject_[i]) {
+        ASSERT_TRUE(fate_[i] == Fate::kRejected || fate_[i] == Fate::kAborted) << r.id;
+      } else if (fate_[i] == Fate::kAborted) {
+        ASSERT_LE(outputs_[i], r.max_output_tokens);
+      } else {
+        ASSERT_EQ(fate_[i], Fate::kFinished) << "request " << r.id;
+        ASSERT_EQ(outputs_[i], r.max_output_tokens) << "request " << r.id;
+      }
+    }
+  }
+
+  const Scenario& sc_;
+  Scheduler s_;
+  std::vector<Fate> fate_;
+  std::vector<int32_t> outputs_;
+  std::vector<bool> expect_reject_;
+  size_t next_ = 0;
+  std::set<SeqId> first_scheduled_;
+  SeqId last_first_scheduled_ = -1;
+};
+
+// Fewer seeds in debug/sanitizer builds, where the scheduler also checks its invariants itself
+// after every schedule() and on_step_done().
+#ifdef NDEBUG
+constexpr uint32_t kNumSeeds = 300;
+#else
+constexpr uint32_t kNumSeeds = 40;
+#endif
+
+struct Param {
+  const char* policy;
+  Pool pool;
+};
+
+void PrintTo(const Param& p, std::ostream* os) {
+  *os << p.policy << (p.pool == Pool::kTiny ? " (tiny KV)" : " (large KV)");
+}
+
+class SchedulerProperty : public ::testing::TestWithParam<Param> {};
+
+TEST_P(SchedulerProperty, RandomWorkloads) {
+  static const bool installed = [] {
+    std::signal(SIGABRT, print_run_on_abort);
+    return true;
+  }();
+  (void)installed;
+  const Param p = GetParam();
+  int64_t num_preemptions = 0;
+  for (uint32_t seed = 1; seed <= kNumSeeds; ++seed) {
+    std::snprintf(g_current_run, sizeof(g_current_run), "policy %s, %s pool, seed %u", p.policy,
+                  p.pool == Pool::kTiny ? "tiny" : "large", seed);
+    SCOPED_TRACE(g_current_run);
+    const Scenario sc = random_scenario(p.policy, seed, p.pool);
+    PropertyRun run(sc);
+    run.run_to_end();
+    if (HasFatalFailure()) return;
+    if (p.pool == Pool::kLarge) {
+      ASSERT_EQ(run.num_preemptions(), 0);
+    }
+    num_preemptions += run.num_preemptions();
+  }
+  if (std::string(p.policy) == "static") {
+    EXPECT_EQ(num_preemptions, 0);
+  } else if (p.pool == Pool::kTiny) {
+    EXPECT_GT(num_preemptions, 0) << "the tiny pools never forced a preemption";
+  }
+}
+
+std::string param_name(const ::testing::TestParamInfo<Param>& info) {
+  std::string name = info.param.policy;
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name + (info.param.pool == Pool::kTiny ? "_TinyKv" : "_LargeKv");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllPolicies, SchedulerProperty,
+    ::testing::Values(Param{"static", Pool::kLarge}, Param{"static", Pool::kTiny},
+                      Param{"orca", Pool::kLarge}, Param{"orca", Pool::kTiny},
+                      Param{"vllm", Pool::kLarge}, Param{"vllm", Pool::kTiny},
+                      Param{"sarathi", Pool::kLarge}, Param{"sarathi", Pool::kTiny},
+                      Param{"sarathi-serve", Pool::kLarge}, Param{"sarathi-serve", Pool::kTiny}),
+    param_name);
+
+}  // namespace
+}  // namespace sarathi::sched
