@@ -27,7 +27,7 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::worker_loop(int thread_idx) {
   uint64_t seen = 0;
   for (;;) {
-    const std::function<void(int, int)>* job;
+    const FunctionRef<void(int, int)>* job;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_start_.wait(lock, [&] { return stop_ || generation_ != seen; });
@@ -43,7 +43,7 @@ void ThreadPool::worker_loop(int thread_idx) {
   }
 }
 
-void ThreadPool::run_on_all(const std::function<void(int, int)>& fn) {
+void ThreadPool::run_on_all(FunctionRef<void(int, int)> fn) {
   if (workers_.empty()) {
     fn(0, 1);
     return;
@@ -62,7 +62,7 @@ void ThreadPool::run_on_all(const std::function<void(int, int)>& fn) {
 }
 
 void ThreadPool::parallel_for(int64_t n, int64_t grain,
-                              const std::function<void(int, int64_t, int64_t)>& fn) {
+                              FunctionRef<void(int, int64_t, int64_t)> fn) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   const int64_t num_grains = (n + grain - 1) / grain;

@@ -6,10 +6,11 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "core/function_ref.h"
 
 namespace sarathi::core {
 
@@ -27,10 +28,10 @@ class ThreadPool {
   /// each a multiple of `grain` (except the last). Returns when all ranges are done.
   /// Not reentrant: fn must not call parallel_for on the same pool.
   void parallel_for(int64_t n, int64_t grain,
-                    const std::function<void(int thread_idx, int64_t begin, int64_t end)>& fn);
+                    FunctionRef<void(int thread_idx, int64_t begin, int64_t end)> fn);
 
   /// Calls fn(thread_idx, num_threads) once on every thread.
-  void run_on_all(const std::function<void(int thread_idx, int num_threads)>& fn);
+  void run_on_all(FunctionRef<void(int thread_idx, int num_threads)> fn);
 
  private:
   void worker_loop(int thread_idx);
@@ -39,7 +40,7 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable cv_start_;
   std::condition_variable cv_done_;
-  const std::function<void(int, int)>* job_ = nullptr;
+  const FunctionRef<void(int, int)>* job_ = nullptr;
   uint64_t generation_ = 0;
   int pending_ = 0;
   bool stop_ = false;
