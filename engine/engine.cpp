@@ -1,0 +1,231 @@
+#include "engine/engine.h"
+
+#include <chrono>
+
+namespace sarathi::engine {
+
+using core::ErrorCode;
+using core::make_error;
+
+std::string_view finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::kStop: return "stop";
+    case FinishReason::kLength: return "length";
+    case FinishReason::kAbort: return "abort";
+    case FinishReason::kNone: break;
+  }
+  return "";
+}
+
+struct Engine::Live {
+  RequestRecord rec;
+  std::vector<int32_t> tokens;  // prompt followed by outputs
+  RequestParams params;
+  Sampler sampler;
+  std::unique_ptr<model::IncrementalDecoder> decoder;
+  StopChecker stop;
+  TokenFn on_token;
+
+  Live(const RequestParams& p, const model::Tokenizer* tok)
+      : params(p), sampler(p.sampling), stop(p.stop) {
+    if (tok && p.detokenize) decoder = std::make_unique<model::IncrementalDecoder>(*tok);
+  }
+  std::span<const int32_t> prompt() const {
+    return std::span(tokens).first(static_cast<size_t>(rec.num_prompt_tokens));
+  }
+};
+
+Engine::Engine(Executor& executor, const model::Tokenizer* tokenizer, sched::Scheduler sched,
+               EngineOptions options)
+    : executor_(executor), tokenizer_(tokenizer), sched_(std::move(sched)),
+      options_(std::move(options)) {
+  if (options_.clock) {
+    clock_ = options_.clock;
+  } else {
+    const auto t0 = std::chrono::steady_clock::now();
+    clock_ = [t0] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+  }
+}
+
+Engine::~Engine() = default;
+
+core::Result<std::unique_ptr<Engine>> Engine::create(Executor& executor,
+                                                     const model::Tokenizer* tokenizer,
+                                                     EngineOptions options) {
+  SARATHI_ASSIGN_OR_RETURN(sched::Scheduler s, sched::Scheduler::create(options.sched));
+  return std::unique_ptr<Engine>(new Engine(executor, tokenizer, std::move(s), std::move(options)));
+}
+
+core::Result<RequestId> Engine::add_request(std::vector<int32_t> prompt,
+                                            const RequestParams& params, TokenFn on_token) {
+  const int32_t max_len = sched_.config().max_model_len;
+  const auto n = static_cast<int64_t>(prompt.size());
+  if (n == 0) return make_error(ErrorCode::kInvalidArgument, "the prompt is empty");
+  const int32_t vocab = executor_.n_vocab();
+  for (int32_t t : prompt)
+    if (t < 0 || t >= vocab)
+      return make_error(ErrorCode::kInvalidArgument, "token id {} is outside the vocabulary [0, {})",
+                        t, vocab);
+  if (n >= max_len)
+    return make_error(ErrorCode::kOutOfRange,
+                      "this model's maximum context length is {} tokens, but the prompt has {}",
+                      max_len, n);
+  if (params.max_tokens < 0)
+    return make_error(ErrorCode::kInvalidArgument, "max_tokens must be at least 1");
+  const int32_t max_tokens =
+      params.max_tokens == 0 ? max_len - static_cast<int32_t>(n) : params.max_tokens;
+  if (n + max_tokens > max_len)
+    return make_error(ErrorCode::kOutOfRange,
+                      "this model's maximum context length is {} tokens, but {} were requested "
+                      "({} in the prompt, {} for the completion)",
+                      max_len, n + max_tokens, n, max_tokens);
+  SARATHI_RETURN_IF_ERROR(sched_.check_request(static_cast<int32_t>(n), max_tokens));
+
+  const RequestId id = next_id_++;
+  auto r = std::make_unique<Live>(params, tokenizer_);
+  r->params.max_tokens = max_tokens;
+  r->rec.id = id;
+  r->rec.num_prompt_tokens = static_cast<int32_t>(n);
+  r->rec.times.arrival = now();
+  r->tokens = std::move(prompt);
+  r->tokens.reserve(static_cast<size_t>(n + max_tokens));
+  r->on_token = std::move(on_token);
+  sched_.add(id, static_cast<int32_t>(n), max_tokens);
+  live_.emplace(id, std::move(r));
+  return id;
+}
+
+bool Engine::abort(RequestId id) {
+  auto it = live_.find(id);
+  if (it == live_.end()) return false;
+  if (in_step_) {  // called from a token callback: apply after the step
+    pending_aborts_.push_back(id);
+    return true;
+  }
+  sched_.abort(id);
+  TokenEvent ev;
+  ev.id = id;
+  ev.token = -1;
+  ev.index = static_cast<int32_t>(it->second->rec.output.size());
+  finish(*it->second, FinishReason::kAbort, ev);
+  live_.erase(it);
+  return true;
+}
+
+bool Engine::has_work() const { return !live_.empty(); }
+
+void Engine::finish(Live& r, FinishReason reason, TokenEvent& ev) {
+  ev.finish = reason;
+  r.rec.finish = reason;
+  r.rec.times.finish = now();
+  if (r.on_token) r.on_token(ev);
+  if (options_.keep_finished) finished_.push_back(std::move(r.rec));
+}
+
+// Appends a sampled token, streams its text and decides whether the request is done.
+void Engine::emit_token(Live& r, const SampledToken& t, double t_now, sched::StepResult& result) {
+  r.tokens.push_back(t.token);
+  r.rec.output.push_back(t.token);
+  if (r.rec.times.first_token < 0) r.rec.times.first_token = t_now;
+  r.rec.times.token_times.push_back(t_now);
+
+  TokenEvent ev;
+  ev.id = r.rec.id;
+  ev.token = t.token;
+  ev.index = static_cast<int32_t>(r.rec.output.size()) - 1;
+  ev.logprob = t.logprob;
+  ev.top_logprobs = t.top_logprobs;
+  FinishReason reason = FinishReason::kNone;
+  const auto& stops = r.params.stop_token_ids;
+  if (std::find(stops.begin(), stops.end(), t.token) != stops.end() ||
+      (!r.params.ignore_eos && tokenizer_ && tokenizer_->is_eog(t.token)))
+    reason = FinishReason::kStop;
+  else if (static_cast<int32_t>(r.rec.output.size()) >= r.params.max_tokens)
+    reason = FinishReason::kLength;
+
+  if (r.decoder) {
+    ev.text = r.stop.push(r.decoder->push(t.token));
+    if (reason != FinishReason::kNone && !r.stop.stopped()) ev.text += r.stop.push(r.decoder->flush());
+    if (r.stop.stopped()) {
+      reason = FinishReason::kStop;
+      ev.stop_reason = r.stop.matched();
+      if (r.params.include_stop_str_in_output) ev.text += r.stop.matched();
+    } else if (reason != FinishReason::kNone) {
+      ev.text += r.stop.flush();
+    }
+  }
+  result.produced_token = true;
+  result.finished = reason != FinishReason::kNone;
+  if (result.finished) {
+    finish(r, reason, ev);
+  } else if (r.on_token) {
+    r.on_token(ev);
+  }
+}
+
+core::Result<StepStats> Engine::step() {
+  StepStats stats;
+  stats.step = num_steps_;
+  stats.start = now();
+  sched::BatchPlan plan = sched_.schedule();
+  stats.schedule_s = now() - stats.start;
+  for (sched::SeqId id : plan.preempted)
+    if (auto it = live_.find(id); it != live_.end()) ++it->second->rec.times.num_preemptions;
+  for (sched::SeqId id : plan.rejected) abort(id);  // pre-checked in add_request: defensive
+  if (plan.empty()) {
+    stats.duration_s = now() - stats.start;
+    return stats;
+  }
+  batch_.clear();
+  for (const sched::SeqChunk& c : plan.chunks) {
+    Live& r = *live_.at(c.seq);
+    if (r.rec.times.first_scheduled < 0) r.rec.times.first_scheduled = stats.start;
+    const auto toks = std::span(r.tokens).subspan(static_cast<size_t>(c.first_token),
+                                                  static_cast<size_t>(c.num_tokens));
+    const bool decode = c.num_tokens == 1 && c.first_token >= r.rec.num_prompt_tokens;
+    if (!decode) {
+      ++stats.num_prefill_chunks;
+      stats.prefill_chunk_lens.push_back(c.num_tokens);
+    }
+    batch_.push_back({toks, c.first_token, sched_.block_table(c.seq), sched_.produces_token(c)});
+  }
+  stats.num_seqs = static_cast<int32_t>(plan.chunks.size());
+  stats.num_prefill_tokens = plan.num_prefill_tokens;
+  stats.num_decode_tokens = plan.num_decode_tokens;
+
+  auto logits = executor_.run(batch_);
+  results_.assign(plan.chunks.size(), sched::StepResult{});
+  if (!logits.ok()) {
+    // Internal failure: nothing was produced; drop the step's requests so nothing hangs.
+    for (size_t i = 0; i < plan.chunks.size(); ++i) results_[i].seq = plan.chunks[i].seq;
+    sched_.on_step_done(plan, results_);
+    for (const sched::SeqChunk& c : plan.chunks) abort(c.seq);
+    return logits.error();
+  }
+  const auto n_vocab = static_cast<size_t>(executor_.n_vocab());
+  const double t_now = now();
+  in_step_ = true;
+  size_t row = 0;
+  for (size_t i = 0; i < plan.chunks.size(); ++i) {
+    results_[i].seq = plan.chunks[i].seq;
+    if (!batch_[i].want_logits) continue;
+    Live& r = *live_.at(plan.chunks[i].seq);
+    const SampledToken t = r.sampler.sample(logits->subspan(row * n_vocab, n_vocab), r.prompt(),
+                                            r.rec.output);
+    ++row;
+    emit_token(r, t, t_now, results_[i]);
+  }
+  in_step_ = false;
+  sched_.on_step_done(plan, results_);
+  for (const sched::StepResult& res : results_)
+    if (res.finished) live_.erase(res.seq);
+  for (RequestId id : pending_aborts_) abort(id);
+  pending_aborts_.clear();
+  ++num_steps_;
+  stats.duration_s = now() - stats.start;
+  return stats;
+}
+
+}  // namespace sarathi::engine

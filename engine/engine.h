@@ -1,0 +1,89 @@
+// engine/engine.h: the step loop. Requests are added at any time; each step() asks the
+// scheduler for a plan, runs it on the Executor as one mixed batch, samples the tokens that are
+// due, detokenizes and checks stop conditions, streams TokenEvents and reports back to the
+// scheduler. Single-threaded: the caller (CLI, benchmark, server thread) owns the loop.
+// Depends on sched/, engine/executor.h, sampler, and model/tokenizer for text.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "core/status.h"
+#include "engine/executor.h"
+#include "engine/request.h"
+#include "engine/stop_checker.h"
+#include "model/tokenizer.h"
+#include "sched/scheduler.h"
+
+namespace sarathi::engine {
+
+using TokenFn = std::function<void(const TokenEvent&)>;
+using ClockFn = std::function<double()>;
+
+struct EngineOptions {
+  sched::SchedulerConfig sched;
+  ClockFn clock;        // seconds; default: steady clock since the engine started
+  bool keep_finished = false;  // keep finished requests' records (benchmarks)
+};
+
+/// A finished (or live) request's record.
+struct RequestRecord {
+  RequestId id = 0;
+  int32_t num_prompt_tokens = 0;
+  std::vector<int32_t> output;
+  FinishReason finish = FinishReason::kNone;
+  RequestTimes times;
+};
+
+class Engine {
+ public:
+  /// tokenizer may be null (no text, no EOS detection); executor and tokenizer must outlive it.
+  static core::Result<std::unique_ptr<Engine>> create(Executor& executor,
+                                                      const model::Tokenizer* tokenizer,
+                                                      EngineOptions options);
+  ~Engine();
+
+  /// Queues a request. Errors (empty prompt, prompt + max_tokens beyond the model length or
+  /// the KV pool, token ids outside the vocabulary) are returned here, never later.
+  core::Result<RequestId> add_request(std::vector<int32_t> prompt, const RequestParams& params,
+                                      TokenFn on_token);
+  /// Drops a request now (its KV blocks are freed); emits a final event with kAbort. False for
+  /// an unknown or finished id.
+  bool abort(RequestId id);
+  /// Runs one step; a step with nothing to run returns stats with num_seqs == 0.
+  core::Result<StepStats> step();
+  /// Whether any request is waiting or running.
+  bool has_work() const;
+
+  const sched::Scheduler& scheduler() const { return sched_; }
+  /// Records of finished requests (kept only with keep_finished), in finish order.
+  const std::vector<RequestRecord>& finished() const { return finished_; }
+  double now() const { return clock_(); }
+  int64_t num_steps() const { return num_steps_; }
+
+ private:
+  struct Live;
+  Engine(Executor& executor, const model::Tokenizer* tokenizer, sched::Scheduler sched,
+         EngineOptions options);
+  void emit_token(Live& r, const SampledToken& t, double now, sched::StepResult& result);
+  void finish(Live& r, FinishReason reason, TokenEvent& ev);
+
+  Executor& executor_;
+  const model::Tokenizer* tokenizer_;
+  sched::Scheduler sched_;
+  EngineOptions options_;
+  ClockFn clock_;
+  std::unordered_map<RequestId, std::unique_ptr<Live>> live_;
+  std::vector<RequestRecord> finished_;
+  std::vector<ExecSeq> batch_;             // reused per step
+  std::vector<sched::StepResult> results_; // reused per step
+  std::vector<RequestId> pending_aborts_;  // aborts requested from callbacks during a step
+  bool in_step_ = false;
+  RequestId next_id_ = 1;
+  int64_t num_steps_ = 0;
+};
+
+}  // namespace sarathi::engine

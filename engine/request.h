@@ -1,0 +1,71 @@
+// engine/request.h: what a caller asks of the engine per request (sampling and stopping) and
+// what it gets back (token events, finish reasons, timestamps). Plain data; depends only on
+// engine/sampler.h.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/sampler.h"
+
+namespace sarathi::engine {
+
+using RequestId = int64_t;
+
+struct RequestParams {
+  SamplingParams sampling;
+  int32_t max_tokens = 16;                 // generated tokens at most (the engine clamps to the
+                                           // context left after the prompt when 0)
+  bool ignore_eos = false;                 // keep going past end-of-generation tokens
+  std::vector<int32_t> stop_token_ids;     // extra tokens that end generation
+  std::vector<std::string> stop;           // stop strings (never leak into the text)
+  bool include_stop_str_in_output = false;
+  bool detokenize = true;                  // produce text deltas
+};
+
+enum class FinishReason {
+  kNone,     // still running
+  kStop,     // EOS / stop token / stop string
+  kLength,   // max_tokens or the context limit
+  kAbort,    // aborted by the caller
+};
+
+std::string_view finish_reason_name(FinishReason r);  // "stop", "length", "abort", ""
+
+/// One generated token as it is streamed.
+struct TokenEvent {
+  RequestId id = 0;
+  int32_t token = 0;
+  int32_t index = 0;           // position in the output (0-based)
+  std::string text;            // text that became final with this token (may be empty)
+  float logprob = 0.0f;
+  std::vector<std::pair<int32_t, float>> top_logprobs;
+  FinishReason finish = FinishReason::kNone;  // set on the last event of the request
+  std::string stop_reason;     // the matched stop string, if any
+};
+
+/// Per-request timestamps (seconds on the engine's clock).
+struct RequestTimes {
+  double arrival = 0;
+  double first_scheduled = -1;
+  double first_token = -1;
+  double finish = -1;
+  std::vector<double> token_times;  // when each output token was produced
+  int32_t num_preemptions = 0;
+};
+
+/// Per-step statistics.
+struct StepStats {
+  int64_t step = 0;
+  int32_t num_prefill_tokens = 0;
+  int32_t num_decode_tokens = 0;
+  int32_t num_seqs = 0;
+  int32_t num_prefill_chunks = 0;
+  std::vector<int32_t> prefill_chunk_lens;   // tokens of each prefill chunk
+  double start = 0;              // engine clock at the start of the step
+  double duration_s = 0;         // schedule + execute + sample
+  double schedule_s = 0;         // scheduler time alone
+};
+
+}  // namespace sarathi::engine

@@ -1,0 +1,266 @@
+// The engine end to end on real forward passes: the scheduling policy never changes results
+// (greedy and seeded sampling, every policy, chunk size, token budget and KV size, with and
+// without preemption), and requests stop, stream and abort as promised.
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+
+#include "engine/model_executor.h"
+#include "model/llama.h"
+#include "tests/test_util.h"
+
+namespace sarathi::engine {
+namespace {
+
+struct Workload {
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<RequestParams> params;
+};
+
+Workload make_workload(int n, int32_t n_vocab, uint32_t seed, bool sampled) {
+  std::mt19937 rng(seed);
+  Workload w;
+  for (int i = 0; i < n; ++i) {
+    std::vector<int32_t> p(5 + rng() % 70);
+    for (auto& t : p) t = 3 + static_cast<int32_t>(rng() % static_cast<uint32_t>(n_vocab - 3));
+    w.prompts.push_back(p);
+    RequestParams rp;
+    rp.max_tokens = 4 + static_cast<int32_t>(rng() % 24);
+    rp.ignore_eos = true;
+    rp.detokenize = false;
+    if (sampled) {
+      rp.sampling.temperature = 0.9f;
+      rp.sampling.top_k = 50;
+      rp.sampling.seed = 1000 + static_cast<uint64_t>(i);
+    }
+    w.params.push_back(rp);
+  }
+  return w;
+}
+
+struct RunResult {
+  std::map<RequestId, std::vector<int32_t>> outputs;
+  int64_t preemptions = 0;
+};
+
+// Runs the whole workload (all requests at once) to completion under one configuration.
+RunResult run(const model::LlamaModel& m, const Workload& w, sched::SchedulerConfig cfg) {
+  cfg.max_model_len = 256;
+  auto exec = ModelExecutor::create(
+      m, {.num_blocks = cfg.num_kv_blocks, .block_size = cfg.block_size}, 2);
+  EXPECT_TRUE(exec.ok());
+  auto eng = Engine::create(**exec, &m.tokenizer(), {.sched = cfg, .keep_finished = true});
+  EXPECT_TRUE(eng.ok()) << eng.error().message;
+  for (size_t i = 0; i < w.prompts.size(); ++i) {
+    auto id = (*eng)->add_request(w.prompts[i], w.params[i], nullptr);
+    EXPECT_TRUE(id.ok()) << id.error().message;
+  }
+  for (int guard = 0; (*eng)->has_work() && guard < 100000; ++guard) {
+    auto st = (*eng)->step();
+    EXPECT_TRUE(st.ok());
+  }
+  RunResult r;
+  for (const RequestRecord& rec : (*eng)->finished()) r.outputs[rec.id] = rec.output;
+  r.preemptions = (*eng)->scheduler().num_preemptions();
+  EXPECT_EQ((*eng)->scheduler().kv().num_used(), 0);
+  return r;
+}
+
+std::vector<sched::SchedulerConfig> configs() {
+  std::vector<sched::SchedulerConfig> out;
+  auto add = [&](std::string policy, int32_t blocks, auto&& tweak) {
+    sched::SchedulerConfig c;
+    c.policy = std::move(policy);
+    c.num_kv_blocks = blocks;
+    c.max_num_seqs = 8;
+    tweak(c);
+    out.push_back(c);
+  };
+  for (int32_t blocks : {512, 24}) {  // 24 blocks of 16: forces recompute preemption
+    add("static", blocks, [](auto&) {});
+    add("orca", blocks, [](auto& c) { c.max_num_batched_tokens = 256; });
+    add("vllm", blocks, [](auto& c) { c.max_num_batched_tokens = 256; });
+    add("sarathi", blocks, [](auto& c) { c.chunk_size = 16; });
+    add("sarathi", blocks, [](auto& c) { c.chunk_size = 64; c.tile_size = 8; });
+    add("sarathi-serve", blocks, [](auto& c) { c.max_num_batched_tokens = 32; });
+    add("sarathi-serve", blocks, [](auto& c) { c.max_num_batched_tokens = 128; });
+  }
+  return out;
+}
+
+class PolicyInvariance : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PolicyInvariance, SameTokensUnderEveryPolicy) {
+  std::string spec = GetParam();
+  if (spec.rfind("synthetic:", 0) != 0) {
+    auto p = testing::shared_model(spec);
+    if (!p) GTEST_SKIP() << "shared test data not found: set SARATHI_TEST_DATA";
+    spec = *p;
+  }
+  auto m = model::LlamaModel::load(spec, {.n_ctx = 256});
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  for (bool sampled : {false, true}) {
+    const Workload w = make_workload(10, (*m)->config().n_vocab, 5, sampled);
+    RunResult ref;
+    int64_t preemptions = 0;
+    for (const auto& cfg : configs()) {
+      SCOPED_TRACE(cfg.policy + " blocks=" + std::to_string(cfg.num_kv_blocks) + " chunk=" +
+                   std::to_string(cfg.chunk_size) + " tau=" +
+                   std::to_string(cfg.max_num_batched_tokens) + (sampled ? " sampled" : " greedy"));
+      RunResult r = run(**m, w, cfg);
+      ASSERT_EQ(r.outputs.size(), w.prompts.size());
+      preemptions += r.preemptions;
+      if (ref.outputs.empty()) {
+        ref = r;
+        for (size_t i = 0; i < w.prompts.size(); ++i)
+          EXPECT_EQ(ref.outputs[static_cast<RequestId>(i + 1)].size(),
+                    static_cast<size_t>(w.params[i].max_tokens));
+        continue;
+      }
+      EXPECT_EQ(r.outputs, ref.outputs);
+    }
+    EXPECT_GT(preemptions, 0) << "the small KV pools should have forced preemptions";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, PolicyInvariance,
+                         ::testing::Values("synthetic:tiny:q8_0", "stories260K.gguf",
+                                           "llama-2-tiny-random.gguf"),
+                         [](const auto& param_info) {
+                           std::string s = param_info.param;
+                           for (char& ch : s)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return s;
+                         });
+
+class EngineBehaviour : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto m = model::LlamaModel::load("synthetic:tiny:f16", {.n_ctx = 128});
+    ASSERT_TRUE(m.ok());
+    model_ = std::move(*m);
+    auto e = ModelExecutor::create(*model_, {.num_blocks = 64, .block_size = 16}, 2);
+    ASSERT_TRUE(e.ok());
+    exec_ = std::move(*e);
+    sched::SchedulerConfig cfg;
+    cfg.num_kv_blocks = 64;
+    cfg.max_model_len = 128;
+    auto eng = Engine::create(*exec_, &model_->tokenizer(), {.sched = cfg, .keep_finished = true});
+    ASSERT_TRUE(eng.ok());
+    engine_ = std::move(*eng);
+  }
+  void drain() {
+    for (int i = 0; engine_->has_work() && i < 10000; ++i) ASSERT_TRUE(engine_->step().ok());
+  }
+  std::vector<int32_t> encode(const std::string& s) {
+    return model_->tokenizer().encode(s, true, false);
+  }
+  std::unique_ptr<model::LlamaModel> model_;
+  std::unique_ptr<ModelExecutor> exec_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineBehaviour, StreamsEveryTokenThenFinishesWithLength) {
+  std::vector<TokenEvent> events;
+  RequestParams p;
+  p.max_tokens = 7;
+  p.ignore_eos = true;
+  ASSERT_TRUE(engine_->add_request(encode("hello"), p, [&](const TokenEvent& e) { events.push_back(e); }).ok());
+  drain();
+  ASSERT_EQ(events.size(), 7u);
+  for (int i = 0; i < 7; ++i) EXPECT_EQ(events[static_cast<size_t>(i)].index, i);
+  EXPECT_EQ(events.back().finish, FinishReason::kLength);
+  const RequestRecord& rec = engine_->finished().at(0);
+  EXPECT_EQ(rec.output.size(), 7u);
+  EXPECT_LE(rec.times.arrival, rec.times.first_scheduled);
+  EXPECT_LE(rec.times.first_scheduled, rec.times.first_token);
+  EXPECT_LE(rec.times.first_token, rec.times.finish);
+  EXPECT_EQ(engine_->scheduler().kv().num_used(), 0);
+}
+
+TEST_F(EngineBehaviour, StopTokenAndStopStringEndGeneration) {
+  // Find what greedy generation produces, then stop on its third token / its text.
+  RequestParams p;
+  p.max_tokens = 12;
+  p.ignore_eos = true;
+  std::string text;
+  ASSERT_TRUE(engine_->add_request(encode("abc"), p, [&](const TokenEvent& e) { text += e.text; }).ok());
+  drain();
+  const std::vector<int32_t> out = engine_->finished().back().output;
+  ASSERT_EQ(out.size(), 12u);
+
+  RequestParams stop_tok = p;
+  stop_tok.stop_token_ids = {out[2]};
+  FinishReason reason = FinishReason::kNone;
+  ASSERT_TRUE(engine_->add_request(encode("abc"), stop_tok, [&](const TokenEvent& e) { reason = e.finish; }).ok());
+  drain();
+  EXPECT_EQ(reason, FinishReason::kStop);
+  const size_t first = static_cast<size_t>(std::find(out.begin(), out.end(), out[2]) - out.begin());
+  EXPECT_EQ(engine_->finished().back().output.size(), first + 1);
+
+  if (text.size() >= 4) {
+    RequestParams stop_str = p;
+    stop_str.stop = {text.substr(2, 2)};
+    std::string got;
+    std::string why;
+    ASSERT_TRUE(engine_->add_request(encode("abc"), stop_str, [&](const TokenEvent& e) {
+                  got += e.text;
+                  if (e.finish != FinishReason::kNone) why = e.stop_reason;
+                }).ok());
+    drain();
+    EXPECT_EQ(got, text.substr(0, text.find(text.substr(2, 2))));
+    EXPECT_EQ(why, text.substr(2, 2));
+  }
+}
+
+TEST_F(EngineBehaviour, AbortFreesBlocksAndRejectsBadRequests) {
+  RequestParams p;
+  p.max_tokens = 50;
+  p.ignore_eos = true;
+  FinishReason reason = FinishReason::kNone;
+  auto id = engine_->add_request(encode("a longer prompt to hold some blocks"), p,
+                                 [&](const TokenEvent& e) { reason = e.finish; });
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(engine_->step().ok());
+  EXPECT_GT(engine_->scheduler().kv().num_used(), 0);
+  EXPECT_TRUE(engine_->abort(*id));
+  EXPECT_EQ(reason, FinishReason::kAbort);
+  EXPECT_EQ(engine_->scheduler().kv().num_used(), 0);
+  EXPECT_FALSE(engine_->abort(*id));
+  EXPECT_FALSE(engine_->has_work());
+
+  EXPECT_FALSE(engine_->add_request({}, p, nullptr).ok());
+  EXPECT_FALSE(engine_->add_request({1, 99999}, p, nullptr).ok());
+  std::vector<int32_t> long_prompt(200, 5);
+  auto r = engine_->add_request(long_prompt, p, nullptr);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("maximum context length"), std::string::npos);
+  p.max_tokens = 0;  // 0: as many as the context allows
+  auto ok = engine_->add_request({1, 2, 3}, p, nullptr);
+  ASSERT_TRUE(ok.ok());
+  drain();
+  EXPECT_EQ(engine_->finished().back().output.size(), 125u);
+}
+
+TEST_F(EngineBehaviour, AbortFromCallbackIsDeferredSafely) {
+  RequestParams p;
+  p.max_tokens = 20;
+  p.ignore_eos = true;
+  RequestId a = 0;
+  int events_a = 0;
+  auto ra = engine_->add_request(encode("one"), p, [&](const TokenEvent&) {
+    if (++events_a == 3) engine_->abort(a);
+  });
+  ASSERT_TRUE(ra.ok());
+  a = *ra;
+  ASSERT_TRUE(engine_->add_request(encode("two"), p, nullptr).ok());
+  drain();
+  EXPECT_EQ(events_a, 4);  // three tokens, then the abort event
+  EXPECT_EQ(engine_->scheduler().kv().num_used(), 0);
+}
+
+}  // namespace
+}  // namespace sarathi::engine
