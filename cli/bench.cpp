@@ -16,6 +16,7 @@ Runner add_bench(CLI::App& app) {
   };
   auto subs = std::make_shared<std::vector<Sub>>();
   subs->push_back({"step-cost", add_bench_step_cost(*bench)});
+  subs->push_back({"throughput", add_bench_throughput(*bench)});
   return [subs, bench]() {
     for (const Sub& s : *subs)
       if (bench->got_subcommand(s.name)) return s.run();

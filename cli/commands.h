@@ -15,5 +15,6 @@ Runner add_export(CLI::App& app);
 /// `bench` and its subcommands.
 Runner add_bench(CLI::App& app);
 Runner add_bench_step_cost(CLI::App& bench);
+Runner add_bench_throughput(CLI::App& bench);
 
 }  // namespace sarathi::cli

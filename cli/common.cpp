@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cli/progress.h"
+#include "model/forward.h"
 
 namespace sarathi::cli {
 
@@ -57,6 +58,112 @@ double percentile(std::vector<double> v, double p) {
   const double rank = std::ceil(p / 100.0 * static_cast<double>(v.size()));
   const size_t idx = static_cast<size_t>(std::clamp(rank, 1.0, static_cast<double>(v.size()))) - 1;
   return v[idx];
+}
+
+}  // namespace sarathi::cli
+
+namespace sarathi::cli {
+
+void add_sched_options(CLI::App& cmd, SchedArgs& a, bool with_policy) {
+  if (with_policy)
+    cmd.add_option("--policy", a.policy,
+                   "Scheduling policy: static, orca, vllm, sarathi, sarathi-serve")
+        ->capture_default_str();
+  cmd.add_option("--max-num-seqs", a.max_num_seqs, "Running sequences at most (batch size)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
+  cmd.add_option("--chunk-size", a.chunk_size,
+                 "sarathi: prefill chunk tokens per step. 256 by default: on this CPU a "
+                 "256-token chunk already runs the mat-muls near their batched rate, so larger "
+                 "chunks add latency for decodes without adding throughput (see bench step-cost)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  cmd.add_option("--token-budget,--max-num-batched-tokens", a.token_budget,
+                 "Tokens per step (tau). 0 = the policy's default: sarathi-serve 512 (a step of "
+                 "512 tokens costs little more per token than 1024 on this CPU, and bounds "
+                 "time-between-tokens), vllm/orca max(2048, max-model-len) (whole prompts)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 24));
+  cmd.add_option("--tile-size", a.tile_size,
+                 "sarathi: shrink chunks so chunk + decodes is a multiple of this (1 = off)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  cmd.add_option("--block-size", a.block_size, "Tokens per KV block")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  cmd.add_option("--max-model-len", a.max_model_len,
+                 "Prompt + output tokens of one request at most; 0 = the model's context")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 24));
+  cmd.add_option("--kv-cache-memory", a.kv_cache_memory,
+                 "Memory for the KV cache (e.g. 2GiB, 512MiB)")
+      ->capture_default_str();
+  cmd.add_option("--num-kv-blocks", a.num_kv_blocks,
+                 "KV blocks in the pool (overrides --kv-cache-memory); 0 = from memory")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 28));
+  cmd.add_option("--watermark", a.watermark,
+                 "Fraction of KV blocks that admitting new prompts leaves free")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.5));
+}
+
+std::optional<int64_t> parse_bytes(const std::string& s) {
+  size_t pos = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &pos);
+  } catch (...) {
+    return std::nullopt;
+  }
+  std::string unit = s.substr(pos);
+  for (char& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  double mult = 1;
+  if (unit.empty() || unit == "b") mult = 1;
+  else if (unit == "k" || unit == "kb" || unit == "kib") mult = 1024.0;
+  else if (unit == "m" || unit == "mb" || unit == "mib") mult = 1024.0 * 1024;
+  else if (unit == "g" || unit == "gb" || unit == "gib") mult = 1024.0 * 1024 * 1024;
+  else return std::nullopt;
+  if (!(v > 0) || v * mult > 1e15) return std::nullopt;
+  return static_cast<int64_t>(v * mult);
+}
+
+std::optional<sched::SchedulerConfig> sched_config(const SchedArgs& a,
+                                                   const model::LlamaConfig& m,
+                                                   core::DType kv_dtype) {
+  sched::SchedulerConfig c;
+  c.policy = a.policy;
+  c.max_num_seqs = a.max_num_seqs;
+  c.chunk_size = a.chunk_size;
+  c.max_num_batched_tokens = a.token_budget;
+  c.tile_size = a.tile_size;
+  c.block_size = a.block_size;
+  c.watermark = a.watermark;
+  c.max_model_len = a.max_model_len > 0 ? std::min(a.max_model_len, m.n_ctx) : m.n_ctx;
+  if (a.num_kv_blocks > 0) {
+    c.num_kv_blocks = a.num_kv_blocks;
+  } else {
+    const auto bytes = parse_bytes(a.kv_cache_memory);
+    if (!bytes) {
+      std::fprintf(stderr, "error: --kv-cache-memory '%s' is not a size like 2GiB\n",
+                   a.kv_cache_memory.c_str());
+      return std::nullopt;
+    }
+    const auto per_block = static_cast<int64_t>(
+        model::PagedKvCache::bytes_per_block(m, a.block_size, kv_dtype));
+    c.num_kv_blocks = static_cast<int32_t>(std::min<int64_t>(*bytes / per_block, 1 << 28));
+    if (c.num_kv_blocks < 1) {
+      std::fprintf(stderr, "error: --kv-cache-memory %s holds no KV block (%lld bytes each)\n",
+                   a.kv_cache_memory.c_str(), static_cast<long long>(per_block));
+      return std::nullopt;
+    }
+  }
+  auto st = sched::validate(c);
+  if (!st.ok()) {
+    std::fprintf(stderr, "error: %s\n", st.error().message.c_str());
+    return std::nullopt;
+  }
+  return c;
 }
 
 }  // namespace sarathi::cli

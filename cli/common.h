@@ -35,3 +35,36 @@ double median(std::vector<double> v);
 double percentile(std::vector<double> v, double p);
 
 }  // namespace sarathi::cli
+
+#include "sched/config.h"
+
+namespace sarathi::cli {
+
+/// Scheduler knobs shared by `serve` and `bench throughput`.
+struct SchedArgs {
+  std::string policy = "sarathi-serve";
+  int32_t max_num_seqs = 64;
+  int32_t chunk_size = 256;
+  int32_t token_budget = 0;
+  int32_t tile_size = 1;
+  int32_t block_size = 16;
+  int32_t max_model_len = 0;
+  std::string kv_cache_memory = "2GiB";
+  int32_t num_kv_blocks = 0;
+  double watermark = 0.01;
+};
+
+/// Registers --max-num-seqs, --chunk-size, --token-budget, --tile-size, --block-size,
+/// --max-model-len, --kv-cache-memory, --num-kv-blocks, --watermark (and --policy if asked).
+void add_sched_options(CLI::App& cmd, SchedArgs& args, bool with_policy);
+
+/// The scheduler configuration for a model: max_model_len defaults to the model's context; the
+/// KV pool comes from --num-kv-blocks or else --kv-cache-memory. Errors are printed.
+std::optional<sched::SchedulerConfig> sched_config(const SchedArgs& args,
+                                                   const model::LlamaConfig& model,
+                                                   core::DType kv_dtype);
+
+/// Parses "2GiB", "512MiB", "1.5G", "123456" into bytes; nullopt when malformed.
+std::optional<int64_t> parse_bytes(const std::string& s);
+
+}  // namespace sarathi::cli

@@ -1,0 +1,266 @@
+// `sarathi bench throughput`: the offline policy benchmark. The same requests run under each
+// policy on the same model; one table compares prefill, decode and end-to-end throughput,
+// TTFT, TBT, preemptions and steps.
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "engine/engine.h"
+#include "engine/model_executor.h"
+#include "kernels/kernels.h"
+#include "workload/workload.h"
+
+namespace sarathi::cli {
+namespace {
+
+struct ThroughputArgs {
+  ModelArgs model;
+  SchedArgs sched;
+  std::string policies = "vllm,sarathi-serve";
+  workload::WorkloadOptions workload;
+  std::string json_path;
+};
+
+// Cost of a prefill chunk run alone, interpolated from measured points (the "chunk alone" part
+// of a hybrid step's time, as in the paper's accounting).
+class PrefillCost {
+ public:
+  void measure(engine::Executor& exec, int32_t max_tokens, int32_t block_size) {
+    std::mt19937 rng(9);
+    for (int32_t c = 1;; c = std::min(c * 2, max_tokens)) {
+      std::vector<int32_t> toks(static_cast<size_t>(c));
+      for (auto& t : toks) t = 3 + static_cast<int32_t>(rng() % 200);
+      std::vector<int32_t> table(static_cast<size_t>((c + block_size - 1) / block_size));
+      for (size_t i = 0; i < table.size(); ++i) table[i] = static_cast<int32_t>(i);
+      const engine::ExecSeq s{toks, 0, table, true};
+      std::vector<double> t;
+      for (int r = 0; r < 3; ++r) {
+        const auto t0 = std::chrono::steady_clock::now();
+        (void)exec.run(std::span(&s, 1));
+        t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+      points_[c] = median(t);
+      if (c >= max_tokens) break;
+    }
+  }
+  double operator()(int32_t tokens) const {
+    auto hi = points_.lower_bound(tokens);
+    if (hi == points_.end()) return std::prev(hi)->second * tokens / std::prev(hi)->first;
+    if (hi->first == tokens || hi == points_.begin()) return hi->second;
+    auto lo = std::prev(hi);
+    const double f = double(tokens - lo->first) / double(hi->first - lo->first);
+    return lo->second + f * (hi->second - lo->second);
+  }
+
+ private:
+  std::map<int32_t, double> points_;
+};
+
+struct Summary {
+  double mean = 0, p50 = 0, p99 = 0;
+};
+Summary summarize(const std::vector<double>& v) {
+  Summary s;
+  if (v.empty()) return s;
+  for (double x : v) s.mean += x;
+  s.mean /= static_cast<double>(v.size());
+  s.p50 = median(v);
+  s.p99 = percentile(v, 99);
+  return s;
+}
+
+struct PolicyResult {
+  std::string policy;
+  double prefill_tps = 0, decode_tps = 0, e2e_tps = 0, makespan_s = 0;
+  Summary ttft, tbt;
+  int64_t preemptions = 0, steps = 0;
+};
+
+core::Result<PolicyResult> run_policy(const model::LlamaModel& m, sched::SchedulerConfig cfg,
+                                      const std::vector<workload::RequestSpec>& reqs,
+                                      const std::vector<std::vector<int32_t>>& prompts,
+                                      const ThroughputArgs& a, core::DType kv) {
+  SARATHI_ASSIGN_OR_RETURN(auto exec, engine::ModelExecutor::create(
+                                          m, {.num_blocks = cfg.num_kv_blocks,
+                                              .block_size = cfg.block_size, .dtype = kv},
+                                          a.model.threads));
+  PrefillCost cost;
+  cost.measure(*exec, std::min(sched::token_budget(cfg), cfg.max_model_len), cfg.block_size);
+  SARATHI_ASSIGN_OR_RETURN(auto eng,
+                           engine::Engine::create(*exec, &m.tokenizer(),
+                                                  {.sched = cfg, .keep_finished = true}));
+  std::vector<engine::StepStats> steps;
+  size_t next = 0;
+  const double t0 = eng->now();
+  while (next < reqs.size() || eng->has_work()) {
+    const double t = eng->now() - t0;
+    while (next < reqs.size() && reqs[next].arrival_s <= t) {
+      engine::RequestParams p;
+      p.max_tokens = reqs[next].output_len;
+      p.ignore_eos = true;
+      p.detokenize = false;
+      p.sampling.seed = next;
+      SARATHI_RETURN_IF_ERROR(eng->add_request(prompts[next], p, nullptr));
+      ++next;
+    }
+    if (!eng->has_work()) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(reqs[next].arrival_s - t));
+      continue;
+    }
+    SARATHI_ASSIGN_OR_RETURN(engine::StepStats st, eng->step());
+    if (st.num_seqs > 0) steps.push_back(std::move(st));
+  }
+  PolicyResult r;
+  r.policy = cfg.policy;
+  double prefill_s = 0, decode_s = 0, end = t0;
+  int64_t prefill_tokens = 0, decode_tokens = 0;
+  for (const auto& s : steps) {
+    double chunk_alone = 0;
+    for (int32_t c : s.prefill_chunk_lens) chunk_alone += cost(c);
+    const double p = s.num_decode_tokens == 0 ? s.duration_s
+                     : s.num_prefill_tokens == 0 ? 0.0 : std::min(s.duration_s, chunk_alone);
+    prefill_s += p;
+    decode_s += s.duration_s - p;
+    prefill_tokens += s.num_prefill_tokens;
+    decode_tokens += s.num_decode_tokens;
+  }
+  std::vector<double> ttft, tbt;
+  int64_t all_tokens = 0;
+  for (const auto& rec : eng->finished()) {
+    end = std::max(end, rec.times.finish);
+    ttft.push_back(rec.times.first_token - rec.times.arrival);
+    for (size_t i = 1; i < rec.times.token_times.size(); ++i)
+      tbt.push_back(rec.times.token_times[i] - rec.times.token_times[i - 1]);
+    all_tokens += rec.num_prompt_tokens + static_cast<int64_t>(rec.output.size());
+  }
+  r.makespan_s = end - t0;
+  r.prefill_tps = prefill_s > 0 ? double(prefill_tokens) / prefill_s : 0;
+  r.decode_tps = decode_s > 0 ? double(decode_tokens) / decode_s : 0;
+  r.e2e_tps = r.makespan_s > 0 ? double(all_tokens) / r.makespan_s : 0;
+  r.ttft = summarize(ttft);
+  r.tbt = summarize(tbt);
+  r.preemptions = eng->scheduler().num_preemptions();
+  r.steps = static_cast<int64_t>(steps.size());
+  return r;
+}
+
+nlohmann::json to_json(const Summary& s) {
+  return {{"mean", s.mean}, {"p50", s.p50}, {"p99", s.p99}};
+}
+
+int run(const ThroughputArgs& a) {
+  const auto kv = kv_dtype(a.model);
+  if (!kv) return 2;
+  auto reqs = workload::make_workload(a.workload);
+  if (!reqs.ok()) {
+    std::fprintf(stderr, "error: %s\n", reqs.error().message.c_str());
+    return 2;
+  }
+  const auto m = load_model(a.model);
+  if (!m) return 1;
+  auto base = sched_config(a.sched, m->config(), *kv);
+  if (!base) return 2;
+  // Random prompt tokens (vLLM's random dataset), the same for every policy.
+  std::mt19937 rng(static_cast<uint32_t>(a.workload.seed));
+  std::vector<std::vector<int32_t>> prompts;
+  for (const auto& r : *reqs) {
+    if (r.input_len + r.output_len > base->max_model_len) {
+      std::fprintf(stderr, "error: a request needs %d tokens; --max-model-len is %d\n",
+                   r.input_len + r.output_len, base->max_model_len);
+      return 2;
+    }
+    std::vector<int32_t> p(static_cast<size_t>(r.input_len));
+    for (auto& t : p) t = 3 + static_cast<int32_t>(rng() % static_cast<uint32_t>(m->config().n_vocab - 3));
+    prompts.push_back(std::move(p));
+  }
+  std::vector<std::string> policies;
+  std::stringstream ss(a.policies);
+  for (std::string p; std::getline(ss, p, ',');)
+    if (!p.empty()) policies.push_back(p);
+
+  std::printf("model %s | %zu requests, input %d output %d (range %.2f), rate %s | KV %d blocks "
+              "of %d | kernels %s\n",
+              m->config().name.c_str(), reqs->size(), a.workload.input_len, a.workload.output_len,
+              a.workload.range_ratio,
+              std::isfinite(a.workload.request_rate) ? fmt::format("{}/s", a.workload.request_rate).c_str() : "inf",
+              base->num_kv_blocks, base->block_size,
+              std::string(kernels::isa_name(kernels::active_isa())).c_str());
+  std::printf("%-14s %10s %10s %10s | %8s %8s %8s | %8s %8s %8s | %6s %6s\n", "policy",
+              "prefill/s", "decode/s", "e2e/s", "TTFT avg", "p50", "p99", "TBT avg", "p50", "p99",
+              "preempt", "steps");
+  nlohmann::json out = {{"model", m->config().name}, {"policies", nlohmann::json::array()}};
+  for (const std::string& p : policies) {
+    sched::SchedulerConfig cfg = *base;
+    cfg.policy = p;
+    // A budget below the model length suits the chunked policies only; the whole-prompt ones
+    // (static, orca, vllm) then run with their own default.
+    if (p != "sarathi" && p != "sarathi-serve" && cfg.max_num_batched_tokens > 0 &&
+        cfg.max_num_batched_tokens < cfg.max_model_len)
+      cfg.max_num_batched_tokens = 0;
+    auto r = run_policy(*m, cfg, *reqs, prompts, a, *kv);
+    if (!r.ok()) {
+      std::fprintf(stderr, "error: policy %s: %s\n", p.c_str(), r.error().message.c_str());
+      return 1;
+    }
+    std::printf("%-14s %10.1f %10.1f %10.1f | %7.3fs %7.3fs %7.3fs | %6.1fms %6.1fms %6.1fms | %6lld %6lld\n",
+                p.c_str(), r->prefill_tps, r->decode_tps, r->e2e_tps, r->ttft.mean, r->ttft.p50,
+                r->ttft.p99, r->tbt.mean * 1e3, r->tbt.p50 * 1e3, r->tbt.p99 * 1e3,
+                static_cast<long long>(r->preemptions), static_cast<long long>(r->steps));
+    std::fflush(stdout);
+    out["policies"].push_back({{"policy", p}, {"prefill_tokens_per_s", r->prefill_tps},
+                               {"decode_tokens_per_s", r->decode_tps},
+                               {"e2e_tokens_per_s", r->e2e_tps}, {"makespan_s", r->makespan_s},
+                               {"ttft_s", to_json(r->ttft)}, {"tbt_s", to_json(r->tbt)},
+                               {"preemptions", r->preemptions}, {"steps", r->steps}});
+  }
+  if (!a.json_path.empty()) {
+    std::ofstream f(a.json_path);
+    f << out.dump(2) << "\n";
+    if (!f) {
+      std::fprintf(stderr, "error: cannot write %s\n", a.json_path.c_str());
+      return 1;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+Runner add_bench_throughput(CLI::App& bench) {
+  auto args = std::make_shared<ThroughputArgs>();
+  CLI::App* cmd = bench.add_subcommand(
+      "throughput",
+      "Offline policy benchmark: the same requests under each policy on the same model.\n"
+      "Throughput accounting (as in the SARATHI paper): a prefill-only step counts as prefill "
+      "time, a decode-only step as decode time; in a hybrid step the prefill part is charged "
+      "what the same chunk(s) cost alone (measured before each run) and the decodes the rest. "
+      "End-to-end throughput is all tokens (prompt + output) over the makespan. Output lengths "
+      "are honoured exactly (ignore_eos).");
+  add_model_options(*cmd, args->model);
+  add_sched_options(*cmd, args->sched, false);
+  cmd->add_option("--policies", args->policies, "Comma-separated policies to compare")
+      ->capture_default_str();
+  auto& w = args->workload;
+  cmd->add_option("--num-prompts", w.num_prompts, "Requests")->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--input-len", w.input_len, "Prompt tokens")->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--output-len", w.output_len, "Output tokens")->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--range-ratio", w.range_ratio, "Lengths uniform in len*(1 +- ratio)")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.99));
+  cmd->add_option("--dataset", w.dataset, "CSV of input_len,output_len pairs (overrides lengths)");
+  cmd->add_option("--request-rate", w.request_rate,
+                  "Poisson arrival rate in requests/s; inf = all at t=0")->capture_default_str();
+  cmd->add_option("--seed", w.seed, "Workload and prompt seed")->capture_default_str();
+  cmd->add_option("--json", args->json_path, "Also write the results as JSON to this path");
+  return [args] { return run(*args); };
+}
+
+}  // namespace sarathi::cli
