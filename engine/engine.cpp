@@ -58,8 +58,8 @@ core::Result<std::unique_ptr<Engine>> Engine::create(Executor& executor,
   return std::unique_ptr<Engine>(new Engine(executor, tokenizer, std::move(s), std::move(options)));
 }
 
-core::Result<RequestId> Engine::add_request(std::vector<int32_t> prompt,
-                                            const RequestParams& params, TokenFn on_token) {
+core::Result<int32_t> Engine::validate(std::span<const int32_t> prompt,
+                                      const RequestParams& params) const {
   const int32_t max_len = sched_.config().max_model_len;
   const auto n = static_cast<int64_t>(prompt.size());
   if (n == 0) return make_error(ErrorCode::kInvalidArgument, "the prompt is empty");
@@ -82,7 +82,13 @@ core::Result<RequestId> Engine::add_request(std::vector<int32_t> prompt,
                       "({} in the prompt, {} for the completion)",
                       max_len, n + max_tokens, n, max_tokens);
   SARATHI_RETURN_IF_ERROR(sched_.check_request(static_cast<int32_t>(n), max_tokens));
+  return max_tokens;
+}
 
+core::Result<RequestId> Engine::add_request(std::vector<int32_t> prompt,
+                                            const RequestParams& params, TokenFn on_token) {
+  SARATHI_ASSIGN_OR_RETURN(const int32_t max_tokens, validate(prompt, params));
+  const auto n = static_cast<int64_t>(prompt.size());
   const RequestId id = next_id_++;
   auto r = std::make_unique<Live>(params, tokenizer_);
   r->params.max_tokens = max_tokens;
@@ -121,6 +127,7 @@ void Engine::finish(Live& r, FinishReason reason, TokenEvent& ev) {
   r.rec.finish = reason;
   r.rec.times.finish = now();
   if (r.on_token) r.on_token(ev);
+  if (options_.on_finish) options_.on_finish(r.rec);
   if (options_.keep_finished) finished_.push_back(std::move(r.rec));
 }
 

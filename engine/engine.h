@@ -27,15 +27,7 @@ struct EngineOptions {
   sched::SchedulerConfig sched;
   ClockFn clock;        // seconds; default: steady clock since the engine started
   bool keep_finished = false;  // keep finished requests' records (benchmarks)
-};
-
-/// A finished (or live) request's record.
-struct RequestRecord {
-  RequestId id = 0;
-  int32_t num_prompt_tokens = 0;
-  std::vector<int32_t> output;
-  FinishReason finish = FinishReason::kNone;
-  RequestTimes times;
+  std::function<void(const RequestRecord&)> on_finish;  // every finished or aborted request
 };
 
 class Engine {
@@ -50,6 +42,10 @@ class Engine {
   /// the KV pool, token ids outside the vocabulary) are returned here, never later.
   core::Result<RequestId> add_request(std::vector<int32_t> prompt, const RequestParams& params,
                                       TokenFn on_token);
+  /// The checks add_request makes, without queuing: the effective max_tokens or the error.
+  /// Reads only immutable configuration, so any thread may call it.
+  core::Result<int32_t> validate(std::span<const int32_t> prompt,
+                                 const RequestParams& params) const;
   /// Drops a request now (its KV blocks are freed); emits a final event with kAbort. False for
   /// an unknown or finished id.
   bool abort(RequestId id);

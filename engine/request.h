@@ -55,6 +55,15 @@ struct RequestTimes {
   int32_t num_preemptions = 0;
 };
 
+/// A finished (or live) request's record.
+struct RequestRecord {
+  RequestId id = 0;
+  int32_t num_prompt_tokens = 0;
+  std::vector<int32_t> output;
+  FinishReason finish = FinishReason::kNone;
+  RequestTimes times;
+};
+
 /// Per-step statistics.
 struct StepStats {
   int64_t step = 0;

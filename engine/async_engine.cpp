@@ -1,0 +1,169 @@
+#include "engine/async_engine.h"
+
+namespace sarathi::engine {
+
+using core::ErrorCode;
+using core::make_error;
+
+std::optional<TokenEvent> RequestStream::next(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!cv_.wait_for(lock, timeout, [&] { return !events_.empty(); })) return std::nullopt;
+  TokenEvent ev = std::move(events_.front());
+  events_.pop_front();
+  return ev;
+}
+
+void RequestStream::push(const TokenEvent& ev) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.push_back(ev);
+    if (ev.finish != FinishReason::kNone) done_ = true;
+  }
+  cv_.notify_one();
+}
+
+bool RequestStream::finished() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return done_;
+}
+
+void RequestStream::cancel() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cancelled_ || done_) return;
+    cancelled_ = true;
+  }
+  owner_->cancel(shared_from_this());
+}
+
+AsyncEngine::AsyncEngine(std::unique_ptr<Engine> engine, AsyncOptions options)
+    : engine_(std::move(engine)), options_(std::move(options)), metrics_(options_.model_name) {}
+
+core::Result<std::unique_ptr<AsyncEngine>> AsyncEngine::create(Executor& executor,
+                                                               const model::Tokenizer* tokenizer,
+                                                               EngineOptions options,
+                                                               AsyncOptions async_options) {
+  // Metrics are fed from the engine thread through on_finish; the pointer is bound below.
+  auto holder = std::make_shared<AsyncEngine*>(nullptr);
+  options.on_finish = [holder](const RequestRecord& rec) {
+    AsyncEngine* self = *holder;
+    std::lock_guard<std::mutex> lock(self->mu_);
+    self->metrics_.on_request_done(rec);
+  };
+  SARATHI_ASSIGN_OR_RETURN(auto eng, Engine::create(executor, tokenizer, std::move(options)));
+  std::unique_ptr<AsyncEngine> a(new AsyncEngine(std::move(eng), std::move(async_options)));
+  *holder = a.get();
+  a->thread_ = std::thread([p = a.get()] { p->loop(); });
+  return a;
+}
+
+AsyncEngine::~AsyncEngine() { shutdown(std::chrono::milliseconds(0)); }
+
+core::Result<std::shared_ptr<RequestStream>> AsyncEngine::submit(std::vector<int32_t> prompt,
+                                                                 const RequestParams& params) {
+  SARATHI_ASSIGN_OR_RETURN(const int32_t max_tokens, engine_->validate(prompt, params));
+  auto stream = std::make_shared<RequestStream>();
+  stream->owner_ = this;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!accepting_)
+      return make_error(ErrorCode::kResourceExhausted, "the server is shutting down");
+    const auto waiting = static_cast<int64_t>(pending_.size()) + sched_waiting_;
+    if (options_.max_queue > 0 && waiting >= options_.max_queue)
+      return make_error(ErrorCode::kResourceExhausted,
+                        "the request queue is full ({} waiting); retry later", waiting);
+    RequestParams p = params;
+    p.max_tokens = max_tokens;
+    pending_.push_back({std::move(prompt), std::move(p), stream});
+    idle_ = false;
+  }
+  cv_.notify_one();
+  return stream;
+}
+
+void AsyncEngine::cancel(std::shared_ptr<RequestStream> s) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancels_.push_back(std::move(s));
+  }
+  cv_.notify_one();
+}
+
+std::string AsyncEngine::metrics_text() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return metrics_.render();
+}
+
+AsyncEngine::Snapshot AsyncEngine::snapshot() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {metrics_.num_running(), metrics_.num_waiting() + static_cast<int32_t>(pending_.size()),
+          metrics_.kv_usage()};
+}
+
+void AsyncEngine::loop() {
+  // Live streams by engine id, so cancellations and shutdown can find them.
+  std::unordered_map<RequestId, std::shared_ptr<RequestStream>> live;
+  for (;;) {
+    std::vector<Submission> subs;
+    std::vector<std::shared_ptr<RequestStream>> cancels;
+    bool abort_all = false;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      const bool busy = engine_->has_work();
+      if (!busy) {
+        idle_ = pending_.empty();
+        idle_cv_.notify_all();
+        cv_.wait(lock, [&] { return stop_ || abort_all_ || !pending_.empty() || !cancels_.empty(); });
+      }
+      if (stop_ && !engine_->has_work() && pending_.empty()) return;
+      subs.swap(pending_);
+      cancels.swap(cancels_);
+      abort_all = abort_all_;
+    }
+    for (Submission& s : subs) {
+      std::shared_ptr<RequestStream> stream = s.stream;
+      auto id = engine_->add_request(std::move(s.prompt), s.params, [stream](const TokenEvent& e) {
+        stream->push(e);
+      });
+      if (!id.ok()) {  // validated in submit(); only a race with configuration could get here
+        TokenEvent ev;
+        ev.token = -1;
+        ev.finish = FinishReason::kAbort;
+        ev.stop_reason = id.error().message;
+        stream->push(ev);
+        continue;
+      }
+      stream->id_ = *id;
+      live[*id] = stream;
+    }
+    for (const auto& s : cancels) engine_->abort(s->id_);
+    if (abort_all)
+      for (auto& [id, s] : live) engine_->abort(id);
+    if (engine_->has_work()) {
+      auto st = engine_->step();
+      std::lock_guard<std::mutex> lock(mu_);
+      if (st.ok() && st->num_seqs > 0) metrics_.on_step(*st);
+    }
+    for (auto it = live.begin(); it != live.end();)
+      it = it->second->finished() ? live.erase(it) : std::next(it);
+    const sched::Scheduler& sc = engine_->scheduler();
+    std::lock_guard<std::mutex> lock(mu_);
+    sched_waiting_ = sc.num_waiting();
+    metrics_.set_gauges(sc.num_running(), sc.num_waiting(), sc.kv_usage(), sc.num_preemptions());
+  }
+}
+
+bool AsyncEngine::shutdown(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!thread_.joinable()) return true;
+  accepting_ = false;
+  const bool drained = idle_cv_.wait_for(lock, timeout, [&] { return idle_ && pending_.empty(); });
+  if (!drained) abort_all_ = true;
+  stop_ = true;
+  lock.unlock();
+  cv_.notify_all();
+  thread_.join();
+  return drained;
+}
+
+}  // namespace sarathi::engine
