@@ -1,0 +1,350 @@
+#include "server/openai_request.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <limits>
+
+#include "server/openai_fields.h"
+
+namespace sarathi::server {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+
+ApiError missing(std::string param) {
+  return invalid_request(param, fmt::format("'{}' is required", param),
+                         "missing_required_parameter");
+}
+
+ApiError wrong_type(std::string param, std::string_view expected, const Json& got) {
+  return invalid_request(param,
+                         fmt::format("'{}' must be {}, got {}", param, expected, json_type(got)),
+                         "invalid_type");
+}
+
+ApiError unsupported(std::string param, std::string message) {
+  return invalid_request(std::move(param), std::move(message), "unsupported_parameter");
+}
+
+/// A non-empty array of token ids in [0, INT32_MAX].
+ApiResult<std::vector<int32_t>> token_ids(const Json& j, const std::string& param,
+                                          bool allow_empty) {
+  if (!j.is_array()) return wrong_type(param, "an array of token ids", j);
+  if (j.empty() && !allow_empty)
+    return invalid_request(param, fmt::format("'{}' must not be empty", param));
+  std::vector<int32_t> ids;
+  ids.reserve(j.size());
+  for (const Json& t : j) {
+    auto id = json_integer(t, 0, kInt32Max);
+    if (!id)
+      return invalid_request(param,
+                             fmt::format("'{}' must hold token ids (integers >= 0), got {}", param,
+                                         t.is_number() ? t.dump() : std::string(json_type(t))),
+                             t.is_number() ? "invalid_value" : "invalid_type");
+    ids.push_back(static_cast<int32_t>(*id));
+  }
+  return ids;
+}
+
+/// prompt: a string, a list of strings, a list of token ids, or a list of lists of token ids.
+ApiResult<std::vector<PromptInput>> parse_prompts(const Json* p) {
+  if (!p) return missing("prompt");
+  std::vector<PromptInput> prompts;
+  if (p->is_string()) {
+    if (p->get_ref<const std::string&>().empty())
+      return invalid_request("prompt", "'prompt' must not be empty");
+    prompts.emplace_back(p->get<std::string>());
+    return prompts;
+  }
+  if (!p->is_array())
+    return wrong_type("prompt", "a string, an array of strings or an array of token ids", *p);
+  if (p->empty()) return invalid_request("prompt", "'prompt' must not be empty");
+  const Json& first = p->front();
+  if (first.is_number()) {
+    SARATHI_ASSIGN_OR_RETURN(auto ids, token_ids(*p, "prompt", false));
+    prompts.emplace_back(std::move(ids));
+    return prompts;
+  }
+  if (p->size() > kMaxPrompts)
+    return invalid_request("prompt", fmt::format("at most {} prompts per request", kMaxPrompts));
+  for (const Json& item : *p) {
+    if (first.is_string()) {
+      if (!item.is_string()) return wrong_type("prompt", "an array of strings only", item);
+      if (item.get_ref<const std::string&>().empty())
+        return invalid_request("prompt", "'prompt' must not contain empty strings");
+      prompts.emplace_back(item.get<std::string>());
+    } else if (first.is_array()) {
+      SARATHI_ASSIGN_OR_RETURN(auto ids, token_ids(item, "prompt", false));
+      prompts.emplace_back(std::move(ids));
+    } else {
+      return wrong_type("prompt", "a string, an array of strings or an array of token ids", item);
+    }
+  }
+  return prompts;
+}
+
+ApiResult<std::string> message_content(const Json& msg, const std::string& param, bool optional) {
+  auto it = msg.find("content");
+  if (it == msg.end() || it->is_null()) {
+    if (optional) return std::string();
+    return missing(param);
+  }
+  if (it->is_string()) return it->get<std::string>();
+  if (!it->is_array()) return wrong_type(param, "a string or an array of content parts", *it);
+  std::string text;
+  for (size_t k = 0; k < it->size(); ++k) {
+    const Json& part = (*it)[k];
+    const std::string part_param = fmt::format("{}[{}]", param, k);
+    if (!part.is_object()) return wrong_type(part_param, "an object", part);
+    auto type = part.find("type");
+    if (type == part.end() || !type->is_string()) return missing(part_param + ".type");
+    if (*type != "text")
+      return unsupported(part_param + ".type",
+                         fmt::format("content part type '{}' is not supported (text only)",
+                                     type->get<std::string>()));
+    auto t = part.find("text");
+    if (t == part.end() || !t->is_string()) return missing(part_param + ".text");
+    if (k > 0) text += '\n';
+    text += t->get<std::string>();
+  }
+  return text;
+}
+
+ApiResult<ChatMessage> parse_message(const Json& msg, size_t idx) {
+  const std::string param = fmt::format("messages[{}]", idx);
+  if (!msg.is_object()) return wrong_type(param, "an object", msg);
+  auto role = msg.find("role");
+  if (role == msg.end() || role->is_null()) return missing(param + ".role");
+  if (!role->is_string()) return wrong_type(param + ".role", "a string", *role);
+  std::string r = role->get<std::string>();
+  if (r == "developer") r = "system";
+  if (r == "tool" || r == "function")
+    return unsupported(param + ".role",
+                       fmt::format("role '{}' is not supported (no tool calling)", r));
+  if (r != "system" && r != "user" && r != "assistant")
+    return invalid_request(
+        param + ".role", fmt::format("unknown role '{}' (expected system, user or assistant)", r));
+  auto calls = msg.find("tool_calls");
+  if (calls != msg.end() && !calls->is_null() && !(calls->is_array() && calls->empty()))
+    return unsupported(param + ".tool_calls", "tool calls are not supported");
+  SARATHI_ASSIGN_OR_RETURN(std::string content,
+                           message_content(msg, param + ".content", r == "assistant"));
+  return ChatMessage{.role = std::move(r), .content = std::move(content)};
+}
+
+ApiResult<std::vector<ChatMessage>> parse_messages(const Json* m) {
+  if (!m) return missing("messages");
+  if (!m->is_array()) return wrong_type("messages", "an array", *m);
+  if (m->empty())
+    return invalid_request("messages", "'messages' must contain at least one message");
+  std::vector<ChatMessage> out;
+  out.reserve(m->size());
+  for (size_t i = 0; i < m->size(); ++i) {
+    SARATHI_ASSIGN_OR_RETURN(ChatMessage msg, parse_message((*m)[i], i));
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
+
+ApiStatus parse_stop(FieldReader& r, SamplingRequest& s) {
+  if (const Json* ids = r.get("stop_token_ids")) {
+    SARATHI_ASSIGN_OR_RETURN(s.stop_token_ids, token_ids(*ids, "stop_token_ids", true));
+    if (s.stop_token_ids.size() > kMaxStopTokenIds)
+      return invalid_request("stop_token_ids",
+                             fmt::format("at most {} stop token ids", kMaxStopTokenIds));
+  }
+  const Json* stop = r.get("stop");
+  if (!stop) return core::Ok{};
+  std::vector<std::string> all;
+  if (stop->is_string()) {
+    all.push_back(stop->get<std::string>());
+  } else if (stop->is_array()) {
+    if (stop->size() > kMaxStopStrings)
+      return invalid_request("stop", fmt::format("at most {} stop strings", kMaxStopStrings));
+    for (const Json& x : *stop) {
+      if (!x.is_string()) return wrong_type("stop", "a string or an array of strings", x);
+      all.push_back(x.get<std::string>());
+    }
+  } else {
+    return wrong_type("stop", "a string or an array of strings", *stop);
+  }
+  for (auto& x : all) {
+    if (x.size() > kMaxStopStringBytes)
+      return invalid_request(
+          "stop", fmt::format("stop strings are limited to {} bytes", kMaxStopStringBytes));
+    if (!x.empty()) s.stop.push_back(std::move(x));
+  }
+  return core::Ok{};
+}
+
+ApiStatus parse_logit_bias(FieldReader& r, SamplingRequest& s) {
+  const Json* bias = r.get("logit_bias");
+  if (!bias) return core::Ok{};
+  if (!bias->is_object())
+    return wrong_type("logit_bias", "an object mapping token ids to numbers", *bias);
+  if (bias->size() > kMaxLogitBias)
+    return invalid_request("logit_bias",
+                           fmt::format("at most {} logit_bias entries", kMaxLogitBias));
+  for (const auto& [key, value] : bias->items()) {
+    int32_t id = -1;
+    auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
+    if (ec != std::errc() || end != key.data() + key.size() || id < 0)
+      return invalid_request("logit_bias",
+                             fmt::format("logit_bias key '{}' is not a token id", key));
+    if (!value.is_number())
+      return wrong_type("logit_bias", "an object mapping token ids to numbers", value);
+    const double b = value.get<double>();
+    if (b < -100.0 || b > 100.0)
+      return invalid_request(
+          "logit_bias",
+          fmt::format("logit_bias values must be in [-100, 100], got {}", value.dump()));
+    s.logit_bias.emplace_back(id, static_cast<float>(b));
+  }
+  return core::Ok{};
+}
+
+ApiStatus parse_stream(FieldReader& r, SamplingRequest& s) {
+  s.stream = r.boolean("stream").value_or(false);
+  if (r.failed()) return r.error();
+  if (const Json* opts = r.get("stream_options")) {
+    if (!s.stream)
+      return invalid_request("stream_options",
+                             "'stream_options' is only allowed when 'stream' is true");
+    if (!opts->is_object()) return wrong_type("stream_options", "an object", *opts);
+    FieldReader o(*opts, "stream_options.");
+    s.include_usage = o.boolean("include_usage").value_or(false);
+    if (o.failed()) return o.error();
+  }
+  return core::Ok{};
+}
+
+/// The fields both endpoints share (max_tokens and logprobs are endpoint-specific).
+ApiStatus parse_sampling(FieldReader& r, SamplingRequest& s) {
+  s.n = static_cast<int32_t>(r.integer("n", 1, kMaxN).value_or(1));
+  s.temperature = static_cast<float>(r.number("temperature", {.min = 0, .max = 2}).value_or(1.0));
+  s.top_p =
+      static_cast<float>(r.number("top_p", {.min = 0, .max = 1, .min_open = true}).value_or(1.0));
+  s.top_k =
+      static_cast<int32_t>(std::max<int64_t>(0, r.integer("top_k", -1, kInt32Max).value_or(0)));
+  s.min_p = static_cast<float>(r.number("min_p", {.min = 0, .max = 1}).value_or(0.0));
+  s.presence_penalty =
+      static_cast<float>(r.number("presence_penalty", {.min = -2, .max = 2}).value_or(0.0));
+  s.frequency_penalty =
+      static_cast<float>(r.number("frequency_penalty", {.min = -2, .max = 2}).value_or(0.0));
+  s.repetition_penalty = static_cast<float>(
+      r.number("repetition_penalty", {.min = 0, .min_open = true}).value_or(1.0));
+  s.seed =
+      r.integer("seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
+  s.ignore_eos = r.boolean("ignore_eos").value_or(false);
+  if (r.failed()) return r.error();
+  SARATHI_RETURN_IF_ERROR(parse_stop(r, s));
+  SARATHI_RETURN_IF_ERROR(parse_logit_bias(r, s));
+  return parse_stream(r, s);
+}
+
+ApiStatus check_unsupported_chat_fields(const Json& j) {
+  FieldReader r(j);
+  if (const Json* tools = r.get("tools"); tools && !(tools->is_array() && tools->empty()))
+    return unsupported("tools", "tools are not supported");
+  if (const Json* fns = r.get("functions"); fns && !(fns->is_array() && fns->empty()))
+    return unsupported("functions", "functions are not supported");
+  if (const Json* choice = r.get("tool_choice"); choice && *choice != "none")
+    return unsupported("tool_choice", "tool_choice is not supported (only \"none\")");
+  if (const Json* fmt = r.get("response_format")) {
+    const bool text = fmt->is_object() && fmt->contains("type") && (*fmt)["type"] == "text";
+    if (!text)
+      return unsupported("response_format",
+                         "only response_format {\"type\": \"text\"} is supported");
+  }
+  return core::Ok{};
+}
+
+}  // namespace
+
+ApiResult<CompletionRequest> parse_completion_request(std::string_view body) {
+  SARATHI_ASSIGN_OR_RETURN(Json j, parse_json_object(body));
+  CompletionRequest req;
+  FieldReader r(j);
+  req.model = r.string("model").value_or("");
+  req.echo = r.boolean("echo").value_or(false);
+  const auto max_tokens = r.integer("max_tokens", 0, kInt32Max);
+  req.sampling.max_tokens = static_cast<int32_t>(max_tokens.value_or(kDefaultCompletionMaxTokens));
+  const auto logprobs = r.integer("logprobs", 0, kMaxLogprobs);
+  if (logprobs) req.sampling.logprobs = static_cast<int32_t>(*logprobs);
+  if (r.failed()) return r.error();
+  if (max_tokens == 0 && !req.echo)
+    return invalid_request("max_tokens", "'max_tokens' must be at least 1 (0 only with echo)");
+  if (const auto suffix = r.string("suffix"); suffix && !suffix->empty())
+    return unsupported("suffix", "suffix is not supported");
+  if (const auto best_of = r.integer("best_of", 1, kMaxN); best_of && *best_of != 1)
+    return unsupported("best_of", "best_of is not supported");
+  if (r.failed()) return r.error();
+  SARATHI_ASSIGN_OR_RETURN(req.prompts, parse_prompts(r.get("prompt")));
+  SARATHI_RETURN_IF_ERROR(parse_sampling(r, req.sampling));
+  if (static_cast<int64_t>(req.prompts.size()) * req.sampling.n > kMaxChoices)
+    return invalid_request("n", fmt::format("prompts × n must be at most {}", kMaxChoices));
+  return req;
+}
+
+ApiResult<ChatRequest> parse_chat_request(std::string_view body) {
+  SARATHI_ASSIGN_OR_RETURN(Json j, parse_json_object(body));
+  ChatRequest req;
+  FieldReader r(j);
+  req.model = r.string("model").value_or("");
+  req.add_generation_prompt = r.boolean("add_generation_prompt").value_or(true);
+  // max_completion_tokens replaces the deprecated max_tokens; both are checked.
+  const auto legacy = r.integer("max_tokens", 1, kInt32Max);
+  const auto current = r.integer("max_completion_tokens", 1, kInt32Max);
+  if (current || legacy)
+    req.sampling.max_tokens = static_cast<int32_t>(current ? *current : *legacy);
+  const bool logprobs = r.boolean("logprobs").value_or(false);
+  const auto top = r.integer("top_logprobs", 0, kMaxLogprobs);
+  if (r.failed()) return r.error();
+  if (top.value_or(0) > 0 && !logprobs)
+    return invalid_request("top_logprobs", "'top_logprobs' requires 'logprobs' to be true");
+  if (logprobs) req.sampling.logprobs = static_cast<int32_t>(top.value_or(0));
+  SARATHI_RETURN_IF_ERROR(check_unsupported_chat_fields(j));
+  SARATHI_ASSIGN_OR_RETURN(req.messages, parse_messages(r.get("messages")));
+  SARATHI_RETURN_IF_ERROR(parse_sampling(r, req.sampling));
+  return req;
+}
+
+ApiResult<TokenizeRequest> parse_tokenize_request(std::string_view body) {
+  SARATHI_ASSIGN_OR_RETURN(Json j, parse_json_object(body));
+  TokenizeRequest req;
+  FieldReader r(j);
+  req.model = r.string("model").value_or("");
+  const Json* messages = r.get("messages");
+  const char* text_key = r.get("prompt") ? "prompt" : "content";
+  const auto text = r.string(text_key);
+  req.add_generation_prompt = r.boolean("add_generation_prompt").value_or(true);
+  req.add_special_tokens = r.boolean("add_special_tokens").value_or(messages == nullptr);
+  if (r.failed()) return r.error();
+  if (text && messages)
+    return invalid_request("messages", "give either 'prompt' or 'messages', not both");
+  if (text) {
+    req.input = *text;
+  } else {
+    if (!messages) return missing("prompt");
+    SARATHI_ASSIGN_OR_RETURN(auto msgs, parse_messages(messages));
+    req.input = std::move(msgs);
+  }
+  return req;
+}
+
+ApiResult<DetokenizeRequest> parse_detokenize_request(std::string_view body) {
+  SARATHI_ASSIGN_OR_RETURN(Json j, parse_json_object(body));
+  DetokenizeRequest req;
+  FieldReader r(j);
+  req.model = r.string("model").value_or("");
+  if (r.failed()) return r.error();
+  const Json* tokens = r.get("tokens");
+  if (!tokens) return missing("tokens");
+  SARATHI_ASSIGN_OR_RETURN(req.tokens, token_ids(*tokens, "tokens", true));
+  return req;
+}
+
+}  // namespace sarathi::server
