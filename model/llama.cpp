@@ -222,6 +222,9 @@ core::Result<std::unique_ptr<LlamaModel>> LlamaModel::load_gguf(const std::strin
   std::unique_ptr<LlamaModel> m(new LlamaModel());
   SARATHI_ASSIGN_OR_RETURN(m->tokenizer_, Tokenizer::from_gguf(*file));
   m->config_.n_vocab = m->tokenizer_->n_vocab();
+  if (file->find("tokenizer.chat_template")) {
+    SARATHI_ASSIGN_OR_RETURN(m->chat_template_, file->get_string("tokenizer.chat_template"));
+  }
   if (!options.vocab_only) {
     LlamaLoader loader(*file, *m);
     SARATHI_RETURN_IF_ERROR(loader.read_config(options));

@@ -88,6 +88,8 @@ class LlamaModel {
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   /// Bytes of weight data (what a decode step streams from memory).
   uint64_t weight_bytes() const { return weight_bytes_; }
+  /// The Jinja chat template from tokenizer.chat_template, or empty when the file has none.
+  const std::string& chat_template() const { return chat_template_; }
 
  private:
   LlamaModel() = default;
@@ -100,6 +102,7 @@ class LlamaModel {
   std::unique_ptr<GgufFile> file_;               // keeps the mapping alive
   std::vector<std::vector<uint8_t>> owned_;      // converted/generated tensors
   uint64_t weight_bytes_ = 0;
+  std::string chat_template_;
 };
 
 /// Names of the built-in synthetic shapes, e.g. "llama-160m", "tinyllama-1.1b".
