@@ -86,6 +86,8 @@ TEST_F(AsyncEngineTest, CancelFreesBlocks) {
   auto s = engine_->submit(std::vector<int32_t>(100, 7), params(200 - 100 - 1));
   ASSERT_TRUE(s.ok());
   ASSERT_TRUE((*s)->next(5000ms).has_value());  // running now
+  // The gauges are refreshed after each step; wait for the first refresh.
+  for (int i = 0; i < 500 && engine_->snapshot().kv_usage == 0.0; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_GT(engine_->snapshot().kv_usage, 0.0);
   (*s)->cancel();
   FinishReason why = FinishReason::kNone;
