@@ -16,6 +16,8 @@ Runner add_bench(CLI::App& app) {
   };
   auto subs = std::make_shared<std::vector<Sub>>();
   subs->push_back({"step-cost", add_bench_step_cost(*bench)});
+  subs->push_back({"roofline", add_bench_roofline(*bench)});
+  subs->push_back({"ops", add_bench_ops(*bench)});
   subs->push_back({"throughput", add_bench_throughput(*bench)});
   return [subs, bench]() {
     for (const Sub& s : *subs)

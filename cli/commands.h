@@ -15,6 +15,8 @@ Runner add_export(CLI::App& app);
 /// `bench` and its subcommands.
 Runner add_bench(CLI::App& app);
 Runner add_bench_step_cost(CLI::App& bench);
+Runner add_bench_roofline(CLI::App& bench);
+Runner add_bench_ops(CLI::App& bench);
 Runner add_bench_throughput(CLI::App& bench);
 
 }  // namespace sarathi::cli

@@ -126,8 +126,9 @@ void Engine::finish(Live& r, FinishReason reason, TokenEvent& ev) {
   ev.finish = reason;
   r.rec.finish = reason;
   r.rec.times.finish = now();
-  if (r.on_token) r.on_token(ev);
+  // Records first: a client that sees the final event may read metrics right away.
   if (options_.on_finish) options_.on_finish(r.rec);
+  if (r.on_token) r.on_token(ev);
   if (options_.keep_finished) finished_.push_back(std::move(r.rec));
 }
 

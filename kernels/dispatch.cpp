@@ -11,6 +11,9 @@
 
 #include "core/check.h"
 #include "kernels/cpu/avx2/type_ops.h"
+#include "kernels/cpu/avx512/attention.h"
+#include "kernels/cpu/avx512/elementwise.h"
+#include "kernels/cpu/avx512/gemm.h"
 #include "kernels/cpu/avx512/type_ops.h"
 #include "kernels/kernels.h"
 #include "kernels/ref/type_ops.h"
@@ -132,6 +135,15 @@ CpuOps make_avx512_ops() {
   o.q4_k.vec_dot = avx512::vec_dot_q4_k;
   o.q6_k.vec_dot = avx512::vec_dot_q6_k;
   o.q8_k.from_float = avx512::from_float_q8_k;
+  o.f32.gemm = {avx512::packed_x_bytes_f32, avx512::pack_x_f32, avx512::gemm_f32};
+  o.f16.gemm = {avx512::packed_x_bytes_f32, avx512::pack_x_f16_rounded, avx512::gemm_f16};
+  if (features().avx512_bf16)
+    o.bf16.gemm = {avx512::packed_x_bytes_bf16, avx512::pack_x_bf16, avx512::gemm_bf16};
+  o.q8_0.gemm = {avx512::packed_x_bytes_q8, avx512::pack_x_q8_for_q8_0, avx512::gemm_q8_0};
+  o.q4_0.gemm = {avx512::packed_x_bytes_q8, avx512::pack_x_q8_for_q4_0, avx512::gemm_q4_0};
+  o.q6_k.gemm = {avx512::packed_x_bytes_q8_k, avx512::pack_x_q8_k_for_q6_k, avx512::gemm_q6_k};
+  o.attend = avx512::attend_group;
+  o.swiglu = avx512::swiglu;
   return o;
 }
 

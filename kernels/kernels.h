@@ -3,6 +3,7 @@
 // Depends on core/ only.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -36,6 +37,35 @@ using FromFloatFn = void (*)(const float* src, void* dst, int64_t n);
 /// Dot product of n elements: w is a row of the weight type, x a row of its vec_dot_type.
 using VecDotFn = float (*)(int64_t n, const void* w, const void* x);
 
+/// One block of a batched matmul y = x · Wᵀ: outputs y[t * ldy + r] for weight rows
+/// [row_begin, row_end) and tokens [tok_begin, tok_end). x holds activation rows packed by
+/// GemmOps::pack_x (x_row_bytes apart).
+struct GemmArgs {
+  const uint8_t* w = nullptr;  // [rows, k] in the weight type
+  size_t w_row_bytes = 0;
+  int64_t k = 0;
+  const uint8_t* x = nullptr;  // [m, x_row_bytes], packed activations
+  size_t x_row_bytes = 0;
+  float* y = nullptr;  // [m, ldy]
+  int64_t ldy = 0;
+  int64_t row_begin = 0;
+  int64_t row_end = 0;
+  int64_t tok_begin = 0;
+  int64_t tok_end = 0;
+};
+
+/// A register-blocked matmul path for one weight type. Each output is computed with the same
+/// sequence of operations wherever it falls in a tile, so it is bit-identical for any batch
+/// size and batch company (batch invariance). All null where a type has no such path (then
+/// matmul falls back to one vec_dot per output).
+struct GemmOps {
+  /// Bytes of one packed activation row of k elements.
+  size_t (*packed_x_bytes)(int64_t k) = nullptr;
+  /// Converts one f32 activation row (k elements) into the packed layout `run` reads.
+  void (*pack_x)(const float* src, void* dst, int64_t k) = nullptr;
+  void (*run)(const GemmArgs& args) = nullptr;
+};
+
 /// What one tensor element type can do. As in GGML, a weight row is multiplied with an
 /// activation row first converted to vec_dot_type (f16 for f16 weights, q8_0 for q4_0/q8_0,
 /// q8_K for the K-quants), so integer units do the inner products.
@@ -44,11 +74,41 @@ struct TypeOps {
   ToFloatFn to_float = nullptr;
   FromFloatFn from_float = nullptr;
   VecDotFn vec_dot = nullptr;  // null for kQ8_K (activation-only type)
+  GemmOps gemm;                // batched path; may be empty
 };
+
+/// Attention of num_q consecutive query tokens of one sequence for the `group` query heads that
+/// share KV head kv_head: query i sees KV positions [0, kv_len + i) of the paged cache (see
+/// kernels/ops.h). Each query's result is the same whatever num_q (batch invariance).
+struct AttnGroupArgs {
+  const void* k = nullptr;  // [num_blocks, block_size, num_kv_heads, head_dim], f16 or f32
+  const void* v = nullptr;  // same layout as k
+  bool f16 = true;          // cache dtype: f16 (Q and P rounded to f16) or f32
+  int32_t block_size = 0;
+  int32_t num_kv_heads = 0;
+  int32_t head_dim = 0;
+  const int32_t* block_table = nullptr;  // [ceil((kv_len + num_q - 1) / block_size)]
+  int32_t kv_len = 0;                    // positions the first query sees
+  int32_t num_q = 1;
+  int32_t kv_head = 0;
+  int32_t group = 0;
+  float scale = 1.0f;
+  const float* q = nullptr;  // [num_q][group, head_dim] with rows q_stride floats apart, rotated
+  float* out = nullptr;      // [num_q][group, head_dim], same strides
+  int64_t q_stride = 0;      // floats from one query token to the next
+  float* scratch = nullptr;  // attend_scratch_floats(kv_len + num_q - 1, ...) floats
+};
+using AttendFn = void (*)(const AttnGroupArgs& args);
+/// out[i] = silu(gate[i]) * up[i] over n elements (out may alias gate).
+using SwigluFn = void (*)(const float* gate, const float* up, float* out, int64_t n);
 
 struct CpuOps {
   Isa isa = Isa::kScalar;
   TypeOps f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, q8_k;
+  /// SIMD attention for one (query token, KV head); null: the scalar loop in ops.cpp.
+  AttendFn attend = nullptr;
+  /// SIMD SwiGLU; null: kernels::swiglu (ops.h).
+  SwigluFn swiglu = nullptr;
 
   /// Ops for a type; every core::DType has an entry.
   const TypeOps& type(core::DType t) const;

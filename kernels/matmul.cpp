@@ -8,11 +8,56 @@ namespace sarathi::kernels {
 
 namespace {
 constexpr int64_t kRowTile = 16;  // weight rows kept hot in cache while all tokens pass over them
+// Tokens per pass of the gemm path: their packed activations (192 bytes per 64 q8 elements,
+// 4 bytes per f32) stay in L2 while a thread's weight rows stream past them once.
+constexpr int64_t kTokenBlock = 64;
+// Fewer tokens than this are packed on the calling thread (a pool wake-up costs more).
+constexpr int64_t kParallelPackMin = 16;
+
+void matmul_gemm(const GemmOps& g, core::ThreadPool& pool, const WeightView& w, const float* x,
+                 int64_t m, float* y, MatmulScratch& scratch) {
+  const size_t xrb = g.packed_x_bytes(w.cols);
+  const size_t need = xrb * static_cast<size_t>(m);
+  if (scratch.x_converted.size() < need) scratch.x_converted.resize(need);
+  uint8_t* xp = scratch.x_converted.data();
+  auto pack = [&](int, int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i)
+      g.pack_x(x + i * w.cols, xp + static_cast<size_t>(i) * xrb, w.cols);
+  };
+  if (m < kParallelPackMin) {
+    pack(0, 0, m);
+  } else {
+    pool.parallel_for(m, 4, pack);
+  }
+  GemmArgs base;
+  base.w = static_cast<const uint8_t*>(w.data);
+  base.w_row_bytes = w.row_bytes;
+  base.k = w.cols;
+  base.x = xp;
+  base.x_row_bytes = xrb;
+  base.y = y;
+  base.ldy = w.rows;
+  pool.parallel_for(w.rows, kRowTile, [&](int, int64_t r0, int64_t r1) {
+    GemmArgs a = base;
+    a.row_begin = r0;
+    a.row_end = r1;
+    for (int64_t t0 = 0; t0 < m; t0 += kTokenBlock) {
+      a.tok_begin = t0;
+      a.tok_end = std::min(m, t0 + kTokenBlock);
+      g.run(a);
+    }
+  });
 }
+
+}  // namespace
 
 void matmul(const CpuOps& ops, core::ThreadPool& pool, const WeightView& w, const float* x,
             int64_t m, float* y, MatmulScratch& scratch) {
   const TypeOps& wt = ops.type(w.dtype);
+  if (wt.gemm.run != nullptr) {
+    matmul_gemm(wt.gemm, pool, w, x, m, y, scratch);
+    return;
+  }
   const core::DType xt = wt.vec_dot_type;
   const auto x_row_bytes = core::dtype_row_bytes(xt, w.cols);
   SARATHI_CHECK(x_row_bytes.has_value(), "cols {} not a multiple of {}'s block", w.cols,
@@ -52,7 +97,8 @@ void matmul_ref(const CpuOps& ops, const WeightView& w, const float* x, int64_t 
     ops.type(w.dtype).to_float(wbase + static_cast<size_t>(r) * w.row_bytes, row.data(), w.cols);
     for (int64_t i = 0; i < m; ++i) {
       double s = 0.0;
-      for (int64_t c = 0; c < w.cols; ++c) s += static_cast<double>(row[static_cast<size_t>(c)]) * x[i * w.cols + c];
+      for (int64_t c = 0; c < w.cols; ++c)
+        s += static_cast<double>(row[static_cast<size_t>(c)]) * x[i * w.cols + c];
       y[i * w.rows + r] = static_cast<float>(s);
     }
   }

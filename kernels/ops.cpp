@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "core/check.h"
@@ -72,8 +73,8 @@ void add_inplace(float* y, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }
 
-void get_rows(const CpuOps& ops, core::DType dtype, const void* table, size_t row_bytes,
-              int64_t n, const int32_t* ids, int64_t num_ids, float* out) {
+void get_rows(const CpuOps& ops, core::DType dtype, const void* table, size_t row_bytes, int64_t n,
+              const int32_t* ids, int64_t num_ids, float* out) {
   const TypeOps& t = ops.type(dtype);
   const auto* base = static_cast<const uint8_t*>(table);
   for (int64_t i = 0; i < num_ids; ++i)
@@ -95,8 +96,8 @@ inline float round_f16(float x) { return core::f16_to_f32(core::f32_to_f16(x)); 
 
 }  // namespace
 
-void kv_store(const PagedKvLayer& kv, const int32_t* block_table, int32_t first_pos,
-              int32_t num, const float* k, const float* v) {
+void kv_store(const PagedKvLayer& kv, const int32_t* block_table, int32_t first_pos, int32_t num,
+              const float* k, const float* v) {
   const int64_t width = static_cast<int64_t>(kv.num_kv_heads) * kv.head_dim;
   for (int32_t i = 0; i < num; ++i) {
     const size_t off = kv_offset(kv, block_table, first_pos + i);
@@ -120,9 +121,8 @@ namespace {
 
 // One (query token, head) of attention: scores over kv_len positions, softmax, weighted V sum.
 template <typename KvT>
-void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_len,
-                int32_t kv_head, const float* q_in, float scale, float* scores, float* qbuf,
-                float* out) {
+void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_len, int32_t kv_head,
+                const float* q_in, float scale, float* scores, float* qbuf, float* out) {
   const int32_t d = kv.head_dim;
   constexpr bool kF16 = std::is_same_v<KvT, uint16_t>;
   for (int32_t j = 0; j < d; ++j) qbuf[j] = kF16 ? round_f16(q_in[j]) : q_in[j];
@@ -166,46 +166,97 @@ void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_l
 
 }  // namespace
 
+size_t attend_scratch_floats(int32_t kv_len, int32_t head_dim, int32_t group) {
+  const auto len16 = static_cast<size_t>((kv_len + 15) / 16 * 16);
+  const auto nc16 = static_cast<size_t>((head_dim + 15) / 16 * 16);
+  const auto g = static_cast<size_t>(group);
+  return 2 * len16 * nc16 + g * len16 + g * nc16;
+}
+
 void attention(const PagedKvLayer& kv, std::span<const AttnSeq> seqs, const float* q,
                int32_t num_heads, float scale, float* out, core::ThreadPool& pool,
+               AttnScratch& scratch) {
+  attention(cpu_ops(), kv, seqs, q, num_heads, scale, out, pool, scratch);
+}
+
+void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSeq> seqs,
+               const float* q, int32_t num_heads, float scale, float* out, core::ThreadPool& pool,
                AttnScratch& scratch) {
   SARATHI_CHECK(num_heads % kv.num_kv_heads == 0, "heads {} not a multiple of kv heads {}",
                 num_heads, kv.num_kv_heads);
   const int32_t group = num_heads / kv.num_kv_heads;
   const int32_t d = kv.head_dim;
+  // Work items: (sequence, block of up to kQueryBlock query rows, KV head). The rows of a
+  // block share one conversion of the K/V rows in the SIMD kernel.
+  constexpr int32_t kQueryBlock = 16;
+  const auto blocks_of = [](int32_t n) { return (n + kQueryBlock - 1) / kQueryBlock; };
   int32_t max_len = 0;
   int64_t num_tasks = 0;
   for (const AttnSeq& s : seqs) {
     max_len = std::max(max_len, s.first_pos + s.num_q);
-    num_tasks += static_cast<int64_t>(s.num_q) * num_heads;
+    num_tasks += static_cast<int64_t>(blocks_of(s.num_q)) * kv.num_kv_heads;
   }
-  const size_t per_thread = static_cast<size_t>(max_len) + static_cast<size_t>(d);
-  const size_t need = per_thread * static_cast<size_t>(pool.num_threads());
+  // Per thread: the SIMD kernel's scratch, or the scalar loop's scores and rounded query; 16
+  // floats of slack keep each thread's part 64-byte aligned.
+  const size_t per_thread = (std::max(attend_scratch_floats(max_len, d, group),
+                                      static_cast<size_t>(max_len) + static_cast<size_t>(d)) +
+                             15) /
+                            16 * 16;
+  const size_t need = per_thread * static_cast<size_t>(pool.num_threads()) + 16;
   if (scratch.buf.size() < need) scratch.buf.resize(need);
+  float* aligned = scratch.buf.data();
+  while (reinterpret_cast<uintptr_t>(aligned) % 64 != 0) ++aligned;
 
-  // Task index -> (sequence, query row, head), walked with a cursor per range.
-  pool.parallel_for(num_tasks, num_heads, [&](int thread_idx, int64_t begin, int64_t end) {
-    float* scores = scratch.buf.data() + per_thread * static_cast<size_t>(thread_idx);
-    float* qbuf = scores + max_len;
+  // Task index -> (sequence, query block, KV head), walked with a cursor per range.
+  pool.parallel_for(num_tasks, 1, [&](int thread_idx, int64_t begin, int64_t end) {
+    float* buf = aligned + per_thread * static_cast<size_t>(thread_idx);
     int64_t task = 0;
     for (const AttnSeq& s : seqs) {
-      const int64_t seq_tasks = static_cast<int64_t>(s.num_q) * num_heads;
+      const int64_t seq_tasks = static_cast<int64_t>(blocks_of(s.num_q)) * kv.num_kv_heads;
       if (task + seq_tasks <= begin) {
         task += seq_tasks;
         continue;
       }
       if (task >= end) break;
       for (int64_t t = std::max(begin, task); t < std::min(end, task + seq_tasks); ++t) {
-        const int32_t local = static_cast<int32_t>((t - task) / num_heads);
-        const int32_t h = static_cast<int32_t>((t - task) % num_heads);
-        const int64_t row = s.q_begin + local;
-        const float* qh = q + (row * num_heads + h) * d;
-        float* oh = out + (row * num_heads + h) * d;
-        const int32_t kv_len = s.first_pos + local + 1;
-        if (kv.dtype == core::DType::kF16) {
-          attend_one<uint16_t>(kv, s.block_table, kv_len, h / group, qh, scale, scores, qbuf, oh);
-        } else {
-          attend_one<float>(kv, s.block_table, kv_len, h / group, qh, scale, scores, qbuf, oh);
+        const int32_t local0 = static_cast<int32_t>((t - task) / kv.num_kv_heads) * kQueryBlock;
+        const int32_t kvh = static_cast<int32_t>((t - task) % kv.num_kv_heads);
+        const int32_t num_q = std::min(kQueryBlock, s.num_q - local0);
+        const int64_t row0 = s.q_begin + local0;
+        const int64_t head0 = row0 * num_heads + static_cast<int64_t>(kvh) * group;
+        if (ops.attend != nullptr) {
+          AttnGroupArgs a;
+          a.k = kv.k;
+          a.v = kv.v;
+          a.f16 = kv.dtype == core::DType::kF16;
+          a.block_size = kv.block_size;
+          a.num_kv_heads = kv.num_kv_heads;
+          a.head_dim = d;
+          a.block_table = s.block_table;
+          a.kv_len = s.first_pos + local0 + 1;
+          a.num_q = num_q;
+          a.kv_head = kvh;
+          a.group = group;
+          a.scale = scale;
+          a.q = q + head0 * d;
+          a.out = out + head0 * d;
+          a.q_stride = static_cast<int64_t>(num_heads) * d;
+          a.scratch = buf;
+          ops.attend(a);
+          continue;
+        }
+        for (int32_t i = 0; i < num_q; ++i) {
+          const int32_t kv_len = s.first_pos + local0 + i + 1;
+          for (int32_t g = 0; g < group; ++g) {
+            const int64_t hd = (head0 + static_cast<int64_t>(i) * num_heads + g) * d;
+            if (kv.dtype == core::DType::kF16) {
+              attend_one<uint16_t>(kv, s.block_table, kv_len, kvh, q + hd, scale, buf,
+                                   buf + max_len, out + hd);
+            } else {
+              attend_one<float>(kv, s.block_table, kv_len, kvh, q + hd, scale, buf, buf + max_len,
+                                out + hd);
+            }
+          }
         }
       }
       task += seq_tasks;

@@ -26,9 +26,9 @@ enum class RopeKind {
 
 struct RopeParams {
   RopeKind kind = RopeKind::kNorm;
-  int32_t n_rot = 0;          // rotated dims per head (<= head_dim, even)
+  int32_t n_rot = 0;  // rotated dims per head (<= head_dim, even)
   float freq_base = 10000.0f;
-  float freq_scale = 1.0f;    // linear scaling: positions are multiplied by this
+  float freq_scale = 1.0f;  // linear scaling: positions are multiplied by this
 };
 
 /// Rotates, in place, num_heads heads of head_dim floats for each token t at positions[t].
@@ -43,14 +43,14 @@ void swiglu(const float* gate, const float* up, float* out, int64_t n);
 void add_inplace(float* y, const float* x, int64_t n);
 
 /// Copies dequantized rows of a [num_rows_table, n] table (any weight type) into out.
-void get_rows(const CpuOps& ops, core::DType dtype, const void* table, size_t row_bytes,
-              int64_t n, const int32_t* ids, int64_t num_ids, float* out);
+void get_rows(const CpuOps& ops, core::DType dtype, const void* table, size_t row_bytes, int64_t n,
+              const int32_t* ids, int64_t num_ids, float* out);
 
 /// A non-owning view of one layer's paged KV cache.
 struct PagedKvLayer {
-  void* k = nullptr;   // [num_blocks, block_size, num_kv_heads, head_dim], dtype
-  void* v = nullptr;   // [num_blocks, block_size, num_kv_heads, head_dim], dtype
-  core::DType dtype = core::DType::kF16;   // kF16 or kF32
+  void* k = nullptr;                      // [num_blocks, block_size, num_kv_heads, head_dim], dtype
+  void* v = nullptr;                      // [num_blocks, block_size, num_kv_heads, head_dim], dtype
+  core::DType dtype = core::DType::kF16;  // kF16 or kF32
   int32_t num_blocks = 0;
   int32_t block_size = 16;
   int32_t num_kv_heads = 0;
@@ -69,8 +69,8 @@ struct AttnSeq {
 
 /// Stores k and v rows ([num, num_kv_heads * head_dim] each) at positions first_pos.. of a
 /// sequence, converting to the cache dtype.
-void kv_store(const PagedKvLayer& kv, const int32_t* block_table, int32_t first_pos,
-              int32_t num, const float* k, const float* v);
+void kv_store(const PagedKvLayer& kv, const int32_t* block_table, int32_t first_pos, int32_t num,
+              const float* k, const float* v);
 
 /// Scratch reused across attention calls (sized on first use, then never reallocated for the
 /// same or smaller shapes).
@@ -86,5 +86,13 @@ struct AttnScratch {
 void attention(const PagedKvLayer& kv, std::span<const AttnSeq> seqs, const float* q,
                int32_t num_heads, float scale, float* out, core::ThreadPool& pool,
                AttnScratch& scratch);
+/// The same with the kernels of a given op table (ops.attend, or the scalar loop if null).
+/// Work items are (query token, KV head): the query heads of a group share each K/V row read.
+void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSeq> seqs,
+               const float* q, int32_t num_heads, float scale, float* out, core::ThreadPool& pool,
+               AttnScratch& scratch);
+
+/// Floats of AttnGroupArgs::scratch that one attend call needs.
+size_t attend_scratch_floats(int32_t kv_len, int32_t head_dim, int32_t group);
 
 }  // namespace sarathi::kernels

@@ -1,5 +1,6 @@
 #include "model/forward.h"
 
+#include <chrono>
 #include <cmath>
 
 #include "core/check.h"
@@ -62,6 +63,13 @@ kernels::PagedKvLayer PagedKvCache::layer(int32_t l) const {
   return v;
 }
 
+const char* OpProfile::name(int op) {
+  static const char* const kNames[kNumOps] = {
+      "embed",      "rms_norm",       "matmul_qkv", "rope",        "kv_store", "attention",
+      "matmul_out", "matmul_gate_up", "swiglu",     "matmul_down", "residual", "logits"};
+  return op >= 0 && op < kNumOps ? kNames[op] : "?";
+}
+
 Forward::Forward(const LlamaModel& model, PagedKvCache& cache, core::ThreadPool& pool,
                  const kernels::CpuOps& ops)
     : model_(model), cache_(cache), pool_(pool), ops_(ops) {}
@@ -101,6 +109,33 @@ core::Status Forward::validate(std::span<const SeqInput> batch) const {
 }
 
 namespace {
+
+// Steps with at least this many tokens run their element-wise ops on the pool.
+constexpr int64_t kParallelRowsMin = 8;
+
+// fn(begin, end) over token rows [0, n): split over the pool for big steps. Every row's result
+// is the same either way (row-independent ops), so this keeps batch invariance.
+void for_rows(core::ThreadPool& pool, int64_t n, core::FunctionRef<void(int64_t, int64_t)> fn) {
+  if (n < kParallelRowsMin) {
+    fn(0, n);
+    return;
+  }
+  pool.parallel_for(n, 1, [&](int, int64_t b, int64_t e) { fn(b, e); });
+}
+
+// Runs fn, adding its wall time to the profile's op when one is attached.
+template <typename Fn>
+void timed(OpProfile* profile, OpProfile::Op op, Fn&& fn) {
+  if (profile == nullptr) {
+    fn();
+    return;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  fn();
+  profile->seconds[op] +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 template <typename T>
 void grow(std::vector<T>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
@@ -131,36 +166,72 @@ void Forward::layer(int32_t l, int64_t T) {
   const int64_t q_dim = static_cast<int64_t>(c.n_head) * c.head_dim;
   const int64_t kv_dim = static_cast<int64_t>(c.n_head_kv) * c.head_dim;
 
+  const int64_t d = c.n_embd;
+  const kernels::SwigluFn swiglu = ops_.swiglu != nullptr ? ops_.swiglu : kernels::swiglu;
+  auto norm = [&](const float* weight) {
+    for_rows(pool_, T, [&](int64_t b, int64_t e) {
+      kernels::rms_norm(x_.data() + b * d, weight, h_.data() + b * d, e - b, d, c.norm_eps);
+    });
+  };
+  auto add_residual = [&] {
+    for_rows(pool_, T, [&](int64_t b, int64_t e) {
+      kernels::add_inplace(x_.data() + b * d, h_.data() + b * d, (e - b) * d);
+    });
+  };
+
+  using P = OpProfile;
   // Attention block.
-  kernels::rms_norm(x_.data(), w.attn_norm, h_.data(), T, c.n_embd, c.norm_eps);
-  kernels::matmul(ops_, pool_, w.wq, h_.data(), T, q_.data(), mm_scratch_);
-  kernels::matmul(ops_, pool_, w.wk, h_.data(), T, k_.data(), mm_scratch_);
-  kernels::matmul(ops_, pool_, w.wv, h_.data(), T, v_.data(), mm_scratch_);
-  if (w.bq) {
-    for (int64_t t = 0; t < T; ++t) {
-      kernels::add_inplace(q_.data() + t * q_dim, w.bq, q_dim);
-      kernels::add_inplace(k_.data() + t * kv_dim, w.bk, kv_dim);
-      kernels::add_inplace(v_.data() + t * kv_dim, w.bv, kv_dim);
+  timed(profile_, P::kNorm, [&] { norm(w.attn_norm); });
+  timed(profile_, P::kMatmulQkv, [&] {
+    kernels::matmul(ops_, pool_, w.wq, h_.data(), T, q_.data(), mm_scratch_);
+    kernels::matmul(ops_, pool_, w.wk, h_.data(), T, k_.data(), mm_scratch_);
+    kernels::matmul(ops_, pool_, w.wv, h_.data(), T, v_.data(), mm_scratch_);
+    if (w.bq) {
+      for (int64_t t = 0; t < T; ++t) {
+        kernels::add_inplace(q_.data() + t * q_dim, w.bq, q_dim);
+        kernels::add_inplace(k_.data() + t * kv_dim, w.bk, kv_dim);
+        kernels::add_inplace(v_.data() + t * kv_dim, w.bv, kv_dim);
+      }
     }
-  }
-  kernels::rope(q_.data(), positions_.data(), T, c.n_head, c.head_dim, c.rope);
-  kernels::rope(k_.data(), positions_.data(), T, c.n_head_kv, c.head_dim, c.rope);
+  });
+  timed(profile_, P::kRope, [&] {
+    for_rows(pool_, T, [&](int64_t b, int64_t e) {
+      kernels::rope(q_.data() + b * q_dim, positions_.data() + b, e - b, c.n_head, c.head_dim,
+                    c.rope);
+      kernels::rope(k_.data() + b * kv_dim, positions_.data() + b, e - b, c.n_head_kv, c.head_dim,
+                    c.rope);
+    });
+  });
   const kernels::PagedKvLayer kv = cache_.layer(l);
-  for (const kernels::AttnSeq& s : seqs_)
-    kernels::kv_store(kv, s.block_table, s.first_pos, s.num_q, k_.data() + s.q_begin * kv_dim,
-                      v_.data() + s.q_begin * kv_dim);
+  timed(profile_, P::kKvStore, [&] {
+    for (const kernels::AttnSeq& s : seqs_)
+      kernels::kv_store(kv, s.block_table, s.first_pos, s.num_q, k_.data() + s.q_begin * kv_dim,
+                        v_.data() + s.q_begin * kv_dim);
+  });
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-  kernels::attention(kv, seqs_, q_.data(), c.n_head, scale, attn_.data(), pool_, attn_scratch_);
-  kernels::matmul(ops_, pool_, w.wo, attn_.data(), T, h_.data(), mm_scratch_);
-  kernels::add_inplace(x_.data(), h_.data(), T * c.n_embd);
+  timed(profile_, P::kAttention, [&] {
+    kernels::attention(ops_, kv, seqs_, q_.data(), c.n_head, scale, attn_.data(), pool_,
+                       attn_scratch_);
+  });
+  timed(profile_, P::kMatmulOut,
+        [&] { kernels::matmul(ops_, pool_, w.wo, attn_.data(), T, h_.data(), mm_scratch_); });
+  timed(profile_, P::kResidual, add_residual);
 
   // Feed-forward block (SwiGLU).
-  kernels::rms_norm(x_.data(), w.ffn_norm, h_.data(), T, c.n_embd, c.norm_eps);
-  kernels::matmul(ops_, pool_, w.w_gate, h_.data(), T, gate_.data(), mm_scratch_);
-  kernels::matmul(ops_, pool_, w.w_up, h_.data(), T, up_.data(), mm_scratch_);
-  kernels::swiglu(gate_.data(), up_.data(), gate_.data(), T * c.n_ff);
-  kernels::matmul(ops_, pool_, w.w_down, gate_.data(), T, h_.data(), mm_scratch_);
-  kernels::add_inplace(x_.data(), h_.data(), T * c.n_embd);
+  timed(profile_, P::kNorm, [&] { norm(w.ffn_norm); });
+  timed(profile_, P::kMatmulGateUp, [&] {
+    kernels::matmul(ops_, pool_, w.w_gate, h_.data(), T, gate_.data(), mm_scratch_);
+    kernels::matmul(ops_, pool_, w.w_up, h_.data(), T, up_.data(), mm_scratch_);
+  });
+  timed(profile_, P::kSwiglu, [&] {
+    for_rows(pool_, T, [&](int64_t b, int64_t e) {
+      swiglu(gate_.data() + b * c.n_ff, up_.data() + b * c.n_ff, gate_.data() + b * c.n_ff,
+             (e - b) * c.n_ff);
+    });
+  });
+  timed(profile_, P::kMatmulDown,
+        [&] { kernels::matmul(ops_, pool_, w.w_down, gate_.data(), T, h_.data(), mm_scratch_); });
+  timed(profile_, P::kResidual, add_residual);
 }
 
 core::Result<std::span<const float>> Forward::run(std::span<const SeqInput> batch) {
@@ -189,8 +260,10 @@ core::Result<std::span<const float>> Forward::run(std::span<const SeqInput> batc
     }
   }
 
-  kernels::get_rows(ops_, w.tok_embd.dtype, w.tok_embd.data, w.tok_embd.row_bytes, c.n_embd,
-                    tokens_.data(), T, x_.data());
+  timed(profile_, OpProfile::kEmbed, [&] {
+    kernels::get_rows(ops_, w.tok_embd.dtype, w.tok_embd.data, w.tok_embd.row_bytes, c.n_embd,
+                      tokens_.data(), T, x_.data());
+  });
   for (int32_t l = 0; l < c.n_layer; ++l) layer(l, T);
 
   // Gather the rows that want logits, then norm and project only those.
@@ -203,8 +276,10 @@ core::Result<std::span<const float>> Forward::run(std::span<const SeqInput> batc
     }
   }
   if (L > 0) {
-    kernels::rms_norm(last_h_.data(), w.output_norm, last_h_.data(), L, c.n_embd, c.norm_eps);
-    kernels::matmul(ops_, pool_, w.output, last_h_.data(), L, logits_.data(), mm_scratch_);
+    timed(profile_, OpProfile::kLogits, [&] {
+      kernels::rms_norm(last_h_.data(), w.output_norm, last_h_.data(), L, c.n_embd, c.norm_eps);
+      kernels::matmul(ops_, pool_, w.output, last_h_.data(), L, logits_.data(), mm_scratch_);
+    });
   }
   return std::span<const float>(logits_.data(), static_cast<size_t>(L * c.n_vocab));
 }

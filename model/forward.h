@@ -44,8 +44,8 @@ class PagedKvCache {
   int32_t num_layers_ = 0;
   int32_t num_kv_heads_ = 0;
   int32_t head_dim_ = 0;
-  size_t layer_elems_ = 0;           // elements of K (or V) per layer
-  std::vector<uint16_t> storage_;    // [layer][k|v][num_blocks, block_size, kv_heads, head_dim]
+  size_t layer_elems_ = 0;         // elements of K (or V) per layer
+  std::vector<uint16_t> storage_;  // [layer][k|v][num_blocks, block_size, kv_heads, head_dim]
 };
 
 /// One sequence's part of a step.
@@ -54,6 +54,29 @@ struct SeqInput {
   int32_t first_pos = 0;                 // position of tokens[0]; [0, first_pos) are cached
   std::span<const int32_t> block_table;  // block ids covering positions [0, first_pos + n)
   int32_t num_logits = 1;                // logits for the last num_logits tokens (0..n)
+};
+
+/// Wall time per operator, summed over the steps run while attached to a Forward
+/// (`sarathi bench ops`). Timing adds two clock reads per op; unattached, it costs nothing.
+struct OpProfile {
+  enum Op {
+    kEmbed,
+    kNorm,
+    kMatmulQkv,
+    kRope,
+    kKvStore,
+    kAttention,
+    kMatmulOut,
+    kMatmulGateUp,
+    kSwiglu,
+    kMatmulDown,
+    kResidual,
+    kLogits,
+    kNumOps
+  };
+  double seconds[kNumOps] = {};
+  /// A short name for an op ("matmul_qkv", ...).
+  static const char* name(int op);
 };
 
 class Forward {
@@ -67,6 +90,9 @@ class Forward {
   /// context, short block table) is an error and leaves the cache unchanged.
   core::Result<std::span<const float>> run(std::span<const SeqInput> batch);
 
+  /// Attaches (or with null, detaches) a profile that run() adds its per-op times to.
+  void set_profile(OpProfile* profile) { profile_ = profile; }
+
  private:
   core::Status validate(std::span<const SeqInput> batch) const;
   void reserve(int64_t num_tokens, int64_t num_logits);
@@ -78,21 +104,22 @@ class Forward {
   const kernels::CpuOps& ops_;
 
   // Step-sized buffers, grown to the largest step seen and then reused.
-  std::vector<float> x_;        // [T, n_embd] residual stream
-  std::vector<float> h_;        // [T, n_embd] normed
-  std::vector<float> q_;        // [T, n_head*head_dim]
-  std::vector<float> k_;        // [T, n_kv*head_dim]
-  std::vector<float> v_;        // [T, n_kv*head_dim]
-  std::vector<float> attn_;     // [T, n_head*head_dim]
-  std::vector<float> gate_;     // [T, n_ff]
-  std::vector<float> up_;       // [T, n_ff]
-  std::vector<float> logits_;   // [L, n_vocab]
-  std::vector<float> last_h_;   // [L, n_embd]
+  std::vector<float> x_;            // [T, n_embd] residual stream
+  std::vector<float> h_;            // [T, n_embd] normed
+  std::vector<float> q_;            // [T, n_head*head_dim]
+  std::vector<float> k_;            // [T, n_kv*head_dim]
+  std::vector<float> v_;            // [T, n_kv*head_dim]
+  std::vector<float> attn_;         // [T, n_head*head_dim]
+  std::vector<float> gate_;         // [T, n_ff]
+  std::vector<float> up_;           // [T, n_ff]
+  std::vector<float> logits_;       // [L, n_vocab]
+  std::vector<float> last_h_;       // [L, n_embd]
   std::vector<int32_t> tokens_;     // [T]
   std::vector<int32_t> positions_;  // [T]
   std::vector<kernels::AttnSeq> seqs_;
   kernels::MatmulScratch mm_scratch_;
   kernels::AttnScratch attn_scratch_;
+  OpProfile* profile_ = nullptr;
 };
 
 }  // namespace sarathi::model

@@ -1,0 +1,177 @@
+// `sarathi bench roofline`: this machine's ceilings, against which every other speed report is
+// a ratio. (1) Streaming DRAM read bandwidth. (2) The peak of each matmul path the engine has
+// (the batched GemmOps path where a type has one, else one vec_dot per output): a weight block
+// that stays in L2 times 128 tokens. (3) Decode-shaped matmul (one token) over weights far
+// larger than the caches: weight bytes per second, and its ratio to (1). On 1 and all threads.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+#include "kernels/kernels.h"
+#include "kernels/matmul.h"
+
+namespace sarathi::cli {
+namespace {
+
+using core::DType;
+
+struct RooflineArgs {
+  int threads = 0;
+  int64_t read_mib = 1024;
+  int32_t repeats = 7;
+};
+
+template <typename Fn>
+double median_seconds(int32_t repeats, Fn&& fn) {
+  fn();  // warm-up
+  std::vector<double> t;
+  for (int32_t r = 0; r < repeats; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return median(t);
+}
+
+// Sums a buffer with 8 independent accumulators per thread: bound by the memory system.
+double read_bandwidth_gbps(core::ThreadPool& pool, const std::vector<uint64_t>& buf,
+                           int32_t repeats) {
+  std::vector<uint64_t> sinks(static_cast<size_t>(pool.num_threads()) * 8);
+  const auto n = static_cast<int64_t>(buf.size());
+  const double s = median_seconds(repeats, [&] {
+    pool.parallel_for(n, 4096, [&](int idx, int64_t b, int64_t e) {
+      uint64_t acc[8] = {};
+      for (int64_t i = b; i + 8 <= e; i += 8)
+        for (int j = 0; j < 8; ++j) acc[j] += buf[static_cast<size_t>(i + j)];
+      for (int j = 0; j < 8; ++j)
+        sinks[static_cast<size_t>(idx) * 8 + static_cast<size_t>(j)] += acc[j];
+    });
+  });
+  uint64_t total = 0;
+  for (uint64_t v : sinks) total += v;
+  if (total == 42) std::printf(" ");  // keeps the loads
+  return static_cast<double>(buf.size() * sizeof(uint64_t)) / s / 1e9;
+}
+
+struct Weights {
+  std::vector<uint8_t> bytes;
+  kernels::WeightView view;
+};
+
+Weights random_weights(const kernels::CpuOps& ops, DType t, int64_t rows, int64_t cols) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> dist(0.0f, 0.05f);
+  const size_t rb = core::dtype_row_bytes(t, cols).value();
+  Weights w;
+  w.bytes.resize(rb * static_cast<size_t>(rows));
+  std::vector<float> row(static_cast<size_t>(cols));
+  // Rows repeat every 64 to keep set-up fast; the bytes are what matter here.
+  for (int64_t r = 0; r < rows; ++r) {
+    if (r < 64) {
+      for (float& f : row) f = dist(rng);
+      ops.type(t).from_float(row.data(), w.bytes.data() + static_cast<size_t>(r) * rb, cols);
+    } else {
+      std::copy_n(w.bytes.data() + static_cast<size_t>(r % 64) * rb, rb,
+                  w.bytes.data() + static_cast<size_t>(r) * rb);
+    }
+  }
+  w.view = {t, w.bytes.data(), rows, cols, rb};
+  return w;
+}
+
+int run(const RooflineArgs& a) {
+  const kernels::CpuOps& ops = kernels::cpu_ops();
+  const int all = a.threads > 0 ? a.threads : core::default_num_threads();
+  std::vector<int> thread_counts = {1};
+  if (all > 1) thread_counts.push_back(all);
+  std::printf("kernels %s; medians of %d runs\n", std::string(kernels::isa_name(ops.isa)).c_str(),
+              a.repeats);
+
+  std::vector<uint64_t> buf(static_cast<size_t>(a.read_mib) * 1024 * 1024 / sizeof(uint64_t));
+  for (size_t i = 0; i < buf.size(); ++i) buf[i] = i;
+  std::vector<double> bw;
+  for (int t : thread_counts) {
+    core::ThreadPool pool(t);
+    bw.push_back(read_bandwidth_gbps(pool, buf, a.repeats));
+    std::printf("stream read, %d thread%s: %8.1f GB/s (%lld MiB)\n", t, t > 1 ? "s" : "", bw.back(),
+                static_cast<long long>(a.read_mib));
+  }
+  buf = {};
+
+  const DType types[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0,
+                         DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
+  constexpr int64_t kCols = 2048;
+  constexpr int64_t kTokens = 128;
+  std::printf("\nmatmul peak: W %d x %lld in cache, %lld tokens (GOP/s = 2 x multiply-adds)\n", 256,
+              static_cast<long long>(kCols), static_cast<long long>(kTokens));
+  std::printf("%-6s %-8s", "type", "path");
+  for (int t : thread_counts) std::printf(" %9s GOP/s", (std::to_string(t) + "T").c_str());
+  std::printf("\n");
+  std::vector<float> x(static_cast<size_t>(kTokens * kCols));
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (float& f : x) f = dist(rng);
+  for (DType t : types) {
+    const Weights w = random_weights(ops, t, 256, kCols);
+    std::vector<float> y(static_cast<size_t>(kTokens * 256));
+    std::printf("%-6s %-8s", std::string(core::dtype_name(t)).c_str(),
+                ops.type(t).gemm.run != nullptr ? "gemm" : "vec_dot");
+    for (int nt : thread_counts) {
+      core::ThreadPool pool(nt);
+      kernels::MatmulScratch scratch;
+      const double s = median_seconds(a.repeats, [&] {
+        kernels::matmul(ops, pool, w.view, x.data(), kTokens, y.data(), scratch);
+      });
+      std::printf(" %15.1f", 2.0 * kTokens * 256 * kCols / s / 1e9);
+    }
+    std::printf("\n");
+  }
+
+  std::printf("\ndecode matmul (1 token) over 256 MiB of weights: weight GB/s (ratio to read)\n");
+  for (DType t : types) {
+    const size_t rb = core::dtype_row_bytes(t, kCols).value();
+    const auto rows = static_cast<int64_t>((size_t{256} << 20) / rb);
+    const Weights w = random_weights(ops, t, rows, kCols);
+    std::vector<float> y(static_cast<size_t>(rows));
+    std::printf("%-6s %-8s", std::string(core::dtype_name(t)).c_str(),
+                ops.type(t).gemm.run != nullptr ? "gemm" : "vec_dot");
+    for (size_t i = 0; i < thread_counts.size(); ++i) {
+      core::ThreadPool pool(thread_counts[i]);
+      kernels::MatmulScratch scratch;
+      const double s = median_seconds(
+          a.repeats, [&] { kernels::matmul(ops, pool, w.view, x.data(), 1, y.data(), scratch); });
+      const double gbps = static_cast<double>(w.bytes.size()) / s / 1e9;
+      std::printf("  %dT %6.1f GB/s (%4.2f)", thread_counts[i], gbps, gbps / bw[i]);
+    }
+    std::printf("\n");
+  }
+  return 0;
+}
+
+}  // namespace
+
+Runner add_bench_roofline(CLI::App& bench) {
+  auto args = std::make_shared<RooflineArgs>();
+  CLI::App* cmd = bench.add_subcommand(
+      "roofline",
+      "Machine ceilings: streaming read bandwidth, the peak of each matmul path, and decode "
+      "matmul bandwidth, on 1 and all threads");
+  cmd->add_option("-t,--threads", args->threads, "Threads for the 'all' column; 0 = all cores")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--read-mib", args->read_mib, "Buffer size of the read test in MiB")
+      ->capture_default_str()
+      ->check(CLI::Range(64, 1 << 16));
+  cmd->add_option("--repeats", args->repeats, "Timed runs per figure (median reported)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  return [args] { return run(*args); };
+}
+
+}  // namespace sarathi::cli

@@ -1,0 +1,42 @@
+// kernels/cpu/avx512/gemm.h: register-blocked batched matmul (GemmOps) for AVX-512: VNNI
+// vpdpbusd for q8_0/q4_0 (q6_K) weights with q8_0 (q8_K) activations, f32 FMA for f32/f16 weights,
+// vdpbf16ps for bf16. Declarations only: included by baseline code (dispatch.cpp), so no intrinsics
+// here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/kernels.h"
+
+namespace sarathi::kernels::avx512 {
+
+/// q8 activations for q8_0 / q4_0 weights: per pair of 32-blocks, the quants (bit-equal to
+/// from_float_q8_0), their scales as f32 lanes and the offset correction of the weight type.
+size_t packed_x_bytes_q8(int64_t k);
+void pack_x_q8_for_q8_0(const float* src, void* dst, int64_t k);
+void pack_x_q8_for_q4_0(const float* src, void* dst, int64_t k);
+void gemm_q8_0(const GemmArgs& args);
+void gemm_q4_0(const GemmArgs& args);
+
+/// q8_K activations for q6_K weights (quants bit-equal to from_float_q8_k), per 64 elements
+/// with the super-block scale and the weight offset's correction.
+size_t packed_x_bytes_q8_k(int64_t k);
+void pack_x_q8_k_for_q6_k(const float* src, void* dst, int64_t k);
+void gemm_q6_k(const GemmArgs& args);
+
+/// f32 activations (rounded through f16 for f16 weights, as GGML's f16 vec_dot_type does),
+/// zero-padded to 16 elements.
+size_t packed_x_bytes_f32(int64_t k);
+void pack_x_f32(const float* src, void* dst, int64_t k);
+void pack_x_f16_rounded(const float* src, void* dst, int64_t k);
+void gemm_f32(const GemmArgs& args);
+void gemm_f16(const GemmArgs& args);
+
+/// bf16 activations (bit-equal to from_float_bf16), zero-padded to 32 elements. Needs
+/// AVX512_BF16.
+size_t packed_x_bytes_bf16(int64_t k);
+void pack_x_bf16(const float* src, void* dst, int64_t k);
+void gemm_bf16(const GemmArgs& args);
+
+}  // namespace sarathi::kernels::avx512
