@@ -19,6 +19,7 @@ Runner add_bench(CLI::App& app) {
   subs->push_back({"roofline", add_bench_roofline(*bench)});
   subs->push_back({"ops", add_bench_ops(*bench)});
   subs->push_back({"throughput", add_bench_throughput(*bench)});
+  subs->push_back({"serve", add_bench_serve(*bench)});
   return [subs, bench]() {
     for (const Sub& s : *subs)
       if (bench->got_subcommand(s.name)) return s.run();

@@ -12,11 +12,13 @@ using Runner = std::function<int()>;
 
 Runner add_generate(CLI::App& app);
 Runner add_export(CLI::App& app);
+Runner add_serve(CLI::App& app);
 /// `bench` and its subcommands.
 Runner add_bench(CLI::App& app);
 Runner add_bench_step_cost(CLI::App& bench);
 Runner add_bench_roofline(CLI::App& bench);
 Runner add_bench_ops(CLI::App& bench);
 Runner add_bench_throughput(CLI::App& bench);
+Runner add_bench_serve(CLI::App& bench);
 
 }  // namespace sarathi::cli

@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   const sarathi::cli::Runner run_generate = sarathi::cli::add_generate(app);
   const sarathi::cli::Runner run_bench = sarathi::cli::add_bench(app);
   const sarathi::cli::Runner run_export = sarathi::cli::add_export(app);
+  const sarathi::cli::Runner run_serve = sarathi::cli::add_serve(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -18,5 +19,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("generate")) return run_generate();
   if (app.got_subcommand("bench")) return run_bench();
   if (app.got_subcommand("export")) return run_export();
+  if (app.got_subcommand("serve")) return run_serve();
   return 2;
 }

@@ -8,7 +8,11 @@ packages=(
   libfmt-dev nlohmann-json3-dev libcli11-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev   # libFuzzer target and sanitizer runtimes
+  libcpp-httplib-dev libssl-dev curl   # sarathi serve (httplib's flags need OpenSSL headers)
 )
+# The OpenAI Node SDK test (tests/server/node) needs node and npm; nodejs from another source
+# (NodeSource) already brings npm, and Debian's npm package would conflict with it.
+if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,50 @@
+// server/serve_model.h: what the HTTP server serves once the model is loaded: the model, its
+// executor, the AsyncEngine on its own thread and the chat template. Built off the request path
+// (in the background while /health says 503). Depends on model/, engine/ and chat_template.h;
+// knows nothing of HTTP.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/dtype.h"
+#include "core/status.h"
+#include "engine/async_engine.h"
+#include "engine/model_executor.h"
+#include "model/llama.h"
+#include "sched/config.h"
+#include "server/chat_template.h"
+
+namespace sarathi::server {
+
+struct ServedModelOptions {
+  sched::SchedulerConfig sched;  // KV pool size and max_model_len already set
+  core::DType kv_dtype = core::DType::kF16;
+  int num_threads = 0;                 // 0 = all cores
+  std::string chat_template;           // override: a file path or inline Jinja text
+  int32_t max_queue = 0;               // waiting requests at most (0 = unlimited)
+  std::string model_name = "sarathi";  // for the metrics' model_name label
+};
+
+/// Everything a request needs; destroyed in reverse order (engine first, model last).
+struct ServedModel {
+  std::unique_ptr<model::LlamaModel> model;
+  std::unique_ptr<engine::ModelExecutor> executor;
+  std::unique_ptr<engine::AsyncEngine> engine;
+  ChatTemplate chat_template;
+  std::string bos_text, eos_text;  // the tokenizer's BOS/EOS text for templates
+  sched::SchedulerConfig sched;
+
+  ServedModel() = default;
+  ServedModel(const ServedModel&) = delete;
+  ServedModel& operator=(const ServedModel&) = delete;
+  ~ServedModel();
+};
+
+/// Builds the executor and starts the engine over a loaded model. The chat template is, in
+/// order: the override (read as a file when such a file exists, else used as template text), the
+/// model's own, ChatML.
+core::Result<std::unique_ptr<ServedModel>> make_served_model(
+    std::unique_ptr<model::LlamaModel> model, const ServedModelOptions& options);
+
+}  // namespace sarathi::server
