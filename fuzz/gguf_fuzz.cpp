@@ -89,6 +89,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // Round trip: write what was parsed, parse it again, and write again. The first rewrite may
   // differ from the input (layout, NaN payloads); from then on the bytes must be stable.
+  // Huge (valid) alignments would make the rewrite megabytes of padding: skip those.
+  if (f.alignment() > (1u << 16)) return 0;
   const std::vector<uint8_t> once = rewrite(f);
   auto reparsed = GgufFile::parse(once, kName);
   if (!reparsed.ok()) fail("the writer's output does not parse:", reparsed.error().message);

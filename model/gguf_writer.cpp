@@ -35,7 +35,8 @@ class ByteSink {
   /// Zero-pads to a multiple of `alignment` (0 or 1 pads nothing).
   void pad(uint64_t alignment) {
     if (alignment <= 1) return;
-    while (out_.size() % alignment != 0) out_.push_back(0);
+    const uint64_t rem = out_.size() % alignment;
+    if (rem != 0) out_.resize(out_.size() + (alignment - rem), 0);
   }
 
   /// Writes the payload of `v` as a value of `type` (the type id itself is not written).
