@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "cli/commands.h"
@@ -15,6 +16,7 @@
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
 #include "kernels/matmul.h"
+#include "kernels/packed.h"
 
 namespace sarathi::cli {
 namespace {
@@ -61,8 +63,36 @@ double read_bandwidth_gbps(core::ThreadPool& pool, const std::vector<uint64_t>& 
 
 struct Weights {
   std::vector<uint8_t> bytes;
+  kernels::AlignedBuffer packed;
   kernels::WeightView view;
 };
+
+// One matmul path of the engine: a type on an op table, in the GGML or the interleaved layout.
+struct Path {
+  DType type;
+  const kernels::CpuOps* ops;
+  bool packed;
+  std::string label;
+};
+
+std::vector<Path> matmul_paths(const kernels::CpuOps& ops) {
+  const DType types[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0,
+                         DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
+  std::vector<Path> paths;
+  for (DType t : types) {
+    const kernels::TypeOps& to = ops.type(t);
+    paths.push_back({t, &ops, false, to.gemm.run != nullptr ? "gemm" : "vec_dot"});
+    if (to.packed.run == nullptr) continue;
+    // The interleaved layout: VNNI, and on AMX machines the tile unit as well.
+    if (ops.isa == kernels::Isa::kAmx) {
+      paths.push_back({t, &kernels::cpu_ops_for(kernels::Isa::kAvx512), true, "vnni-16"});
+      paths.push_back({t, &ops, true, "amx-16"});
+    } else {
+      paths.push_back({t, &ops, true, "vnni-16"});
+    }
+  }
+  return paths;
+}
 
 Weights random_weights(const kernels::CpuOps& ops, DType t, int64_t rows, int64_t cols) {
   std::mt19937 rng(7);
@@ -85,6 +115,15 @@ Weights random_weights(const kernels::CpuOps& ops, DType t, int64_t rows, int64_
   return w;
 }
 
+Weights path_weights(const Path& p, int64_t rows, int64_t cols) {
+  Weights w = random_weights(*p.ops, p.type, rows, cols);
+  if (p.packed) {
+    w.view = kernels::pack_weight(w.view, w.packed);
+    w.bytes = {};
+  }
+  return w;
+}
+
 int run(const RooflineArgs& a) {
   const kernels::CpuOps& ops = kernels::cpu_ops();
   const int all = a.threads > 0 ? a.threads : core::default_num_threads();
@@ -104,8 +143,7 @@ int run(const RooflineArgs& a) {
   }
   buf = {};
 
-  const DType types[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0,
-                         DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
+  const std::vector<Path> paths = matmul_paths(ops);
   constexpr int64_t kCols = 2048;
   constexpr int64_t kTokens = 128;
   std::printf("\nmatmul peak: W %d x %lld in cache, %lld tokens (GOP/s = 2 x multiply-adds)\n", 256,
@@ -117,16 +155,15 @@ int run(const RooflineArgs& a) {
   std::mt19937 rng(3);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   for (float& f : x) f = dist(rng);
-  for (DType t : types) {
-    const Weights w = random_weights(ops, t, 256, kCols);
+  for (const Path& p : paths) {
+    const Weights w = path_weights(p, 256, kCols);
     std::vector<float> y(static_cast<size_t>(kTokens * 256));
-    std::printf("%-6s %-8s", std::string(core::dtype_name(t)).c_str(),
-                ops.type(t).gemm.run != nullptr ? "gemm" : "vec_dot");
+    std::printf("%-6s %-8s", std::string(core::dtype_name(p.type)).c_str(), p.label.c_str());
     for (int nt : thread_counts) {
       core::ThreadPool pool(nt);
       kernels::MatmulScratch scratch;
       const double s = median_seconds(a.repeats, [&] {
-        kernels::matmul(ops, pool, w.view, x.data(), kTokens, y.data(), scratch);
+        kernels::matmul(*p.ops, pool, w.view, x.data(), kTokens, y.data(), scratch);
       });
       std::printf(" %15.1f", 2.0 * kTokens * 256 * kCols / s / 1e9);
     }
@@ -134,19 +171,20 @@ int run(const RooflineArgs& a) {
   }
 
   std::printf("\ndecode matmul (1 token) over 256 MiB of weights: weight GB/s (ratio to read)\n");
-  for (DType t : types) {
-    const size_t rb = core::dtype_row_bytes(t, kCols).value();
+  for (const Path& p : paths) {
+    if (p.label == "amx-16") continue;  // one token runs the VNNI kernel
+    const size_t rb = core::dtype_row_bytes(p.type, kCols).value();
     const auto rows = static_cast<int64_t>((size_t{256} << 20) / rb);
-    const Weights w = random_weights(ops, t, rows, kCols);
+    const Weights w = path_weights(p, rows, kCols);
     std::vector<float> y(static_cast<size_t>(rows));
-    std::printf("%-6s %-8s", std::string(core::dtype_name(t)).c_str(),
-                ops.type(t).gemm.run != nullptr ? "gemm" : "vec_dot");
+    std::printf("%-6s %-8s", std::string(core::dtype_name(p.type)).c_str(), p.label.c_str());
     for (size_t i = 0; i < thread_counts.size(); ++i) {
       core::ThreadPool pool(thread_counts[i]);
       kernels::MatmulScratch scratch;
-      const double s = median_seconds(
-          a.repeats, [&] { kernels::matmul(ops, pool, w.view, x.data(), 1, y.data(), scratch); });
-      const double gbps = static_cast<double>(w.bytes.size()) / s / 1e9;
+      const double s = median_seconds(a.repeats, [&] {
+        kernels::matmul(*p.ops, pool, w.view, x.data(), 1, y.data(), scratch);
+      });
+      const double gbps = static_cast<double>(rb) * static_cast<double>(rows) / s / 1e9;
       std::printf("  %dT %6.1f GB/s (%4.2f)", thread_counts[i], gbps, gbps / bw[i]);
     }
     std::printf("\n");

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/check.h"
+#include "kernels/cpu/amx/packed_gemm.h"
 #include "kernels/cpu/avx2/type_ops.h"
 #include "kernels/cpu/avx512/attention.h"
 #include "kernels/cpu/avx512/elementwise.h"
@@ -92,6 +93,13 @@ const CpuFeatures& features() {
   return f;
 }
 
+// SARATHI_REPACK=0 keeps q8_0 / q4_0 weights in the GGML layout (their GemmOps path), for A/B
+// measurements and as a way around a problem in the interleaved kernels.
+bool repack_enabled() {
+  const char* v = std::getenv("SARATHI_REPACK");
+  return v == nullptr || std::string(v) != "0";
+}
+
 CpuOps make_ref_ops() {
   CpuOps o;
   o.isa = Isa::kScalar;
@@ -142,15 +150,24 @@ CpuOps make_avx512_ops() {
   o.q8_0.gemm = {avx512::packed_x_bytes_q8, avx512::pack_x_q8_for_q8_0, avx512::gemm_q8_0};
   o.q4_0.gemm = {avx512::packed_x_bytes_q8, avx512::pack_x_q8_for_q4_0, avx512::gemm_q4_0};
   o.q6_k.gemm = {avx512::packed_x_bytes_q8_k, avx512::pack_x_q8_k_for_q6_k, avx512::gemm_q6_k};
+  if (repack_enabled()) {
+    o.q8_0.packed = {avx512::pack_x_packed_q8_0, avx512::packed_gemm_q8_0};
+    o.q4_0.packed = {avx512::pack_x_packed_q4_0, avx512::packed_gemm_q4_0};
+  }
   o.attend = avx512::attend_group;
   o.swiglu = avx512::swiglu;
   return o;
 }
 
-// AMX tile kernels are a later issue: for now the AMX level runs the AVX-512 row ops.
+// AMX: the int8 tile unit for q8_0 / q4_0 matmuls over interleaved weights (full 16-token
+// tiles; the rest of a batch and every other op run the AVX-512 code).
 CpuOps make_amx_ops() {
   CpuOps o = make_avx512_ops();
   o.isa = Isa::kAmx;
+  if (repack_enabled()) {
+    o.q8_0.packed.run = amx::packed_gemm_q8_0;
+    o.q4_0.packed.run = amx::packed_gemm_q4_0;
+  }
   return o;
 }
 

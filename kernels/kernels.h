@@ -66,6 +66,35 @@ struct GemmOps {
   void (*run)(const GemmArgs& args) = nullptr;
 };
 
+/// One block of a matmul over weights in the interleaved layout of kernels/packed.h (16 rows
+/// per group): outputs y[t * ldy + r] for the rows of groups [group_begin, group_end) (rows
+/// past `rows` in the last group are not written) and tokens [tok_begin, tok_end). x holds
+/// activation rows packed by PackedGemmOps::pack_x.
+struct PackedGemmArgs {
+  const uint8_t* w = nullptr;  // packed groups, group_bytes apart
+  size_t group_bytes = 0;
+  int64_t k = 0;
+  int64_t rows = 0;
+  const uint8_t* x = nullptr;  // [m, x_row_bytes]
+  size_t x_row_bytes = 0;
+  float* y = nullptr;  // [m, ldy]
+  int64_t ldy = 0;
+  int64_t group_begin = 0;
+  int64_t group_end = 0;
+  int64_t tok_begin = 0;
+  int64_t tok_end = 0;
+};
+
+/// The matmul path over interleaved weights (kernels/packed.h). Every implementation computes
+/// each output with the same arithmetic (exact int32 block sums, one f32 FMA per block in block
+/// order), so the AVX-512 VNNI and AMX versions and the scalar oracle agree bit for bit, and any
+/// mix of them over a batch keeps batch invariance. Null where an ISA has no such path.
+struct PackedGemmOps {
+  /// Converts one f32 activation row (k elements) into the packed layout (packed_x_bytes).
+  void (*pack_x)(const float* src, void* dst, int64_t k) = nullptr;
+  void (*run)(const PackedGemmArgs& args) = nullptr;
+};
+
 /// What one tensor element type can do. As in GGML, a weight row is multiplied with an
 /// activation row first converted to vec_dot_type (f16 for f16 weights, q8_0 for q4_0/q8_0,
 /// q8_K for the K-quants), so integer units do the inner products.
@@ -75,6 +104,7 @@ struct TypeOps {
   FromFloatFn from_float = nullptr;
   VecDotFn vec_dot = nullptr;  // null for kQ8_K (activation-only type)
   GemmOps gemm;                // batched path; may be empty
+  PackedGemmOps packed;        // path over interleaved weights; may be empty
 };
 
 /// Attention of num_q consecutive query tokens of one sequence for the `group` query heads that

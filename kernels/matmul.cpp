@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/check.h"
+#include "kernels/packed.h"
 
 namespace sarathi::kernels {
 
@@ -49,11 +50,55 @@ void matmul_gemm(const GemmOps& g, core::ThreadPool& pool, const WeightView& w, 
   });
 }
 
+// Interleaved weights: threads split the 16-row groups; each passes over its groups once per
+// block of tokens.
+void matmul_packed(const PackedGemmOps& g, core::ThreadPool& pool, const WeightView& w,
+                   const float* x, int64_t m, float* y, MatmulScratch& scratch) {
+  const size_t xrb = packed_x_bytes(w.cols);
+  const size_t need = xrb * static_cast<size_t>(m);
+  if (scratch.x_converted.size() < need) scratch.x_converted.resize(need);
+  uint8_t* xp = scratch.x_converted.data();
+  auto pack = [&](int, int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i)
+      g.pack_x(x + i * w.cols, xp + static_cast<size_t>(i) * xrb, w.cols);
+  };
+  if (m < kParallelPackMin) {
+    pack(0, 0, m);
+  } else {
+    pool.parallel_for(m, 4, pack);
+  }
+  PackedGemmArgs base;
+  base.w = static_cast<const uint8_t*>(w.data);
+  base.group_bytes = packed_group_bytes(w.dtype, w.cols);
+  base.k = w.cols;
+  base.rows = w.rows;
+  base.x = xp;
+  base.x_row_bytes = xrb;
+  base.y = y;
+  base.ldy = w.rows;
+  pool.parallel_for(packed_groups(w.rows), 1, [&](int, int64_t g0, int64_t g1) {
+    PackedGemmArgs a = base;
+    a.group_begin = g0;
+    a.group_end = g1;
+    for (int64_t t0 = 0; t0 < m; t0 += kTokenBlock) {
+      a.tok_begin = t0;
+      a.tok_end = std::min(m, t0 + kTokenBlock);
+      g.run(a);
+    }
+  });
+}
+
 }  // namespace
 
 void matmul(const CpuOps& ops, core::ThreadPool& pool, const WeightView& w, const float* x,
             int64_t m, float* y, MatmulScratch& scratch) {
   const TypeOps& wt = ops.type(w.dtype);
+  if (w.packed) {
+    SARATHI_CHECK(wt.packed.run != nullptr, "{} ops have no path for packed {} weights",
+                  isa_name(ops.isa), core::dtype_name(w.dtype));
+    matmul_packed(wt.packed, pool, w, x, m, y, scratch);
+    return;
+  }
   if (wt.gemm.run != nullptr) {
     matmul_gemm(wt.gemm, pool, w, x, m, y, scratch);
     return;
@@ -91,6 +136,7 @@ void matmul(const CpuOps& ops, core::ThreadPool& pool, const WeightView& w, cons
 }
 
 void matmul_ref(const CpuOps& ops, const WeightView& w, const float* x, int64_t m, float* y) {
+  SARATHI_CHECK(!w.packed, "matmul_ref needs the GGML layout");
   std::vector<float> row(static_cast<size_t>(w.cols));
   const auto* wbase = static_cast<const uint8_t*>(w.data);
   for (int64_t r = 0; r < w.rows; ++r) {

@@ -20,7 +20,10 @@ struct WeightView {
   const void* data = nullptr;  // [rows, cols] in dtype
   int64_t rows = 0;
   int64_t cols = 0;
-  size_t row_bytes = 0;
+  size_t row_bytes = 0;  // of the GGML layout
+  /// True if data is in the interleaved layout of kernels/packed.h (pack_weight), which only
+  /// an op table with TypeOps::packed for this type can multiply.
+  bool packed = false;
 };
 
 /// Scratch for converted activations; grows to the largest batch seen, then stays.

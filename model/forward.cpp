@@ -72,7 +72,7 @@ const char* OpProfile::name(int op) {
 
 Forward::Forward(const LlamaModel& model, PagedKvCache& cache, core::ThreadPool& pool,
                  const kernels::CpuOps& ops)
-    : model_(model), cache_(cache), pool_(pool), ops_(ops) {}
+    : model_(model), weights_(model.weights_for(ops)), cache_(cache), pool_(pool), ops_(ops) {}
 
 core::Status Forward::validate(std::span<const SeqInput> batch) const {
   const LlamaConfig& c = model_.config();
@@ -162,7 +162,7 @@ void Forward::reserve(int64_t num_tokens, int64_t num_logits) {
 
 void Forward::layer(int32_t l, int64_t T) {
   const LlamaConfig& c = model_.config();
-  const LayerWeights& w = model_.weights().layers[static_cast<size_t>(l)];
+  const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
   const int64_t q_dim = static_cast<int64_t>(c.n_head) * c.head_dim;
   const int64_t kv_dim = static_cast<int64_t>(c.n_head_kv) * c.head_dim;
 
@@ -237,7 +237,7 @@ void Forward::layer(int32_t l, int64_t T) {
 core::Result<std::span<const float>> Forward::run(std::span<const SeqInput> batch) {
   SARATHI_RETURN_IF_ERROR(validate(batch));
   const LlamaConfig& c = model_.config();
-  const LlamaWeights& w = model_.weights();
+  const LlamaWeights& w = weights_;
   int64_t T = 0;
   int64_t L = 0;
   for (const SeqInput& s : batch) {

@@ -99,6 +99,7 @@ class Forward {
   void layer(int32_t l, int64_t num_tokens);
 
   const LlamaModel& model_;
+  const LlamaWeights& weights_;  // model_.weights_for(ops_)
   PagedKvCache& cache_;
   core::ThreadPool& pool_;
   const kernels::CpuOps& ops_;

@@ -24,6 +24,34 @@ std::string LlamaConfig::summary() const {
 
 LlamaModel::~LlamaModel() = default;
 
+const LlamaWeights& LlamaModel::weights_for(const kernels::CpuOps& ops) const {
+  auto wanted = [&](const kernels::WeightView& w) {
+    return kernels::packable(w.dtype) && ops.type(w.dtype).packed.run != nullptr;
+  };
+  uint32_t key = 0;
+  for (core::DType t : {core::DType::kQ8_0, core::DType::kQ4_0})
+    if (ops.type(t).packed.run != nullptr) key |= 1u << static_cast<uint32_t>(t);
+  if (key == 0) return weights_;
+  std::lock_guard<std::mutex> lock(packed_mu_);
+  std::unique_ptr<Packed>& slot = packed_[key];
+  if (slot == nullptr) {
+    auto p = std::make_unique<Packed>();
+    p->weights = weights_;
+    auto pack = [&](kernels::WeightView& w) {
+      if (!wanted(w)) return;
+      p->buffers.emplace_back();
+      w = kernels::pack_weight(w, p->buffers.back());
+    };
+    for (LayerWeights& l : p->weights.layers) {
+      for (kernels::WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+        pack(*w);
+    }
+    pack(p->weights.output);
+    slot = std::move(p);
+  }
+  return slot->weights;
+}
+
 core::Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const std::string& spec,
                                                            const LoadOptions& options) {
   if (spec.rfind("synthetic:", 0) == 0) return synthetic(spec, options);

@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,7 @@
 #include "core/status.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "kernels/packed.h"
 #include "model/gguf.h"
 #include "model/tokenizer.h"
 
@@ -85,6 +88,11 @@ class LlamaModel {
 
   const LlamaConfig& config() const { return config_; }
   const LlamaWeights& weights() const { return weights_; }
+  /// The weights as the op table multiplies them fastest: matrices of the types it has an
+  /// interleaved path for (kernels/packed.h: q8_0, q4_0 on AVX-512 and AMX) are repacked once,
+  /// on first use, and kept with the model; every other view is the one weights() has.
+  /// Thread-safe.
+  const LlamaWeights& weights_for(const kernels::CpuOps& ops) const;
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   /// Bytes of weight data (what a decode step streams from memory).
   uint64_t weight_bytes() const { return weight_bytes_; }
@@ -103,6 +111,12 @@ class LlamaModel {
   std::vector<std::vector<uint8_t>> owned_;      // converted/generated tensors
   uint64_t weight_bytes_ = 0;
   std::string chat_template_;
+  struct Packed {
+    LlamaWeights weights;
+    std::vector<kernels::AlignedBuffer> buffers;
+  };
+  mutable std::mutex packed_mu_;
+  mutable std::map<uint32_t, std::unique_ptr<Packed>> packed_;  // by the set of packed types
 };
 
 /// Names of the built-in synthetic shapes, e.g. "llama-160m", "tinyllama-1.1b".

@@ -2,6 +2,7 @@
 // change the result, and a sequence's logits do not depend on what else shares its step.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -126,13 +127,80 @@ TEST_P(ForwardProperties, MixedBatchEqualsAlone) {
 INSTANTIATE_TEST_SUITE_P(Models, ForwardProperties,
                          ::testing::Values("stories260K.gguf", "llama-2-tiny-random.gguf",
                                            "synthetic:tiny:f16", "synthetic:tiny:q4_K",
-                                           "synthetic:qwen2-tiny:q8_0"),
+                                           "synthetic:tiny:q4_0", "synthetic:qwen2-tiny:q8_0"),
                          [](const auto& param_info) {
                            std::string s = param_info.param;
                            for (char& ch : s)
                              if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return s;
                          });
+
+// q8_0 / q4_0 weights run the interleaved (packed) kernels on AVX-512 and AMX. Their logits for
+// a 40-token prompt (two full AMX tiles and a tail) and a decode step stay close to the scalar
+// GGML-layout path (random synthetic weights amplify single rounding flips of the q8
+// activations to a few 1e-3 of the logit range between any two correct paths, AVX2's
+// included; a layout error is of the order of the range itself), and AMX equals AVX-512 bit
+// for bit.
+struct PackedHarnessRun {
+  std::vector<float> prefill;
+  std::vector<float> decode;
+};
+
+PackedHarnessRun run_ops(const LlamaModel& m, const kernels::CpuOps& ops,
+                         const std::vector<int32_t>& prompt) {
+  core::ThreadPool pool(2);
+  auto cache = PagedKvCache::create(m.config(), {.num_blocks = 16, .block_size = 16,
+                                                 .dtype = core::DType::kF32});
+  EXPECT_TRUE(cache.ok());
+  Forward fwd(m, **cache, pool, ops);
+  std::vector<int32_t> table = {0, 1, 2, 3};
+  PackedHarnessRun out;
+  SeqInput in{prompt, 0, table, 1};
+  auto r = fwd.run(std::span(&in, 1));
+  EXPECT_TRUE(r.ok());
+  if (r.ok()) out.prefill.assign(r->begin(), r->end());
+  const int32_t token = 5;
+  SeqInput dec{std::span(&token, 1), static_cast<int32_t>(prompt.size()), table, 1};
+  r = fwd.run(std::span(&dec, 1));
+  EXPECT_TRUE(r.ok());
+  if (r.ok()) out.decode.assign(r->begin(), r->end());
+  return out;
+}
+
+TEST(Forward, PackedWeightsAgreeWithGgmlLayout) {
+  std::vector<kernels::Isa> isas;
+  for (kernels::Isa isa : testing::supported_isas())
+    if (kernels::cpu_ops_for(isa).q8_0.packed.run != nullptr) isas.push_back(isa);
+  if (isas.empty()) GTEST_SKIP() << "no ISA with packed kernels on this CPU";
+  for (const char* spec : {"synthetic:tiny:q8_0", "synthetic:tiny:q4_0",
+                           "synthetic:qwen2-tiny:q8_0"}) {
+    SCOPED_TRACE(spec);
+    auto m = LlamaModel::load(spec);
+    ASSERT_TRUE(m.ok()) << m.error().message;
+    std::vector<int32_t> prompt(40);
+    for (size_t i = 0; i < prompt.size(); ++i)
+      prompt[i] = static_cast<int32_t>((i * 37 + 11) % static_cast<size_t>((*m)->config().n_vocab));
+    std::vector<PackedHarnessRun> packed_runs;
+    const PackedHarnessRun want = run_ops(**m, kernels::cpu_ops_for(kernels::Isa::kScalar), prompt);
+    for (kernels::Isa isa : isas) {
+      SCOPED_TRACE(std::string(kernels::isa_name(isa)));
+      const PackedHarnessRun got = run_ops(**m, kernels::cpu_ops_for(isa), prompt);
+      ASSERT_EQ(got.prefill.size(), want.prefill.size());
+      ASSERT_EQ(got.decode.size(), want.decode.size());
+      float scale = 1.0f;
+      for (float v : want.prefill) scale = std::max(scale, std::fabs(v));
+      for (size_t i = 0; i < want.prefill.size(); ++i) {
+        ASSERT_NEAR(got.prefill[i], want.prefill[i], 2e-2f * scale) << "prefill logit " << i;
+        ASSERT_NEAR(got.decode[i], want.decode[i], 2e-2f * scale) << "decode logit " << i;
+      }
+      packed_runs.push_back(got);
+    }
+    for (size_t i = 1; i < packed_runs.size(); ++i) {
+      EXPECT_EQ(packed_runs[i].prefill, packed_runs[0].prefill) << kernels::isa_name(isas[i]);
+      EXPECT_EQ(packed_runs[i].decode, packed_runs[0].decode) << kernels::isa_name(isas[i]);
+    }
+  }
+}
 
 TEST(Forward, RejectsBadInput) {
   auto m = LlamaModel::load("synthetic:tiny:f32");

@@ -40,3 +40,14 @@ void pack_x_bf16(const float* src, void* dst, int64_t k);
 void gemm_bf16(const GemmArgs& args);
 
 }  // namespace sarathi::kernels::avx512
+
+namespace sarathi::kernels::avx512 {
+
+/// The matmul over interleaved q8_0 / q4_0 weights (kernels/packed.h): activations packed
+/// bit-equal to pack_x_ref, outputs bit-equal to packed_gemm_ref.
+void pack_x_packed_q8_0(const float* src, void* dst, int64_t k);
+void pack_x_packed_q4_0(const float* src, void* dst, int64_t k);
+void packed_gemm_q8_0(const PackedGemmArgs& args);
+void packed_gemm_q4_0(const PackedGemmArgs& args);
+
+}  // namespace sarathi::kernels::avx512

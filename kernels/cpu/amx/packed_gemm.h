@@ -1,0 +1,15 @@
+// kernels/cpu/amx/packed_gemm.h: AMX-INT8 matmul over interleaved q8_0 / q4_0 weights
+// (kernels/packed.h). Declarations only: included by baseline code (dispatch.cpp).
+#pragma once
+
+#include "kernels/kernels.h"
+
+namespace sarathi::kernels::amx {
+
+/// Full 16-token tiles run on the tile unit (one TDPBSUD per 32-element block, then the block
+/// scales applied with AVX-512); the remaining tokens run the AVX-512 VNNI kernel. Both follow
+/// the arithmetic of kernels/packed.h, so outputs are bit-equal to packed_gemm_ref.
+void packed_gemm_q8_0(const PackedGemmArgs& args);
+void packed_gemm_q4_0(const PackedGemmArgs& args);
+
+}  // namespace sarathi::kernels::amx

@@ -1,0 +1,222 @@
+// AVX-512 VNNI matmul over interleaved q8_0 / q4_0 weights (kernels/packed.h). One 64-byte load
+// holds four quants of 16 weight rows, so one vpdpbusd with a broadcast group of four activation
+// quants advances 16 outputs by four elements; the f32 work is one convert and one FMA per block
+// of 32 elements for 16 outputs. Tiles of G groups x C tokens keep the weight vectors in registers
+// while they meet C tokens.
+
+// GCC 12.2's AVX-512 headers self-initialise _mm512_undefined_*() values, which -Wuninitialized
+// reports wherever such an intrinsic is inlined (GCC bug 105593, fixed in 12.3).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#include <cstring>
+
+#include "core/dtype.h"
+#include "kernels/cpu/avx512/gemm.h"
+#include "kernels/cpu/avx512/type_ops.h"
+#include "kernels/packed.h"
+
+namespace sarathi::kernels::avx512 {
+namespace {
+
+using core::BlockQ8_0;
+using core::DType;
+using core::kQK8_0;
+
+#define SARATHI_INLINE inline __attribute__((always_inline))
+
+// Few tokens: one group at a time, so each thread reads one sequential stream of weights (on
+// Zen 4, a second concurrent stream per thread, even of 1/16 the bytes, cost 15% of decode
+// bandwidth; software prefetch only lost).
+constexpr int64_t kStreamMaxTokens = 4;
+constexpr int kTileToks = 4;
+
+SARATHI_INLINE int32_t load_i32(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+struct XRow {
+  const int8_t* q;
+  const float* d;
+  const int32_t* corr;
+};
+
+SARATHI_INLINE XRow x_row(const PackedGemmArgs& a, int64_t t, int64_t nb) {
+  const uint8_t* r = a.x + static_cast<size_t>(t) * a.x_row_bytes;
+  return {reinterpret_cast<const int8_t*>(r), reinterpret_cast<const float*>(r + nb * kQK8_0),
+          reinterpret_cast<const int32_t*>(r + nb * (kQK8_0 + 4))};
+}
+
+template <bool kQ8, int G, int C>
+void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t nb) {
+  constexpr size_t kQBytes = kQ8 ? 512 : 256;
+  constexpr size_t kPairBytes = 64 + 2 * kQBytes;
+  __m512 acc[G][C];
+  const uint8_t* wq[G];
+  XRow x[C];
+#pragma GCC unroll 8
+  for (int g = 0; g < G; ++g) {
+    wq[g] = a.w + static_cast<size_t>(g0 + g) * a.group_bytes;
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) acc[g][c] = _mm512_setzero_ps();
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) x[c] = x_row(a, t0 + c, nb);
+
+  // Independent int32 chains per output while few outputs share a tile (vpdpbusd latency
+  // would bound a single chain); their exact sum is the same whatever the split.
+  constexpr int K = G * C == 1 ? 4 : (G * C == 2 ? 2 : 1);
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i ia[G][C][K];
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+      const __m512i corr = _mm512_set1_epi32(x[c].corr[b]);
+#pragma GCC unroll 8
+      for (int g = 0; g < G; ++g) {
+        ia[g][c][0] = corr;
+#pragma GCC unroll 4
+        for (int i = 1; i < K; ++i) ia[g][c][i] = _mm512_setzero_si512();
+      }
+    }
+    const size_t soff = static_cast<size_t>(b / 2) * kPairBytes + static_cast<size_t>(b % 2) * 32;
+    const size_t qoff = static_cast<size_t>(b / 2) * kPairBytes + 64 + static_cast<size_t>(b % 2) * kQBytes;
+    if constexpr (kQ8) {
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        __m512i w[G];
+#pragma GCC unroll 8
+        for (int g = 0; g < G; ++g) w[g] = _mm512_loadu_si512(wq[g] + qoff + 64 * j);
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) {
+          const __m512i xv = _mm512_set1_epi32(load_i32(x[c].q + b * kQK8_0 + 4 * j));
+#pragma GCC unroll 8
+          for (int g = 0; g < G; ++g)
+            ia[g][c][j % K] = _mm512_dpbusd_epi32(ia[g][c][j % K], w[g], xv);
+        }
+      }
+    } else {
+      const __m512i lo4 = _mm512_set1_epi8(0x0f);
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        __m512i lo[G], hi[G];
+#pragma GCC unroll 8
+        for (int g = 0; g < G; ++g) {
+          const __m512i v = _mm512_loadu_si512(wq[g] + qoff + 64 * j);
+          lo[g] = _mm512_and_si512(v, lo4);
+          hi[g] = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4);
+        }
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) {
+          const __m512i xl = _mm512_set1_epi32(load_i32(x[c].q + b * kQK8_0 + 4 * j));
+          const __m512i xh = _mm512_set1_epi32(load_i32(x[c].q + b * kQK8_0 + 16 + 4 * j));
+#pragma GCC unroll 8
+          for (int g = 0; g < G; ++g) {
+            ia[g][c][(2 * j) % K] = _mm512_dpbusd_epi32(ia[g][c][(2 * j) % K], lo[g], xl);
+            ia[g][c][(2 * j + 1) % K] = _mm512_dpbusd_epi32(ia[g][c][(2 * j + 1) % K], hi[g], xh);
+          }
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int g = 0; g < G; ++g)
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c)
+#pragma GCC unroll 4
+        for (int i = 1; i < K; ++i) ia[g][c][0] = _mm512_add_epi32(ia[g][c][0], ia[g][c][i]);
+#pragma GCC unroll 8
+    for (int g = 0; g < G; ++g) {
+      const __m512 dw = _mm512_cvtph_ps(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wq[g] + soff)));
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) {
+        const __m512 s = _mm512_mul_ps(dw, _mm512_set1_ps(x[c].d[b]));
+        acc[g][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[g][c][0]), s, acc[g][c]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int g = 0; g < G; ++g) {
+    const int64_t r0 = (g0 + g) * kPackRows;
+    const int64_t valid = a.rows - r0;
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+      float* y = a.y + (t0 + c) * a.ldy + r0;
+      if (valid >= kPackRows) {
+        _mm512_storeu_ps(y, acc[g][c]);
+      } else {
+        _mm512_mask_storeu_ps(y, static_cast<__mmask16>((1u << valid) - 1u), acc[g][c]);
+      }
+    }
+  }
+}
+
+template <bool kQ8, int G, int C>
+void tail_tile(const PackedGemmArgs& a, int64_t g0, int64_t t, int64_t rem, int64_t nb) {
+  if constexpr (C > 0) {
+    if (rem == C) {
+      tile<kQ8, G, C>(a, g0, t, nb);
+      return;
+    }
+    tail_tile<kQ8, G, C - 1>(a, g0, t, rem, nb);
+  }
+}
+
+template <bool kQ8, int G>
+void group_tiles(const PackedGemmArgs& a, int64_t g0, int64_t nb) {
+  int64_t t = a.tok_begin;
+  for (; t + kTileToks <= a.tok_end; t += kTileToks) tile<kQ8, G, kTileToks>(a, g0, t, nb);
+  tail_tile<kQ8, G, kTileToks - 1>(a, g0, t, a.tok_end - t, nb);
+}
+
+template <bool kQ8>
+void run(const PackedGemmArgs& a) {
+  const int64_t nb = a.k / kQK8_0;
+  int64_t g = a.group_begin;
+  if (a.tok_end - a.tok_begin > kStreamMaxTokens) {
+    for (; g + 2 <= a.group_end; g += 2) group_tiles<kQ8, 2>(a, g, nb);
+  }
+  for (; g < a.group_end; ++g) group_tiles<kQ8, 1>(a, g, nb);
+}
+
+template <DType kType>
+void pack_x(const float* src, void* dst, int64_t k) {
+  const int64_t nb = k / kQK8_0;
+  auto* out = static_cast<uint8_t*>(dst);
+  auto* d = reinterpret_cast<float*>(out + nb * kQK8_0);
+  auto* corr = reinterpret_cast<int32_t*>(out + nb * (kQK8_0 + 4));
+  const int32_t c = kType == DType::kQ8_0 ? 128 : 8;
+  for (int64_t b = 0; b < nb; ++b) {
+    BlockQ8_0 blk;
+    from_float_q8_0(src + b * kQK8_0, &blk, kQK8_0);
+    std::memcpy(out + b * kQK8_0, blk.qs, kQK8_0);
+    d[b] = _cvtsh_ss(blk.d);
+    // sum of the 32 quants: widen to 16 bits and add pairs, then reduce.
+    const __m512i q16 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs)));
+    const __m512i q32 = _mm512_madd_epi16(q16, _mm512_set1_epi16(1));
+    corr[b] = -c * _mm512_reduce_add_epi32(q32);
+  }
+  const size_t used = static_cast<size_t>(nb) * (kQK8_0 + 8);
+  std::memset(out + used, 0, packed_x_bytes(k) - used);
+}
+
+}  // namespace
+
+void pack_x_packed_q8_0(const float* src, void* dst, int64_t k) {
+  pack_x<DType::kQ8_0>(src, dst, k);
+}
+void pack_x_packed_q4_0(const float* src, void* dst, int64_t k) {
+  pack_x<DType::kQ4_0>(src, dst, k);
+}
+void packed_gemm_q8_0(const PackedGemmArgs& args) { run<true>(args); }
+void packed_gemm_q4_0(const PackedGemmArgs& args) { run<false>(args); }
+
+}  // namespace sarathi::kernels::avx512

@@ -1,0 +1,195 @@
+#include "kernels/packed.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <utility>
+
+#include "core/check.h"
+#include "core/fp16.h"
+#include "kernels/ref/type_ops.h"
+
+namespace sarathi::kernels {
+
+using core::BlockQ4_0;
+using core::BlockQ8_0;
+using core::DType;
+using core::kQK8_0;
+
+namespace {
+size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+}  // namespace
+
+bool packable(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0; }
+
+int32_t packed_offset(DType t) { return t == DType::kQ8_0 ? 128 : 8; }
+
+size_t packed_block_quant_bytes(DType t) { return t == DType::kQ8_0 ? 512 : 256; }
+
+size_t packed_group_bytes(DType t, int64_t k) {
+  const auto nb = static_cast<size_t>(k / kQK8_0);
+  return (nb + 1) / 2 * packed_pair_bytes(t);
+}
+
+size_t packed_x_bytes(int64_t k) {
+  const auto nb = static_cast<size_t>(k / kQK8_0);
+  return round64(nb * (kQK8_0 + 8));
+}
+
+void pack_weight_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uint8_t* dst) {
+  SARATHI_CHECK(packable(w.dtype) && w.cols % kQK8_0 == 0, "cannot pack {} [{}, {}]",
+                core::dtype_name(w.dtype), w.rows, w.cols);
+  const int64_t nb = w.cols / kQK8_0;
+  const size_t gbytes = packed_group_bytes(w.dtype, w.cols);
+  const bool q8 = w.dtype == DType::kQ8_0;
+  const auto* src = static_cast<const uint8_t*>(w.data);
+  for (int64_t g = g_begin; g < g_end; ++g) {
+    uint8_t* group = dst + static_cast<size_t>(g) * gbytes;
+    std::memset(group, 0, gbytes);
+    for (int64_t n = 0; n < kPackRows; ++n) {
+      const int64_t r = g * kPackRows + n;
+      if (r >= w.rows) break;  // padding rows stay zero (scale 0)
+      const uint8_t* row = src + static_cast<size_t>(r) * w.row_bytes;
+      for (int64_t b = 0; b < nb; ++b) {
+        uint8_t* q = group + packed_quants_offset(w.dtype, b);
+        auto* scales = reinterpret_cast<uint16_t*>(group + packed_scales_offset(w.dtype, b));
+        // Four consecutive quants of a row stay together (one k-group), so copy 4 bytes at a
+        // time: q8_0 flipped to unsigned (x + 128 = x ^ 0x80), q4_0 bytes as they are (element
+        // e < 16 is the low nibble of qs[e] and e + 16 the high one: k-groups e / 4, e / 4 + 4).
+        if (q8) {
+          const auto* blk = reinterpret_cast<const BlockQ8_0*>(row) + b;
+          scales[n] = blk->d;
+          for (int j = 0; j < 8; ++j) {
+            uint32_t v = 0;
+            std::memcpy(&v, blk->qs + 4 * j, 4);
+            v ^= 0x80808080u;
+            std::memcpy(q + j * 64 + n * 4, &v, 4);
+          }
+        } else {
+          const auto* blk = reinterpret_cast<const BlockQ4_0*>(row) + b;
+          scales[n] = blk->d;
+          for (int j = 0; j < 4; ++j) std::memcpy(q + j * 64 + n * 4, blk->qs + 4 * j, 4);
+        }
+      }
+    }
+  }
+}
+
+AlignedBuffer::AlignedBuffer(size_t bytes) : size_(bytes) {
+  if (bytes == 0) return;
+  data_ = static_cast<uint8_t*>(std::aligned_alloc(64, round64(bytes)));
+  if (data_ == nullptr) throw std::bad_alloc();
+}
+AlignedBuffer::AlignedBuffer(AlignedBuffer&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& other) noexcept {
+  if (this != &other) {
+    std::free(data_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+AlignedBuffer::~AlignedBuffer() { std::free(data_); }
+
+WeightView pack_weight(const WeightView& w, AlignedBuffer& storage) {
+  const int64_t groups = packed_groups(w.rows);
+  storage = AlignedBuffer(static_cast<size_t>(groups) * packed_group_bytes(w.dtype, w.cols));
+  pack_weight_groups(w, 0, groups, storage.data());
+  WeightView p = w;
+  p.data = storage.data();
+  p.packed = true;
+  return p;
+}
+
+void pack_x_ref(DType t, const float* src, void* dst, int64_t k) {
+  const int64_t nb = k / kQK8_0;
+  auto* out = static_cast<uint8_t*>(dst);
+  std::memset(out, 0, packed_x_bytes(k));
+  auto* d = reinterpret_cast<float*>(out + nb * kQK8_0);
+  auto* corr = reinterpret_cast<int32_t*>(out + nb * (kQK8_0 + 4));
+  const int32_t c = packed_offset(t);
+  for (int64_t b = 0; b < nb; ++b) {
+    BlockQ8_0 blk;
+    ref::from_float_q8_0(src + b * kQK8_0, &blk, kQK8_0);
+    std::memcpy(out + b * kQK8_0, blk.qs, kQK8_0);
+    d[b] = core::f16_to_f32(blk.d);
+    int32_t sum = 0;
+    for (int8_t q : blk.qs) sum += q;
+    corr[b] = -c * sum;
+  }
+}
+
+void packed_gemm_ref(const PackedGemmArgs& a) {
+  // The dtype is implied by the block size: q8_0 groups hold 512 quant bytes per block.
+  const int64_t nb = a.k / kQK8_0;
+  const bool q8 = a.group_bytes == packed_group_bytes(DType::kQ8_0, a.k);
+  const DType t = q8 ? DType::kQ8_0 : DType::kQ4_0;
+  for (int64_t g = a.group_begin; g < a.group_end; ++g) {
+    const uint8_t* group = a.w + static_cast<size_t>(g) * a.group_bytes;
+    for (int64_t n = 0; n < kPackRows && g * kPackRows + n < a.rows; ++n) {
+      for (int64_t tok = a.tok_begin; tok < a.tok_end; ++tok) {
+        const uint8_t* xr = a.x + static_cast<size_t>(tok) * a.x_row_bytes;
+        const auto* xq = reinterpret_cast<const int8_t*>(xr);
+        const auto* xd = reinterpret_cast<const float*>(xr + nb * kQK8_0);
+        const auto* xc = reinterpret_cast<const int32_t*>(xr + nb * (kQK8_0 + 4));
+        float acc = 0.0f;
+        for (int64_t b = 0; b < nb; ++b) {
+          const uint8_t* q = group + packed_quants_offset(t, b);
+          const auto* scales = reinterpret_cast<const uint16_t*>(group + packed_scales_offset(t, b));
+          int32_t isum = xc[b];
+          for (int e = 0; e < kQK8_0; ++e) {
+            int32_t u = 0;
+            if (q8) {
+              u = q[(e / 4) * 64 + n * 4 + e % 4];
+            } else {
+              const uint8_t byte = q[((e % 16) / 4) * 64 + n * 4 + e % 4];
+              u = e < 16 ? (byte & 0x0f) : (byte >> 4);
+            }
+            isum += u * xq[b * kQK8_0 + e];
+          }
+          const float s = core::f16_to_f32(scales[n]) * xd[b];
+          acc = std::fma(static_cast<float>(isum), s, acc);
+        }
+        a.y[tok * a.ldy + g * kPackRows + n] = acc;
+      }
+    }
+  }
+}
+
+void packed_matmul_oracle(const WeightView& w, const float* x, int64_t m, float* y) {
+  SARATHI_CHECK(packable(w.dtype) && !w.packed, "oracle needs a GGML-layout q8_0/q4_0 matrix");
+  const int64_t nb = w.cols / kQK8_0;
+  std::vector<BlockQ8_0> xq(static_cast<size_t>(nb));
+  const auto* src = static_cast<const uint8_t*>(w.data);
+  for (int64_t t = 0; t < m; ++t) {
+    ref::from_float_q8_0(x + t * w.cols, xq.data(), w.cols);
+    for (int64_t r = 0; r < w.rows; ++r) {
+      const uint8_t* row = src + static_cast<size_t>(r) * w.row_bytes;
+      float acc = 0.0f;
+      for (int64_t b = 0; b < nb; ++b) {
+        const BlockQ8_0& xb = xq[static_cast<size_t>(b)];
+        int32_t isum = 0;
+        uint16_t dw = 0;
+        if (w.dtype == DType::kQ8_0) {
+          const auto* blk = reinterpret_cast<const BlockQ8_0*>(row) + b;
+          dw = blk->d;
+          for (int e = 0; e < kQK8_0; ++e) isum += blk->qs[e] * xb.qs[e];
+        } else {
+          const auto* blk = reinterpret_cast<const BlockQ4_0*>(row) + b;
+          dw = blk->d;
+          for (int e = 0; e < 16; ++e) {
+            isum += ((blk->qs[e] & 0x0f) - 8) * xb.qs[e];
+            isum += ((blk->qs[e] >> 4) - 8) * xb.qs[e + 16];
+          }
+        }
+        const float s = core::f16_to_f32(dw) * core::f16_to_f32(xb.d);
+        acc = std::fma(static_cast<float>(isum), s, acc);
+      }
+      y[t * w.rows + r] = acc;
+    }
+  }
+}
+
+}  // namespace sarathi::kernels

@@ -1,0 +1,94 @@
+// kernels/packed.h: the interleaved ("packed") weight layout for q8_0 and q4_0 matmuls, shared by
+// the AVX-512 VNNI and AMX-INT8 kernels, its packing, and the scalar oracle of its arithmetic.
+//
+// Weight rows are taken 16 at a time (a group; the last one zero-padded). For each 32-element
+// block b of a group, the quants of the 16 rows are stored in the VNNI order that vpdpbusd and
+// an AMX B tile read directly: for k-group j (elements 4j..4j+3 of the block), row n's four
+// quants sit at bytes j*64 + n*4 .. +3, as unsigned values u = w + c (c = 128 for q8_0, so 512
+// bytes per block; for q4_0, c = 8 and two k-groups share a byte: k-group j (j < 4) in the low
+// nibbles at byte j*64 + n*4 + i, k-group j + 4 in the high nibbles, 256 bytes per block). Blocks
+// go in pairs, so that one sequential stream carries everything: 64 bytes of f16 scales (16 rows
+// of block 2p, then 16 of block 2p + 1), then the quants of block 2p and of block 2p + 1 (an odd
+// last block leaves its partner's scales zero and has no partner quants).
+//
+// Activations are packed per token: int8 qs[nb*32] (q8_0 quantization, bit-equal to
+// from_float_q8_0), f32 d[nb] (the f16 block scales, widened), int32 corr[nb] = -c * sum(qs of
+// the block), padded to 64 bytes.
+//
+// The arithmetic every kernel follows for output (row n, token t):
+//   acc = 0; for each block b: isum = corr[b] + sum_k u[n][k] * x[k]   (exact int32,
+//                                    = sum_k w[n][k] * x[k])
+//                              acc = fma(float(isum), dw[n][b] * dx[b], acc)
+// Depends on core/ and kernels.h.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "core/dtype.h"
+#include "kernels/kernels.h"
+#include "kernels/matmul.h"
+
+namespace sarathi::kernels {
+
+inline constexpr int64_t kPackRows = 16;
+
+/// True for the weight types that have an interleaved layout (q8_0, q4_0).
+bool packable(core::DType t);
+/// The unsigned offset c of the packed quants (128 for q8_0, 8 for q4_0).
+int32_t packed_offset(core::DType t);
+/// Bytes of one block's quants for 16 rows (512 or 256).
+size_t packed_block_quant_bytes(core::DType t);
+/// Groups of 16 rows covering `rows`.
+inline int64_t packed_groups(int64_t rows) { return (rows + kPackRows - 1) / kPackRows; }
+/// Bytes of one pair of blocks (scales and quants).
+inline size_t packed_pair_bytes(core::DType t) { return 64 + 2 * packed_block_quant_bytes(t); }
+/// Offsets of block b's quants and scales from its group's start.
+inline size_t packed_quants_offset(core::DType t, int64_t b) {
+  return static_cast<size_t>(b / 2) * packed_pair_bytes(t) + 64 +
+         static_cast<size_t>(b % 2) * packed_block_quant_bytes(t);
+}
+inline size_t packed_scales_offset(core::DType t, int64_t b) {
+  return static_cast<size_t>(b / 2) * packed_pair_bytes(t) + static_cast<size_t>(b % 2) * 32;
+}
+/// Bytes of one group for k inputs.
+size_t packed_group_bytes(core::DType t, int64_t k);
+/// Bytes of one packed activation row of k elements.
+size_t packed_x_bytes(int64_t k);
+
+/// Packs groups [g_begin, g_end) of the GGML-layout matrix w (q8_0 or q4_0, cols a multiple of
+/// 32) into dst, a buffer of packed_groups(rows) * packed_group_bytes bytes.
+void pack_weight_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uint8_t* dst);
+
+/// A 64-byte aligned byte buffer (vector-like, for packed weights).
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  explicit AlignedBuffer(size_t bytes);
+  AlignedBuffer(AlignedBuffer&& other) noexcept;
+  AlignedBuffer& operator=(AlignedBuffer&& other) noexcept;
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  ~AlignedBuffer();
+  uint8_t* data() { return data_; }
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+/// Packs the whole matrix single-threaded: a view with packed = true over `storage`.
+WeightView pack_weight(const WeightView& w, AlignedBuffer& storage);
+
+/// Scalar packing of one activation row for weights of type t (the oracle of pack_x).
+void pack_x_ref(core::DType t, const float* src, void* dst, int64_t k);
+/// Scalar run over the packed layout (the oracle of PackedGemmOps::run).
+void packed_gemm_ref(const PackedGemmArgs& args);
+/// The same arithmetic straight from the GGML layout and f32 activations (independent of the
+/// packing code): y[m][rows].
+void packed_matmul_oracle(const WeightView& w, const float* x, int64_t m, float* y);
+
+}  // namespace sarathi::kernels

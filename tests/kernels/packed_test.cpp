@@ -1,0 +1,196 @@
+// The interleaved (packed) q8_0 / q4_0 matmul: the AVX-512 VNNI and AMX kernels must equal the
+// scalar oracle of kernels/packed.h bit for bit on odd shapes (row groups with padding, an odd
+// number of blocks, token tails around the 4-token VNNI tiles and the 16-token AMX tiles, one
+// and two threads), which also makes every output independent of its batch. The oracle itself
+// is checked against the dequantize-then-double reference and against the packed-layout
+// scalar kernel.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+#include "kernels/matmul.h"
+#include "kernels/packed.h"
+
+namespace sarathi::kernels {
+namespace {
+
+using core::DType;
+
+std::vector<float> randn(size_t n, uint32_t seed, float scale) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+struct Weights {
+  std::vector<uint8_t> bytes;
+  WeightView view;
+};
+
+Weights make_weights(DType dt, int64_t rows, int64_t cols, uint32_t seed) {
+  const CpuOps& ref = cpu_ops_for(Isa::kScalar);
+  Weights w;
+  const size_t rb = *core::dtype_row_bytes(dt, cols);
+  w.bytes.resize(rb * static_cast<size_t>(rows));
+  const auto wf = randn(static_cast<size_t>(rows * cols), seed, 0.1f);
+  for (int64_t r = 0; r < rows; ++r)
+    ref.type(dt).from_float(wf.data() + r * cols, w.bytes.data() + static_cast<size_t>(r) * rb,
+                            cols);
+  w.view = {dt, w.bytes.data(), rows, cols, rb};
+  return w;
+}
+
+std::vector<Isa> packed_isas() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx})
+    if (isa_supported(isa) && cpu_ops_for(isa).q8_0.packed.run != nullptr) out.push_back(isa);
+  return out;
+}
+
+bool bit_equal(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+struct Shape {
+  int64_t rows;
+  int64_t cols;
+};
+const Shape kShapes[] = {{1, 32}, {16, 96}, {33, 64}, {50, 224}, {64, 256}, {130, 160}};
+const int64_t kTokenCounts[] = {1, 2, 3, 4, 5, 7, 15, 16, 17, 33, 48, 70};
+
+TEST(PackedLayout, SizesAndOffsets) {
+  EXPECT_TRUE(packable(DType::kQ8_0));
+  EXPECT_TRUE(packable(DType::kQ4_0));
+  EXPECT_FALSE(packable(DType::kQ4_K));
+  EXPECT_EQ(packed_groups(1), 1);
+  EXPECT_EQ(packed_groups(16), 1);
+  EXPECT_EQ(packed_groups(17), 2);
+  // Pairs of blocks: 64 bytes of scales, then two blocks of quants; bytes match GGML's per block.
+  EXPECT_EQ(packed_group_bytes(DType::kQ8_0, 64), 64u + 2 * 512);
+  EXPECT_EQ(packed_group_bytes(DType::kQ8_0, 96), 2 * (64u + 2 * 512));
+  EXPECT_EQ(packed_group_bytes(DType::kQ4_0, 2048), 32 * (64u + 2 * 256));
+  EXPECT_EQ(packed_group_bytes(DType::kQ8_0, 2048), 16 * 64 * sizeof(core::BlockQ8_0));
+  EXPECT_EQ(packed_quants_offset(DType::kQ4_0, 3), 576u + 64 + 256);
+  EXPECT_EQ(packed_scales_offset(DType::kQ4_0, 3), 576u + 32);
+  EXPECT_EQ(packed_x_bytes(96) % 64, 0u);
+}
+
+// The oracle (GGML layout in, no packing code involved) against the f64 reference, and the
+// scalar kernel over the packed layout against the oracle (this checks the packing).
+TEST(PackedOracle, MatchesReferenceAndPackedScalarKernel) {
+  const CpuOps& ref = cpu_ops_for(Isa::kScalar);
+  for (DType dt : {DType::kQ8_0, DType::kQ4_0}) {
+    for (const Shape& s : kShapes) {
+      SCOPED_TRACE(std::string(core::dtype_name(dt)) + " " + std::to_string(s.rows) + "x" +
+                   std::to_string(s.cols));
+      const Weights w = make_weights(dt, s.rows, s.cols, 11);
+      const int64_t m = 5;
+      const auto x = randn(static_cast<size_t>(m * s.cols), 12, 1.0f);
+      std::vector<float> oracle(static_cast<size_t>(m * s.rows));
+      std::vector<float> exact(oracle.size());
+      packed_matmul_oracle(w.view, x.data(), m, oracle.data());
+      matmul_ref(ref, w.view, x.data(), m, exact.data());
+      for (size_t i = 0; i < oracle.size(); ++i) {
+        // q8_0 activations: about 1/254 of each block's largest value per element.
+        const float tol = 0.005f * std::sqrt(static_cast<float>(s.cols)) + 1e-3f;
+        ASSERT_NEAR(oracle[i], exact[i], tol) << "output " << i;
+      }
+
+      AlignedBuffer buf;
+      const WeightView p = pack_weight(w.view, buf);
+      ASSERT_TRUE(p.packed);
+      const size_t xrb = packed_x_bytes(s.cols);
+      std::vector<uint8_t> xp(xrb * static_cast<size_t>(m));
+      for (int64_t t = 0; t < m; ++t)
+        pack_x_ref(dt, x.data() + t * s.cols, xp.data() + static_cast<size_t>(t) * xrb, s.cols);
+      std::vector<float> y(oracle.size(), -1.0f);
+      PackedGemmArgs a;
+      a.w = static_cast<const uint8_t*>(p.data);
+      a.group_bytes = packed_group_bytes(dt, s.cols);
+      a.k = s.cols;
+      a.rows = s.rows;
+      a.x = xp.data();
+      a.x_row_bytes = xrb;
+      a.y = y.data();
+      a.ldy = s.rows;
+      a.group_begin = 0;
+      a.group_end = packed_groups(s.rows);
+      a.tok_begin = 0;
+      a.tok_end = m;
+      packed_gemm_ref(a);
+      EXPECT_TRUE(bit_equal(y, oracle));
+    }
+  }
+}
+
+TEST(PackedKernels, PackXMatchesReference) {
+  for (Isa isa : packed_isas()) {
+    const CpuOps& ops = cpu_ops_for(isa);
+    for (DType dt : {DType::kQ8_0, DType::kQ4_0}) {
+      for (int64_t k : {32, 96, 2048}) {
+        const auto x = randn(static_cast<size_t>(k), 5, 3.0f);
+        std::vector<uint8_t> want(packed_x_bytes(k), 0xaa), got(packed_x_bytes(k), 0x55);
+        pack_x_ref(dt, x.data(), want.data(), k);
+        ops.type(dt).packed.pack_x(x.data(), got.data(), k);
+        EXPECT_EQ(want, got) << isa_name(isa) << " " << core::dtype_name(dt) << " k=" << k;
+      }
+    }
+  }
+}
+
+// Every ISA's kernels equal the oracle bit for bit, for every batch size and thread count.
+TEST(PackedKernels, BitEqualToOracleOnEveryIsa) {
+  const auto isas = packed_isas();
+  if (isas.empty()) GTEST_SKIP() << "no ISA with a packed matmul on this CPU";
+  core::ThreadPool pool1(1);
+  core::ThreadPool pool2(2);
+  for (Isa isa : isas) {
+    const CpuOps& ops = cpu_ops_for(isa);
+    for (DType dt : {DType::kQ8_0, DType::kQ4_0}) {
+      for (const Shape& s : kShapes) {
+        const Weights w = make_weights(dt, s.rows, s.cols, 21);
+        AlignedBuffer buf;
+        const WeightView p = pack_weight(w.view, buf);
+        const int64_t max_m = 70;
+        const auto x = randn(static_cast<size_t>(max_m * s.cols), 22, 1.0f);
+        std::vector<float> oracle(static_cast<size_t>(max_m * s.rows));
+        packed_matmul_oracle(w.view, x.data(), max_m, oracle.data());
+        for (int64_t m : kTokenCounts) {
+          for (core::ThreadPool* pool : {&pool1, &pool2}) {
+            SCOPED_TRACE(std::string(isa_name(isa)) + " " + std::string(core::dtype_name(dt)) +
+                         " " + std::to_string(s.rows) + "x" + std::to_string(s.cols) +
+                         " m=" + std::to_string(m) +
+                         " threads=" + std::to_string(pool->num_threads()));
+            MatmulScratch scratch;
+            std::vector<float> y(static_cast<size_t>(m * s.rows), -7.0f);
+            // The batch starts at a varying token of x, so tokens sit at every tile position.
+            const int64_t first = (max_m - m) / 2;
+            matmul(ops, *pool, p, x.data() + first * s.cols, m, y.data(), scratch);
+            const std::vector<float> want(oracle.begin() + first * s.rows,
+                                          oracle.begin() + (first + m) * s.rows);
+            ASSERT_TRUE(bit_equal(y, want));
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(PackedKernels, ScalarAndAvx2TablesHaveNoPackedPath) {
+  // Only ISAs with VNNI pack weights; the model keeps GGML views for the others.
+  EXPECT_EQ(cpu_ops_for(Isa::kScalar).q8_0.packed.run, nullptr);
+  if (isa_supported(Isa::kAvx2)) {
+    EXPECT_EQ(cpu_ops_for(Isa::kAvx2).q4_0.packed.run, nullptr);
+  }
+}
+
+}  // namespace
+}  // namespace sarathi::kernels
