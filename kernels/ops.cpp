@@ -83,13 +83,18 @@ void get_rows(const CpuOps& ops, core::DType dtype, const void* table, size_t ro
 
 namespace {
 
-inline size_t kv_offset(const PagedKvLayer& kv, const int32_t* block_table, int32_t pos) {
+// Element offset of (position, KV head)'s row: blocks are head-major, so one head's rows of a
+// block are contiguous (what attention streams).
+inline size_t kv_offset(const PagedKvLayer& kv, const int32_t* block_table, int32_t pos,
+                        int32_t head) {
   const int32_t block = block_table[pos / kv.block_size];
   SARATHI_DCHECK(block >= 0 && block < kv.num_blocks, "block {} out of range", block);
   const int32_t slot = pos % kv.block_size;
-  return (static_cast<size_t>(block) * static_cast<size_t>(kv.block_size) +
+  return ((static_cast<size_t>(block) * static_cast<size_t>(kv.num_kv_heads) +
+           static_cast<size_t>(head)) *
+              static_cast<size_t>(kv.block_size) +
           static_cast<size_t>(slot)) *
-         static_cast<size_t>(kv.num_kv_heads) * static_cast<size_t>(kv.head_dim);
+         static_cast<size_t>(kv.head_dim);
 }
 
 inline float round_f16(float x) { return core::f16_to_f32(core::f32_to_f16(x)); }
@@ -98,21 +103,24 @@ inline float round_f16(float x) { return core::f16_to_f32(core::f32_to_f16(x)); 
 
 void kv_store(const PagedKvLayer& kv, const int32_t* block_table, int32_t first_pos, int32_t num,
               const float* k, const float* v) {
-  const int64_t width = static_cast<int64_t>(kv.num_kv_heads) * kv.head_dim;
+  const int64_t d = kv.head_dim;
+  const int64_t width = static_cast<int64_t>(kv.num_kv_heads) * d;
   for (int32_t i = 0; i < num; ++i) {
-    const size_t off = kv_offset(kv, block_table, first_pos + i);
-    const float* kr = k + i * width;
-    const float* vr = v + i * width;
-    if (kv.dtype == core::DType::kF16) {
-      auto* kd = static_cast<uint16_t*>(kv.k) + off;
-      auto* vd = static_cast<uint16_t*>(kv.v) + off;
-      for (int64_t j = 0; j < width; ++j) {
-        kd[j] = core::f32_to_f16(kr[j]);
-        vd[j] = core::f32_to_f16(vr[j]);
+    for (int32_t h = 0; h < kv.num_kv_heads; ++h) {
+      const size_t off = kv_offset(kv, block_table, first_pos + i, h);
+      const float* kr = k + i * width + h * d;
+      const float* vr = v + i * width + h * d;
+      if (kv.dtype == core::DType::kF16) {
+        auto* kd = static_cast<uint16_t*>(kv.k) + off;
+        auto* vd = static_cast<uint16_t*>(kv.v) + off;
+        for (int64_t j = 0; j < d; ++j) {
+          kd[j] = core::f32_to_f16(kr[j]);
+          vd[j] = core::f32_to_f16(vr[j]);
+        }
+      } else {
+        std::copy(kr, kr + d, static_cast<float*>(kv.k) + off);
+        std::copy(vr, vr + d, static_cast<float*>(kv.v) + off);
       }
-    } else {
-      std::copy(kr, kr + width, static_cast<float*>(kv.k) + off);
-      std::copy(vr, vr + width, static_cast<float*>(kv.v) + off);
     }
   }
 }
@@ -128,10 +136,9 @@ void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_l
   for (int32_t j = 0; j < d; ++j) qbuf[j] = kF16 ? round_f16(q_in[j]) : q_in[j];
   const auto* kbase = static_cast<const KvT*>(kv.k);
   const auto* vbase = static_cast<const KvT*>(kv.v);
-  const size_t head_off = static_cast<size_t>(kv_head) * static_cast<size_t>(d);
   float max_score = -std::numeric_limits<float>::infinity();
   for (int32_t p = 0; p < kv_len; ++p) {
-    const KvT* kr = kbase + kv_offset(kv, block_table, p) + head_off;
+    const KvT* kr = kbase + kv_offset(kv, block_table, p, kv_head);
     float s = 0.0f;
     for (int32_t j = 0; j < d; ++j) {
       if constexpr (kF16) {
@@ -154,7 +161,7 @@ void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_l
   for (int32_t j = 0; j < d; ++j) out[j] = 0.0f;
   for (int32_t p = 0; p < kv_len; ++p) {
     float w = scores[p] * inv;
-    const KvT* vr = vbase + kv_offset(kv, block_table, p) + head_off;
+    const KvT* vr = vbase + kv_offset(kv, block_table, p, kv_head);
     if constexpr (kF16) {
       w = round_f16(w);
       for (int32_t j = 0; j < d; ++j) out[j] += w * core::f16_to_f32(vr[j]);
@@ -170,7 +177,9 @@ size_t attend_scratch_floats(int32_t kv_len, int32_t head_dim, int32_t group) {
   const auto len16 = static_cast<size_t>((kv_len + 15) / 16 * 16);
   const auto nc16 = static_cast<size_t>((head_dim + 15) / 16 * 16);
   const auto g = static_cast<size_t>(group);
-  return 2 * len16 * nc16 + g * len16 + g * nc16;
+  // Whole-context K and V rows (or, for the AVX-512 single-query path, one 64-row tile and
+  // 16 running maxima per head), scores and queries.
+  return std::max<size_t>(2 * len16, 64) * nc16 + g * len16 + g * nc16 + 16 * g;
 }
 
 void attention(const PagedKvLayer& kv, std::span<const AttnSeq> seqs, const float* q,

@@ -48,8 +48,8 @@ void get_rows(const CpuOps& ops, core::DType dtype, const void* table, size_t ro
 
 /// A non-owning view of one layer's paged KV cache.
 struct PagedKvLayer {
-  void* k = nullptr;                      // [num_blocks, block_size, num_kv_heads, head_dim], dtype
-  void* v = nullptr;                      // [num_blocks, block_size, num_kv_heads, head_dim], dtype
+  void* k = nullptr;                      // [num_blocks, num_kv_heads, block_size, head_dim], dtype
+  void* v = nullptr;                      // [num_blocks, num_kv_heads, block_size, head_dim], dtype
   core::DType dtype = core::DType::kF16;  // kF16 or kF32
   int32_t num_blocks = 0;
   int32_t block_size = 16;

@@ -45,7 +45,7 @@ class PagedKvCache {
   int32_t num_kv_heads_ = 0;
   int32_t head_dim_ = 0;
   size_t layer_elems_ = 0;         // elements of K (or V) per layer
-  std::vector<uint16_t> storage_;  // [layer][k|v][num_blocks, block_size, kv_heads, head_dim]
+  std::vector<uint16_t> storage_;  // [layer][k|v][num_blocks, kv_heads, block_size, head_dim]
 };
 
 /// One sequence's part of a step.

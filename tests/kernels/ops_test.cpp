@@ -2,6 +2,9 @@
 #include "kernels/ops.h"
 
 #include <gtest/gtest.h>
+#include <span>
+#include <string>
+#include <cstring>
 
 #include <cmath>
 #include <random>
@@ -124,6 +127,50 @@ TEST(Ops, PagedAttentionMatchesDense) {
             EXPECT_NEAR(out[((as[si].q_begin + i) * heads + h) * hd + j], o, tol)
                 << "seq " << si << " q " << i << " head " << h;
           }
+        }
+      }
+    }
+  }
+}
+
+// A query attended alone (a decode: the tiled single-query path) gets exactly the bits it gets
+// inside a chunk of queries, on every ISA: contexts crossing 16- and 64-position tiles, a head
+// size that is not a multiple of 16, f16 and f32 caches.
+TEST(Ops, AttentionOfOneQueryEqualsItsRowInAChunk) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx}) {
+    if (!isa_supported(isa)) continue;
+    const CpuOps& ops = cpu_ops_for(isa);
+    for (core::DType dt : {core::DType::kF32, core::DType::kF16}) {
+      for (int32_t hd : {64, 40}) {
+        SCOPED_TRACE(std::string(isa_name(isa)) + " " + std::string(core::dtype_name(dt)) +
+                     " hd " + std::to_string(hd));
+        const int32_t kv_heads = 2, heads = 8, bs = 16, total = 150, nblocks = 16;
+        std::vector<uint16_t> kbuf(static_cast<size_t>(nblocks * bs * kv_heads * hd * 2));
+        std::vector<uint16_t> vbuf(kbuf.size());
+        PagedKvLayer kv{kbuf.data(), vbuf.data(), dt, nblocks, bs, kv_heads, hd};
+        std::vector<int32_t> table;
+        for (int b = 0; b < (total + bs - 1) / bs; ++b) table.push_back(nblocks - 1 - b);
+        const auto k = randn(static_cast<size_t>(total * kv_heads * hd), 3);
+        const auto v = randn(static_cast<size_t>(total * kv_heads * hd), 4);
+        kv_store(kv, table.data(), 0, total, k.data(), v.data());
+        core::ThreadPool pool(2);
+        AttnScratch scratch;
+        const int32_t first = 60;  // a chunk of 90 queries after 60 cached positions
+        const int32_t num = total - first;
+        const auto q = randn(static_cast<size_t>(num * heads * hd), 5);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+        std::vector<float> chunk(q.size());
+        const AttnSeq whole{0, num, first, table.data()};
+        attention(ops, kv, std::span(&whole, 1), q.data(), heads, scale, chunk.data(), pool,
+                  scratch);
+        for (int32_t i = 0; i < num; i += 7) {
+          const size_t row = static_cast<size_t>(i) * heads * static_cast<size_t>(hd);
+          std::vector<float> alone(static_cast<size_t>(heads * hd));
+          const AttnSeq one{0, 1, first + i, table.data()};
+          attention(ops, kv, std::span(&one, 1), q.data() + row, heads, scale, alone.data(), pool,
+                    scratch);
+          ASSERT_EQ(0, std::memcmp(alone.data(), chunk.data() + row, alone.size() * sizeof(float)))
+              << "query " << i;
         }
       }
     }
