@@ -32,12 +32,11 @@ core::Result<std::unique_ptr<PagedKvCache>> PagedKvCache::create(const LlamaConf
                     static_cast<size_t>(config.n_head_kv) * static_cast<size_t>(config.head_dim);
   const size_t words_per_elem = options.dtype == DType::kF32 ? 2 : 1;
   const size_t total = c->layer_elems_ * 2 * static_cast<size_t>(config.n_layer) * words_per_elem;
-  try {
-    c->storage_.assign(total, 0);
-  } catch (const std::bad_alloc&) {
+  c->storage_.reset(static_cast<uint16_t*>(std::calloc(total, sizeof(uint16_t))));
+  if (c->storage_ == nullptr)
     return make_error(ErrorCode::kResourceExhausted, "cannot allocate {} MiB for the KV cache",
                       total * 2 / (1024 * 1024));
-  }
+  c->words_ = total;
   return c;
 }
 
@@ -51,7 +50,7 @@ size_t PagedKvCache::bytes_per_block(const LlamaConfig& config, int32_t block_si
 kernels::PagedKvLayer PagedKvCache::layer(int32_t l) const {
   const size_t words_per_elem = options_.dtype == DType::kF32 ? 2 : 1;
   const size_t layer_words = layer_elems_ * words_per_elem;
-  auto* base = const_cast<uint16_t*>(storage_.data()) + static_cast<size_t>(l) * 2 * layer_words;
+  auto* base = storage_.get() + static_cast<size_t>(l) * 2 * layer_words;
   kernels::PagedKvLayer v;
   v.k = base;
   v.v = base + layer_words;

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -36,7 +38,7 @@ class PagedKvCache {
   int32_t num_blocks() const { return options_.num_blocks; }
   int32_t block_size() const { return options_.block_size; }
   core::DType dtype() const { return options_.dtype; }
-  size_t bytes() const { return storage_.size() * sizeof(uint16_t); }
+  size_t bytes() const { return words_ * sizeof(uint16_t); }
 
  private:
   PagedKvCache() = default;
@@ -45,7 +47,13 @@ class PagedKvCache {
   int32_t num_kv_heads_ = 0;
   int32_t head_dim_ = 0;
   size_t layer_elems_ = 0;         // elements of K (or V) per layer
-  std::vector<uint16_t> storage_;  // [layer][k|v][num_blocks, kv_heads, block_size, head_dim]
+  // [layer][k|v][num_blocks, kv_heads, block_size, head_dim], from calloc: the OS hands out
+  // zeroed pages as they are first touched, so a large cache costs nothing until used.
+  struct FreeDeleter {
+    void operator()(uint16_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint16_t[], FreeDeleter> storage_;
+  size_t words_ = 0;
 };
 
 /// One sequence's part of a step.
