@@ -75,6 +75,17 @@ struct Path {
   std::string label;
 };
 
+// The AMX table with the tile kernels switched in (whatever SARATHI_AMX_TILES says).
+const kernels::CpuOps& amx_tiles_ops() {
+  static const kernels::CpuOps ops = [] {
+    kernels::CpuOps o = kernels::cpu_ops_for(kernels::Isa::kAmx);
+    o.q8_0.packed = kernels::amx_tile_packed_ops(DType::kQ8_0);
+    o.q4_0.packed = kernels::amx_tile_packed_ops(DType::kQ4_0);
+    return o;
+  }();
+  return ops;
+}
+
 std::vector<Path> matmul_paths(const kernels::CpuOps& ops) {
   const DType types[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0,
                          DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
@@ -84,11 +95,10 @@ std::vector<Path> matmul_paths(const kernels::CpuOps& ops) {
     paths.push_back({t, &ops, false, to.gemm.run != nullptr ? "gemm" : "vec_dot"});
     if (to.packed.run == nullptr) continue;
     // The interleaved layout: VNNI, and on AMX machines the tile unit as well.
-    if (ops.isa == kernels::Isa::kAmx) {
-      paths.push_back({t, &kernels::cpu_ops_for(kernels::Isa::kAvx512), true, "vnni-16"});
-      paths.push_back({t, &ops, true, "amx-16"});
-    } else {
-      paths.push_back({t, &ops, true, "vnni-16"});
+    // Packed paths exist on the AVX-512 and AMX tables, both with the VNNI kernel by default.
+    paths.push_back({t, &kernels::cpu_ops_for(kernels::Isa::kAvx512), true, "vnni-16"});
+    if (kernels::amx_tile_packed_ops(t).run != nullptr) {
+      paths.push_back({t, &amx_tiles_ops(), true, "amx-16"});
     }
   }
   return paths;

@@ -144,6 +144,11 @@ struct CpuOps {
   const TypeOps& type(core::DType t) const;
 };
 
+/// The AMX-INT8 tile kernels over interleaved q8_0 / q4_0 weights (empty where AMX is missing or
+/// for other types). The amx op table uses them only with SARATHI_AMX_TILES=1 (they measured no
+/// faster than VNNI at 2 threads); tests and `bench roofline` reach them here.
+PackedGemmOps amx_tile_packed_ops(core::DType t);
+
 /// The op table for active_isa(), chosen once (thread-safe).
 const CpuOps& cpu_ops();
 /// The op table for a specific level; the level must be supported (tests use this).

@@ -48,10 +48,23 @@ Weights make_weights(DType dt, int64_t rows, int64_t cols, uint32_t seed) {
   return w;
 }
 
-std::vector<Isa> packed_isas() {
-  std::vector<Isa> out;
+// Op tables with a packed path: every ISA table that has one, plus the AMX tile kernels
+// (kernels::amx_tile_packed_ops) in a copy of the AMX table.
+struct NamedOps {
+  std::string name;
+  CpuOps ops;
+};
+std::vector<NamedOps> packed_tables() {
+  std::vector<NamedOps> out;
   for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx})
-    if (isa_supported(isa) && cpu_ops_for(isa).q8_0.packed.run != nullptr) out.push_back(isa);
+    if (isa_supported(isa) && cpu_ops_for(isa).q8_0.packed.run != nullptr)
+      out.push_back({std::string(isa_name(isa)), cpu_ops_for(isa)});
+  if (isa_supported(Isa::kAmx)) {
+    CpuOps tiles = cpu_ops_for(Isa::kAmx);
+    tiles.q8_0.packed = amx_tile_packed_ops(DType::kQ8_0);
+    tiles.q4_0.packed = amx_tile_packed_ops(DType::kQ4_0);
+    out.push_back({"amx-tiles", tiles});
+  }
   return out;
 }
 
@@ -132,15 +145,15 @@ TEST(PackedOracle, MatchesReferenceAndPackedScalarKernel) {
 }
 
 TEST(PackedKernels, PackXMatchesReference) {
-  for (Isa isa : packed_isas()) {
-    const CpuOps& ops = cpu_ops_for(isa);
+  for (const NamedOps& t : packed_tables()) {
+    const CpuOps& ops = t.ops;
     for (DType dt : {DType::kQ8_0, DType::kQ4_0}) {
       for (int64_t k : {32, 96, 2048}) {
         const auto x = randn(static_cast<size_t>(k), 5, 3.0f);
         std::vector<uint8_t> want(packed_x_bytes(k), 0xaa), got(packed_x_bytes(k), 0x55);
         pack_x_ref(dt, x.data(), want.data(), k);
         ops.type(dt).packed.pack_x(x.data(), got.data(), k);
-        EXPECT_EQ(want, got) << isa_name(isa) << " " << core::dtype_name(dt) << " k=" << k;
+        EXPECT_EQ(want, got) << t.name << " " << core::dtype_name(dt) << " k=" << k;
       }
     }
   }
@@ -148,12 +161,12 @@ TEST(PackedKernels, PackXMatchesReference) {
 
 // Every ISA's kernels equal the oracle bit for bit, for every batch size and thread count.
 TEST(PackedKernels, BitEqualToOracleOnEveryIsa) {
-  const auto isas = packed_isas();
-  if (isas.empty()) GTEST_SKIP() << "no ISA with a packed matmul on this CPU";
+  const auto tables = packed_tables();
+  if (tables.empty()) GTEST_SKIP() << "no ISA with a packed matmul on this CPU";
   core::ThreadPool pool1(1);
   core::ThreadPool pool2(2);
-  for (Isa isa : isas) {
-    const CpuOps& ops = cpu_ops_for(isa);
+  for (const NamedOps& t : tables) {
+    const CpuOps& ops = t.ops;
     for (DType dt : {DType::kQ8_0, DType::kQ4_0}) {
       for (const Shape& s : kShapes) {
         const Weights w = make_weights(dt, s.rows, s.cols, 21);
@@ -165,7 +178,7 @@ TEST(PackedKernels, BitEqualToOracleOnEveryIsa) {
         packed_matmul_oracle(w.view, x.data(), max_m, oracle.data());
         for (int64_t m : kTokenCounts) {
           for (core::ThreadPool* pool : {&pool1, &pool2}) {
-            SCOPED_TRACE(std::string(isa_name(isa)) + " " + std::string(core::dtype_name(dt)) +
+            SCOPED_TRACE(t.name + " " + std::string(core::dtype_name(dt)) +
                          " " + std::to_string(s.rows) + "x" + std::to_string(s.cols) +
                          " m=" + std::to_string(m) +
                          " threads=" + std::to_string(pool->num_threads()));

@@ -3,8 +3,7 @@
 // a tile; q4_0 nibbles are first spread into a 512-byte buffer. A tile of 16 tokens x 32 bytes
 // (one block of each token's quants) is A; TDPBSUD (signed activations x unsigned weights) gives
 // the exact int32 block sums of 16 tokens x 16 rows, which AVX-512 then scales into f32
-// accumulators. Two C tiles alternate so the tile unit works on block b + 1 while the vector
-// units scale block b.
+// accumulators. Two C tiles alternate so the tile unit runs ahead of the vector units.
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
@@ -128,21 +127,25 @@ void panel(const PackedGemmArgs& a, int64_t g, int64_t t0, int64_t nb) {
     p.xd[i] = reinterpret_cast<const float*>(r + nb * kQK8_0);
     p.xc[i] = reinterpret_cast<const int32_t*>(r + nb * (kQK8_0 + 4));
   }
-  alignas(64) int32_t cbuf[kTileToks * 16];
+  alignas(64) int32_t cbuf[2][kTileToks * 16];
   alignas(64) uint8_t bbuf[2][512];
   __m512 acc[kTileToks];
   for (auto& v : acc) v = _mm512_setzero_ps();
 
-  // Software pipeline over blocks: C tile 0 holds even blocks, tile 1 odd ones.
+  // Software pipeline over blocks: C tile 0 holds even blocks, tile 1 odd ones, and the vector
+  // units scale block b from a buffer stored one step earlier, while the tile unit works on
+  // blocks b + 1 and b + 2 (a tile store read back at once stalls on the store).
   issue<kQ8, 0>(p, 0, bbuf[0]);
+  if (nb > 1) issue<kQ8, 1>(p, 1, bbuf[1]);
+  _tile_stored(0, cbuf[0], 64);
   for (int64_t b = 0; b < nb; b += 2) {
-    _tile_stored(0, cbuf, 64);
-    if (b + 1 < nb) issue<kQ8, 1>(p, b + 1, bbuf[1]);
-    scale_block<kQ8>(p, b, cbuf, acc);
-    if (b + 1 >= nb) break;
-    _tile_stored(1, cbuf, 64);
     if (b + 2 < nb) issue<kQ8, 0>(p, b + 2, bbuf[0]);
-    scale_block<kQ8>(p, b + 1, cbuf, acc);
+    if (b + 1 < nb) _tile_stored(1, cbuf[1], 64);
+    scale_block<kQ8>(p, b, cbuf[0], acc);
+    if (b + 1 >= nb) break;
+    if (b + 3 < nb) issue<kQ8, 1>(p, b + 3, bbuf[1]);
+    if (b + 2 < nb) _tile_stored(0, cbuf[0], 64);
+    scale_block<kQ8>(p, b + 1, cbuf[1], acc);
   }
 
   const int64_t r0 = g * kPackRows;
