@@ -1,10 +1,7 @@
 #include "kernels/packed.h"
 
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
-#include <new>
-#include <utility>
 
 #include "core/check.h"
 #include "core/fp16.h"
@@ -76,26 +73,10 @@ void pack_weight_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uin
   }
 }
 
-AlignedBuffer::AlignedBuffer(size_t bytes) : size_(bytes) {
-  if (bytes == 0) return;
-  data_ = static_cast<uint8_t*>(std::aligned_alloc(64, round64(bytes)));
-  if (data_ == nullptr) throw std::bad_alloc();
-}
-AlignedBuffer::AlignedBuffer(AlignedBuffer&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
-AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& other) noexcept {
-  if (this != &other) {
-    std::free(data_);
-    data_ = std::exchange(other.data_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-  }
-  return *this;
-}
-AlignedBuffer::~AlignedBuffer() { std::free(data_); }
-
 WeightView pack_weight(const WeightView& w, AlignedBuffer& storage) {
   const int64_t groups = packed_groups(w.rows);
   storage = AlignedBuffer(static_cast<size_t>(groups) * packed_group_bytes(w.dtype, w.cols));
+  if (storage.data() == nullptr) return w;
   pack_weight_groups(w, 0, groups, storage.data());
   WeightView p = w;
   p.data = storage.data();

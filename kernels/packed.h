@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/big_buffer.h"
 #include "core/dtype.h"
 #include "kernels/kernels.h"
 #include "kernels/matmul.h"
@@ -61,26 +62,11 @@ size_t packed_x_bytes(int64_t k);
 /// 32) into dst, a buffer of packed_groups(rows) * packed_group_bytes bytes.
 void pack_weight_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uint8_t* dst);
 
-/// A 64-byte aligned byte buffer (vector-like, for packed weights).
-class AlignedBuffer {
- public:
-  AlignedBuffer() = default;
-  explicit AlignedBuffer(size_t bytes);
-  AlignedBuffer(AlignedBuffer&& other) noexcept;
-  AlignedBuffer& operator=(AlignedBuffer&& other) noexcept;
-  AlignedBuffer(const AlignedBuffer&) = delete;
-  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
-  ~AlignedBuffer();
-  uint8_t* data() { return data_; }
-  const uint8_t* data() const { return data_; }
-  size_t size() const { return size_; }
+/// Packed weights live in page-aligned buffers mapped from the OS.
+using AlignedBuffer = core::BigBuffer;
 
- private:
-  uint8_t* data_ = nullptr;
-  size_t size_ = 0;
-};
-
-/// Packs the whole matrix single-threaded: a view with packed = true over `storage`.
+/// Packs the whole matrix single-threaded: a view with packed = true over `storage`, or `w`
+/// itself (GGML layout, still multipliable) if the buffer cannot be allocated.
 WeightView pack_weight(const WeightView& w, AlignedBuffer& storage);
 
 /// Scalar packing of one activation row for weights of type t (the oracle of pack_x).

@@ -32,8 +32,8 @@ core::Result<std::unique_ptr<PagedKvCache>> PagedKvCache::create(const LlamaConf
                     static_cast<size_t>(config.n_head_kv) * static_cast<size_t>(config.head_dim);
   const size_t words_per_elem = options.dtype == DType::kF32 ? 2 : 1;
   const size_t total = c->layer_elems_ * 2 * static_cast<size_t>(config.n_layer) * words_per_elem;
-  c->storage_.reset(static_cast<uint16_t*>(std::calloc(total, sizeof(uint16_t))));
-  if (c->storage_ == nullptr)
+  c->storage_ = core::BigBuffer(total * sizeof(uint16_t));
+  if (c->storage_.data() == nullptr)
     return make_error(ErrorCode::kResourceExhausted, "cannot allocate {} MiB for the KV cache",
                       total * 2 / (1024 * 1024));
   c->words_ = total;
@@ -50,7 +50,9 @@ size_t PagedKvCache::bytes_per_block(const LlamaConfig& config, int32_t block_si
 kernels::PagedKvLayer PagedKvCache::layer(int32_t l) const {
   const size_t words_per_elem = options_.dtype == DType::kF32 ? 2 : 1;
   const size_t layer_words = layer_elems_ * words_per_elem;
-  auto* base = storage_.get() + static_cast<size_t>(l) * 2 * layer_words;
+  // The view hands out mutable pointers (kv_store writes through it) from a const cache handle.
+  auto* base = reinterpret_cast<uint16_t*>(const_cast<uint8_t*>(storage_.data())) +
+               static_cast<size_t>(l) * 2 * layer_words;
   kernels::PagedKvLayer v;
   v.k = base;
   v.v = base + layer_words;

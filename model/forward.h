@@ -11,6 +11,7 @@
 #include <span>
 #include <vector>
 
+#include "core/big_buffer.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
@@ -47,12 +48,9 @@ class PagedKvCache {
   int32_t num_kv_heads_ = 0;
   int32_t head_dim_ = 0;
   size_t layer_elems_ = 0;         // elements of K (or V) per layer
-  // [layer][k|v][num_blocks, kv_heads, block_size, head_dim], from calloc: the OS hands out
-  // zeroed pages as they are first touched, so a large cache costs nothing until used.
-  struct FreeDeleter {
-    void operator()(uint16_t* p) const { std::free(p); }
-  };
-  std::unique_ptr<uint16_t[], FreeDeleter> storage_;
+  // [layer][k|v][num_blocks, kv_heads, block_size, head_dim], mapped from the OS: pages are
+  // zeroed as they are first touched, so a large cache costs nothing until used.
+  core::BigBuffer storage_;
   size_t words_ = 0;
 };
 
