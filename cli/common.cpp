@@ -74,18 +74,18 @@ void add_sched_options(CLI::App& cmd, SchedArgs& a, bool with_policy) {
       ->check(CLI::Range(1, 65536));
   cmd.add_option("--chunk-size", a.chunk_size,
                  "sarathi: prefill chunk tokens per step. 256 by default: measured with bench "
-                 "step-cost on this 2-core CPU (tinyllama-1.1b q8_0), 31 decodes riding on a "
-                 "256-token chunk add ~20% to the chunk's time, i.e. decodes cost a fraction of "
-                 "a decode-only step, while a chunk of 256 takes 2-4 s; larger chunks lengthen "
+                 "step-cost on a 2-core Zen 4 (tinyllama-1.1b q8_0), 31 decodes at 1024 context "
+                 "riding on a 256-token chunk add 10-20% to the chunk's ~1 s, i.e. a decode "
+                 "costs a fraction of its share of a decode-only step; larger chunks lengthen "
                  "every step the decodes wait on")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
   cmd.add_option("--token-budget,--max-num-batched-tokens", a.token_budget,
                  "Tokens per step (tau). 0 = the policy's default: sarathi-serve 512, vllm/orca "
                  "max(2048, max-model-len) (whole prompts). tau bounds the time between tokens: "
-                 "measured here, a 512-token step of llama-160m q8_0 takes ~0.6 s and of "
-                 "tinyllama-1.1b q8_0 ~4.7 s; use 64-128 on this CPU when inter-token latency "
-                 "matters more than prefill throughput")
+                 "measured on a 2-core Zen 4, a 512-token step of llama-160m q8_0 takes ~0.36 s "
+                 "and of tinyllama-1.1b q8_0 ~2.1 s; use 64-128 on such a CPU when inter-token "
+                 "latency matters more than prefill throughput")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 24));
   cmd.add_option("--tile-size", a.tile_size,
