@@ -177,9 +177,9 @@ size_t attend_scratch_floats(int32_t kv_len, int32_t head_dim, int32_t group) {
   const auto len16 = static_cast<size_t>((kv_len + 15) / 16 * 16);
   const auto nc16 = static_cast<size_t>((head_dim + 15) / 16 * 16);
   const auto g = static_cast<size_t>(group);
-  // Whole-context K and V rows (or, for the AVX-512 single-query path, one 64-row tile and
-  // 16 running maxima per head), scores and queries.
-  return std::max<size_t>(2 * len16, 64) * nc16 + g * len16 + g * nc16 + 16 * g;
+  // One 64-row K or V tile, scores and rounded queries of every head, 16 running maxima per
+  // head (the AVX-512 kernel; the scalar loop needs less).
+  return 64 * nc16 + g * len16 + g * nc16 + 16 * g;
 }
 
 void attention(const PagedKvLayer& kv, std::span<const AttnSeq> seqs, const float* q,
@@ -195,8 +195,7 @@ void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSe
                 num_heads, kv.num_kv_heads);
   const int32_t group = num_heads / kv.num_kv_heads;
   const int32_t d = kv.head_dim;
-  // Work items: (sequence, block of up to kQueryBlock query rows, KV head). The rows of a
-  // block share one conversion of the K/V rows in the SIMD kernel.
+  // Work items: (sequence, block of up to kQueryBlock query rows, KV head).
   constexpr int32_t kQueryBlock = 16;
   const auto blocks_of = [](int32_t n) { return (n + kQueryBlock - 1) / kQueryBlock; };
   int32_t max_len = 0;
