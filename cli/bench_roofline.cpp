@@ -94,6 +94,10 @@ std::vector<Path> matmul_paths(const kernels::CpuOps& ops) {
     const kernels::TypeOps& to = ops.type(t);
     paths.push_back({t, &ops, false, to.gemm.run != nullptr ? "gemm" : "vec_dot"});
     if (to.packed.run == nullptr) continue;
+    if (t == DType::kBF16) {  // interleaved bf16 exists on the AMX table only (TDPBF16PS)
+      paths.push_back({t, &ops, true, "amx-bf16"});
+      continue;
+    }
     // The interleaved layout: VNNI, and on AMX machines the tile unit as well.
     // Packed paths exist on the AVX-512 and AMX tables, both with the VNNI kernel by default.
     paths.push_back({t, &kernels::cpu_ops_for(kernels::Isa::kAvx512), true, "vnni-16"});

@@ -171,6 +171,9 @@ bool amx_tiles_enabled() {
 CpuOps make_amx_ops() {
   CpuOps o = make_avx512_ops();
   o.isa = Isa::kAmx;
+  // bf16 weights: TDPBF16PS needs no scaling pass, so the tile unit runs every bf16 matmul
+  // (one-token steps included, which keeps outputs independent of the batch).
+  if (repack_enabled()) o.bf16.packed = {avx512::pack_x_bf16, amx::packed_gemm_bf16};
   if (repack_enabled() && amx_tiles_enabled()) {
     o.q8_0.packed.run = amx::packed_gemm_q8_0;
     o.q4_0.packed.run = amx::packed_gemm_q4_0;

@@ -54,7 +54,7 @@ void matmul_gemm(const GemmOps& g, core::ThreadPool& pool, const WeightView& w, 
 // block of tokens.
 void matmul_packed(const PackedGemmOps& g, core::ThreadPool& pool, const WeightView& w,
                    const float* x, int64_t m, float* y, MatmulScratch& scratch) {
-  const size_t xrb = packed_x_bytes(w.cols);
+  const size_t xrb = packed_x_bytes(w.dtype, w.cols);
   const size_t need = xrb * static_cast<size_t>(m);
   if (scratch.x_converted.size() < need) scratch.x_converted.resize(need);
   uint8_t* xp = scratch.x_converted.data();
@@ -68,6 +68,7 @@ void matmul_packed(const PackedGemmOps& g, core::ThreadPool& pool, const WeightV
     pool.parallel_for(m, 4, pack);
   }
   PackedGemmArgs base;
+  base.dtype = w.dtype;
   base.w = static_cast<const uint8_t*>(w.data);
   base.group_bytes = packed_group_bytes(w.dtype, w.cols);
   base.k = w.cols;
@@ -76,13 +77,16 @@ void matmul_packed(const PackedGemmOps& g, core::ThreadPool& pool, const WeightV
   base.x_row_bytes = xrb;
   base.y = y;
   base.ldy = w.rows;
+  // (AMX-BF16 measured the same with 64, 128, 256 and 512 tokens per pass on a 512-token
+  // prefill, all within the host's noise.)
+  const int64_t tb = kTokenBlock;
   pool.parallel_for(packed_groups(w.rows), 1, [&](int, int64_t g0, int64_t g1) {
     PackedGemmArgs a = base;
     a.group_begin = g0;
     a.group_end = g1;
-    for (int64_t t0 = 0; t0 < m; t0 += kTokenBlock) {
+    for (int64_t t0 = 0; t0 < m; t0 += tb) {
       a.tok_begin = t0;
-      a.tok_end = std::min(m, t0 + kTokenBlock);
+      a.tok_end = std::min(m, t0 + tb);
       g.run(a);
     }
   });

@@ -18,13 +18,18 @@ namespace {
 size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 }  // namespace
 
-bool packable(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0; }
+bool packable(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kBF16; }
 
 int32_t packed_offset(DType t) { return t == DType::kQ8_0 ? 128 : 8; }
 
 size_t packed_block_quant_bytes(DType t) { return t == DType::kQ8_0 ? 512 : 256; }
 
+namespace {
+int64_t bf16_blocks(int64_t k) { return (k + kPackBlock - 1) / kPackBlock; }
+}  // namespace
+
 size_t packed_group_bytes(DType t, int64_t k) {
+  if (t == DType::kBF16) return static_cast<size_t>(bf16_blocks(k)) * kPackedBf16BlockBytes;
   const auto nb = static_cast<size_t>(k / kQK8_0);
   return (nb + 1) / 2 * packed_pair_bytes(t);
 }
@@ -34,7 +39,36 @@ size_t packed_x_bytes(int64_t k) {
   return round64(nb * (kQK8_0 + 8));
 }
 
+size_t packed_x_bytes(DType t, int64_t k) {
+  if (t == DType::kBF16) return static_cast<size_t>(bf16_blocks(k)) * kPackBlock * 2;
+  return packed_x_bytes(k);
+}
+
+namespace {
+// bf16: each pair of a row's elements (4 bytes) goes to its slot in the block's B tile.
+void pack_bf16_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uint8_t* dst) {
+  const size_t gbytes = packed_group_bytes(DType::kBF16, w.cols);
+  const auto* src = static_cast<const uint8_t*>(w.data);
+  for (int64_t g = g_begin; g < g_end; ++g) {
+    uint8_t* group = dst + static_cast<size_t>(g) * gbytes;
+    std::memset(group, 0, gbytes);
+    for (int64_t n = 0; n < kPackRows && g * kPackRows + n < w.rows; ++n) {
+      const auto* row = src + static_cast<size_t>(g * kPackRows + n) * w.row_bytes;
+      for (int64_t e = 0; e < w.cols; e += 2) {
+        uint8_t* slot = group + static_cast<size_t>(e / kPackBlock) * kPackedBf16BlockBytes +
+                        static_cast<size_t>((e % kPackBlock) / 2) * 64 + static_cast<size_t>(n) * 4;
+        std::memcpy(slot, row + e * 2, e + 1 < w.cols ? 4 : 2);  // an odd width's last pair
+      }
+    }
+  }
+}
+}  // namespace
+
 void pack_weight_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uint8_t* dst) {
+  if (w.dtype == DType::kBF16) {
+    pack_bf16_groups(w, g_begin, g_end, dst);
+    return;
+  }
   SARATHI_CHECK(packable(w.dtype) && w.cols % kQK8_0 == 0, "cannot pack {} [{}, {}]",
                 core::dtype_name(w.dtype), w.rows, w.cols);
   const int64_t nb = w.cols / kQK8_0;
@@ -85,6 +119,12 @@ WeightView pack_weight(const WeightView& w, AlignedBuffer& storage) {
 }
 
 void pack_x_ref(DType t, const float* src, void* dst, int64_t k) {
+  if (t == DType::kBF16) {
+    auto* out = static_cast<uint16_t*>(dst);
+    std::memset(out, 0, packed_x_bytes(t, k));
+    ref::from_float_bf16(src, out, k);
+    return;
+  }
   const int64_t nb = k / kQK8_0;
   auto* out = static_cast<uint8_t*>(dst);
   std::memset(out, 0, packed_x_bytes(k));
@@ -102,11 +142,38 @@ void pack_x_ref(DType t, const float* src, void* dst, int64_t k) {
   }
 }
 
+namespace {
+void packed_gemm_ref_bf16(const PackedGemmArgs& a) {
+  for (int64_t g = a.group_begin; g < a.group_end; ++g) {
+    const uint8_t* group = a.w + static_cast<size_t>(g) * a.group_bytes;
+    for (int64_t n = 0; n < kPackRows && g * kPackRows + n < a.rows; ++n) {
+      for (int64_t tok = a.tok_begin; tok < a.tok_end; ++tok) {
+        const auto* xr = reinterpret_cast<const uint16_t*>(a.x + static_cast<size_t>(tok) * a.x_row_bytes);
+        double acc = 0.0;
+        for (int64_t e = 0; e < a.k; ++e) {
+          uint16_t wv = 0;
+          std::memcpy(&wv,
+                      group + static_cast<size_t>(e / kPackBlock) * kPackedBf16BlockBytes +
+                          static_cast<size_t>((e % kPackBlock) / 2) * 64 +
+                          static_cast<size_t>(n) * 4 + static_cast<size_t>(e % 2) * 2,
+                      2);
+          acc += static_cast<double>(core::bf16_to_f32(wv)) * core::bf16_to_f32(xr[e]);
+        }
+        a.y[tok * a.ldy + g * kPackRows + n] = static_cast<float>(acc);
+      }
+    }
+  }
+}
+}  // namespace
+
 void packed_gemm_ref(const PackedGemmArgs& a) {
-  // The dtype is implied by the block size: q8_0 groups hold 512 quant bytes per block.
+  if (a.dtype == DType::kBF16) {
+    packed_gemm_ref_bf16(a);
+    return;
+  }
   const int64_t nb = a.k / kQK8_0;
-  const bool q8 = a.group_bytes == packed_group_bytes(DType::kQ8_0, a.k);
-  const DType t = q8 ? DType::kQ8_0 : DType::kQ4_0;
+  const bool q8 = a.dtype == DType::kQ8_0;
+  const DType t = a.dtype;
   for (int64_t g = a.group_begin; g < a.group_end; ++g) {
     const uint8_t* group = a.w + static_cast<size_t>(g) * a.group_bytes;
     for (int64_t n = 0; n < kPackRows && g * kPackRows + n < a.rows; ++n) {
@@ -140,7 +207,22 @@ void packed_gemm_ref(const PackedGemmArgs& a) {
 }
 
 void packed_matmul_oracle(const WeightView& w, const float* x, int64_t m, float* y) {
-  SARATHI_CHECK(packable(w.dtype) && !w.packed, "oracle needs a GGML-layout q8_0/q4_0 matrix");
+  SARATHI_CHECK(packable(w.dtype) && !w.packed, "oracle needs a GGML-layout q8_0/q4_0/bf16 matrix");
+  if (w.dtype == DType::kBF16) {
+    std::vector<uint16_t> xb(static_cast<size_t>(w.cols));
+    const auto* src = static_cast<const uint8_t*>(w.data);
+    for (int64_t t = 0; t < m; ++t) {
+      ref::from_float_bf16(x + t * w.cols, xb.data(), w.cols);
+      for (int64_t r = 0; r < w.rows; ++r) {
+        const auto* row = reinterpret_cast<const uint16_t*>(src + static_cast<size_t>(r) * w.row_bytes);
+        double acc = 0.0;
+        for (int64_t e = 0; e < w.cols; ++e)
+          acc += static_cast<double>(core::bf16_to_f32(row[e])) * core::bf16_to_f32(xb[static_cast<size_t>(e)]);
+        y[t * w.rows + r] = static_cast<float>(acc);
+      }
+    }
+    return;
+  }
   const int64_t nb = w.cols / kQK8_0;
   std::vector<BlockQ8_0> xq(static_cast<size_t>(nb));
   const auto* src = static_cast<const uint8_t*>(w.data);

@@ -1,5 +1,6 @@
-// kernels/packed.h: the interleaved ("packed") weight layout for q8_0 and q4_0 matmuls, shared by
-// the AVX-512 VNNI and AMX-INT8 kernels, its packing, and the scalar oracle of its arithmetic.
+// kernels/packed.h: the interleaved ("packed") weight layouts: q8_0 and q4_0 for the AVX-512 VNNI
+// and AMX-INT8 kernels, bf16 for the AMX-BF16 kernel; their packing, and the scalar oracles of
+// their arithmetic.
 //
 // Weight rows are taken 16 at a time (a group; the last one zero-padded). For each 32-element
 // block b of a group, the quants of the 16 rows are stored in the VNNI order that vpdpbusd and
@@ -19,6 +20,15 @@
 //   acc = 0; for each block b: isum = corr[b] + sum_k u[n][k] * x[k]   (exact int32,
 //                                    = sum_k w[n][k] * x[k])
 //                              acc = fma(float(isum), dw[n][b] * dx[b], acc)
+//
+// bf16: the same 16-row groups, k zero-padded to a multiple of 32, 1024 bytes per 32-element
+// block: pair j (elements 2j, 2j + 1 of the block) of row n at bytes j*64 + n*4 .. +3, i.e. an
+// AMX B tile for TDPBF16PS (16 pair rows x 16 weight rows x 2 bf16). Activations are bf16
+// rows (round to nearest even, as from_float_bf16), zero-padded to a multiple of 32. Every
+// product of two bf16 values is exact in f32; kernels differ only in how they round the f32
+// sums (the tile unit adds pairs in its own order), so the oracle sums in double and kernels
+// are checked against it within a bound on f32 rounding, and each kernel computes an output
+// the same way wherever it sits in a batch.
 // Depends on core/ and kernels.h.
 #pragma once
 
@@ -35,8 +45,12 @@ namespace sarathi::kernels {
 
 inline constexpr int64_t kPackRows = 16;
 
-/// True for the weight types that have an interleaved layout (q8_0, q4_0).
+/// True for the weight types that have an interleaved layout (q8_0, q4_0, bf16).
 bool packable(core::DType t);
+/// Elements per block of the layout (32 for all three types).
+inline constexpr int64_t kPackBlock = 32;
+/// Bytes of one 32-element block of a bf16 group (16 rows x 32 x 2 bytes).
+inline constexpr size_t kPackedBf16BlockBytes = 1024;
 /// The unsigned offset c of the packed quants (128 for q8_0, 8 for q4_0).
 int32_t packed_offset(core::DType t);
 /// Bytes of one block's quants for 16 rows (512 or 256).
@@ -55,11 +69,13 @@ inline size_t packed_scales_offset(core::DType t, int64_t b) {
 }
 /// Bytes of one group for k inputs.
 size_t packed_group_bytes(core::DType t, int64_t k);
-/// Bytes of one packed activation row of k elements.
+/// Bytes of one packed activation row of k elements for q8_0 / q4_0 weights.
 size_t packed_x_bytes(int64_t k);
+/// Bytes of one packed activation row of k elements for weights of type t.
+size_t packed_x_bytes(core::DType t, int64_t k);
 
-/// Packs groups [g_begin, g_end) of the GGML-layout matrix w (q8_0 or q4_0, cols a multiple of
-/// 32) into dst, a buffer of packed_groups(rows) * packed_group_bytes bytes.
+/// Packs groups [g_begin, g_end) of the GGML-layout matrix w (q8_0 or q4_0 with cols a multiple
+/// of 32, or bf16 of any width) into dst, a buffer of packed_groups(rows) * packed_group_bytes bytes.
 void pack_weight_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uint8_t* dst);
 
 /// Packed weights live in page-aligned buffers mapped from the OS.
@@ -71,7 +87,8 @@ WeightView pack_weight(const WeightView& w, AlignedBuffer& storage);
 
 /// Scalar packing of one activation row for weights of type t (the oracle of pack_x).
 void pack_x_ref(core::DType t, const float* src, void* dst, int64_t k);
-/// Scalar run over the packed layout (the oracle of PackedGemmOps::run).
+/// Scalar run over the packed layout (the oracle of PackedGemmOps::run; for bf16, sums in
+/// double).
 void packed_gemm_ref(const PackedGemmArgs& args);
 /// The same arithmetic straight from the GGML layout and f32 activations (independent of the
 /// packing code): y[m][rows].

@@ -94,13 +94,52 @@ TEST(PackedLayout, SizesAndOffsets) {
   EXPECT_EQ(packed_quants_offset(DType::kQ4_0, 3), 576u + 64 + 256);
   EXPECT_EQ(packed_scales_offset(DType::kQ4_0, 3), 576u + 32);
   EXPECT_EQ(packed_x_bytes(96) % 64, 0u);
+  // bf16: 1024 bytes per 32-element block (k padded), activations padded to 32 elements.
+  EXPECT_TRUE(packable(DType::kBF16));
+  EXPECT_EQ(packed_group_bytes(DType::kBF16, 64), 2048u);
+  EXPECT_EQ(packed_group_bytes(DType::kBF16, 33), 2048u);
+  EXPECT_EQ(packed_x_bytes(DType::kBF16, 33), 128u);
+  EXPECT_EQ(packed_x_bytes(DType::kQ8_0, 96), packed_x_bytes(96));
+}
+
+// bf16 packing puts element e of row n where TDPBF16PS reads it: block e / 32, pair row
+// (e % 32) / 2, column n, half e % 2 (checked on odd widths, padding zero).
+TEST(PackedLayout, Bf16ElementPositions) {
+  for (int64_t cols : {1, 31, 33, 70}) {
+    const int64_t rows = 19;
+    std::vector<uint16_t> src(static_cast<size_t>(rows * cols));
+    for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<uint16_t>(i + 1);
+    const WeightView w{DType::kBF16, src.data(), rows, cols, static_cast<size_t>(cols) * 2};
+    AlignedBuffer buf;
+    const WeightView p = pack_weight(w, buf);
+    ASSERT_TRUE(p.packed);
+    const size_t gb = packed_group_bytes(DType::kBF16, cols);
+    const auto* bytes = static_cast<const uint8_t*>(p.data);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < static_cast<size_t>(packed_groups(rows)) * gb / 2; ++i) {
+      uint16_t v = 0;
+      std::memcpy(&v, bytes + 2 * i, 2);
+      nonzero += v != 0;
+    }
+    EXPECT_EQ(nonzero, src.size()) << "cols=" << cols;  // padding is zero, nothing lost
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t e = 0; e < cols; ++e) {
+        const size_t off = static_cast<size_t>(r / 16) * gb + static_cast<size_t>(e / 32) * 1024 +
+                           static_cast<size_t>((e % 32) / 2) * 64 + static_cast<size_t>(r % 16) * 4 +
+                           static_cast<size_t>(e % 2) * 2;
+        uint16_t v = 0;
+        std::memcpy(&v, bytes + off, 2);
+        ASSERT_EQ(v, src[static_cast<size_t>(r * cols + e)]) << "row " << r << " element " << e;
+      }
+    }
+  }
 }
 
 // The oracle (GGML layout in, no packing code involved) against the f64 reference, and the
 // scalar kernel over the packed layout against the oracle (this checks the packing).
 TEST(PackedOracle, MatchesReferenceAndPackedScalarKernel) {
   const CpuOps& ref = cpu_ops_for(Isa::kScalar);
-  for (DType dt : {DType::kQ8_0, DType::kQ4_0}) {
+  for (DType dt : {DType::kQ8_0, DType::kQ4_0, DType::kBF16}) {
     for (const Shape& s : kShapes) {
       SCOPED_TRACE(std::string(core::dtype_name(dt)) + " " + std::to_string(s.rows) + "x" +
                    std::to_string(s.cols));
@@ -112,7 +151,8 @@ TEST(PackedOracle, MatchesReferenceAndPackedScalarKernel) {
       packed_matmul_oracle(w.view, x.data(), m, oracle.data());
       matmul_ref(ref, w.view, x.data(), m, exact.data());
       for (size_t i = 0; i < oracle.size(); ++i) {
-        // q8_0 activations: about 1/254 of each block's largest value per element.
+        // q8_0 activations: about 1/254 of each block's largest value per element; bf16
+        // activations 1/256 of each element.
         const float tol = 0.005f * std::sqrt(static_cast<float>(s.cols)) + 1e-3f;
         ASSERT_NEAR(oracle[i], exact[i], tol) << "output " << i;
       }
@@ -120,12 +160,13 @@ TEST(PackedOracle, MatchesReferenceAndPackedScalarKernel) {
       AlignedBuffer buf;
       const WeightView p = pack_weight(w.view, buf);
       ASSERT_TRUE(p.packed);
-      const size_t xrb = packed_x_bytes(s.cols);
+      const size_t xrb = packed_x_bytes(dt, s.cols);
       std::vector<uint8_t> xp(xrb * static_cast<size_t>(m));
       for (int64_t t = 0; t < m; ++t)
         pack_x_ref(dt, x.data() + t * s.cols, xp.data() + static_cast<size_t>(t) * xrb, s.cols);
       std::vector<float> y(oracle.size(), -1.0f);
       PackedGemmArgs a;
+      a.dtype = dt;
       a.w = static_cast<const uint8_t*>(p.data);
       a.group_bytes = packed_group_bytes(dt, s.cols);
       a.k = s.cols;
@@ -147,10 +188,12 @@ TEST(PackedOracle, MatchesReferenceAndPackedScalarKernel) {
 TEST(PackedKernels, PackXMatchesReference) {
   for (const NamedOps& t : packed_tables()) {
     const CpuOps& ops = t.ops;
-    for (DType dt : {DType::kQ8_0, DType::kQ4_0}) {
+    for (DType dt : {DType::kQ8_0, DType::kQ4_0, DType::kBF16}) {
+      if (ops.type(dt).packed.pack_x == nullptr) continue;
       for (int64_t k : {32, 96, 2048}) {
         const auto x = randn(static_cast<size_t>(k), 5, 3.0f);
-        std::vector<uint8_t> want(packed_x_bytes(k), 0xaa), got(packed_x_bytes(k), 0x55);
+        const size_t bytes = packed_x_bytes(dt, k);
+        std::vector<uint8_t> want(bytes, 0xaa), got(bytes, 0x55);
         pack_x_ref(dt, x.data(), want.data(), k);
         ops.type(dt).packed.pack_x(x.data(), got.data(), k);
         EXPECT_EQ(want, got) << t.name << " " << core::dtype_name(dt) << " k=" << k;
@@ -192,6 +235,63 @@ TEST(PackedKernels, BitEqualToOracleOnEveryIsa) {
             ASSERT_TRUE(bit_equal(y, want));
           }
         }
+      }
+    }
+  }
+}
+
+// bf16 on the tile unit: each output within f32 rounding of the double-sum oracle (every
+// product is exact, so the only error is the rounding of at most k f32 additions), and the
+// same bits for a token whatever its batch, tile position or thread count.
+TEST(PackedKernels, AmxBf16MatchesOracleAndIsBatchInvariant) {
+  if (!isa_supported(Isa::kAmx)) GTEST_SKIP() << "no AMX on this CPU";
+  const CpuOps& ops = cpu_ops_for(Isa::kAmx);
+  ASSERT_NE(ops.bf16.packed.run, nullptr);
+  core::ThreadPool pool1(1);
+  core::ThreadPool pool2(2);
+  const Shape shapes[] = {{1, 1}, {16, 32}, {33, 70}, {50, 224}, {64, 256}, {130, 161}, {40, 2048}};
+  for (const Shape& s : shapes) {
+    const Weights w = make_weights(DType::kBF16, s.rows, s.cols, 31);
+    AlignedBuffer buf;
+    const WeightView p = pack_weight(w.view, buf);
+    ASSERT_TRUE(p.packed);
+    const int64_t max_m = 70;
+    const auto x = randn(static_cast<size_t>(max_m * s.cols), 32, 1.0f);
+    std::vector<float> oracle(static_cast<size_t>(max_m * s.rows));
+    packed_matmul_oracle(w.view, x.data(), max_m, oracle.data());
+    // Bound per output: k roundings of partial sums no larger than sum |w x|.
+    std::vector<double> magnitude(oracle.size(), 0.0);
+    std::vector<float> wf(static_cast<size_t>(s.cols));
+    for (int64_t r = 0; r < s.rows; ++r) {
+      ops.bf16.to_float(static_cast<const uint8_t*>(w.view.data) + static_cast<size_t>(r) * w.view.row_bytes,
+                        wf.data(), s.cols);
+      for (int64_t t = 0; t < max_m; ++t)
+        for (int64_t e = 0; e < s.cols; ++e)
+          magnitude[static_cast<size_t>(t * s.rows + r)] +=
+              std::fabs(static_cast<double>(wf[static_cast<size_t>(e)]) * x[static_cast<size_t>(t * s.cols + e)]);
+    }
+    std::vector<float> alone(static_cast<size_t>(max_m * s.rows));
+    {
+      MatmulScratch scratch;
+      for (int64_t t = 0; t < max_m; ++t)
+        matmul(ops, pool1, p, x.data() + t * s.cols, 1, alone.data() + t * s.rows, scratch);
+    }
+    for (size_t i = 0; i < alone.size(); ++i) {
+      // 1/128 of the bf16 rounding of x in the bound: x is rounded the same way in both.
+      const double tol = static_cast<double>(s.cols + 2) * 0x1p-24 * magnitude[i] * 1.01 + 1e-30;
+      ASSERT_NEAR(alone[i], oracle[i], tol)
+          << s.rows << "x" << s.cols << " output " << i << " magnitude " << magnitude[i];
+    }
+    for (int64_t m : kTokenCounts) {
+      for (core::ThreadPool* pool : {&pool1, &pool2}) {
+        SCOPED_TRACE(std::to_string(s.rows) + "x" + std::to_string(s.cols) + " m=" + std::to_string(m) +
+                     " threads=" + std::to_string(pool->num_threads()));
+        MatmulScratch scratch;
+        std::vector<float> y(static_cast<size_t>(m * s.rows), -7.0f);
+        const int64_t first = (max_m - m) / 2;
+        matmul(ops, *pool, p, x.data() + first * s.cols, m, y.data(), scratch);
+        const std::vector<float> want(alone.begin() + first * s.rows, alone.begin() + (first + m) * s.rows);
+        ASSERT_TRUE(bit_equal(y, want));
       }
     }
   }

@@ -127,7 +127,8 @@ TEST_P(ForwardProperties, MixedBatchEqualsAlone) {
 INSTANTIATE_TEST_SUITE_P(Models, ForwardProperties,
                          ::testing::Values("stories260K.gguf", "llama-2-tiny-random.gguf",
                                            "synthetic:tiny:f16", "synthetic:tiny:q4_K",
-                                           "synthetic:tiny:q4_0", "synthetic:qwen2-tiny:q8_0"),
+                                           "synthetic:tiny:q4_0", "synthetic:qwen2-tiny:q8_0",
+                                           "synthetic:tiny:bf16"),
                          [](const auto& param_info) {
                            std::string s = param_info.param;
                            for (char& ch : s)
@@ -198,6 +199,30 @@ TEST(Forward, PackedWeightsAgreeWithGgmlLayout) {
     for (size_t i = 1; i < packed_runs.size(); ++i) {
       EXPECT_EQ(packed_runs[i].prefill, packed_runs[0].prefill) << kernels::isa_name(isas[i]);
       EXPECT_EQ(packed_runs[i].decode, packed_runs[0].decode) << kernels::isa_name(isas[i]);
+    }
+  }
+}
+
+// bf16 weights on the AMX tile unit (every matmul, decode included) against the scalar path.
+TEST(Forward, AmxBf16WeightsAgreeWithScalar) {
+  if (!kernels::isa_supported(kernels::Isa::kAmx)) GTEST_SKIP() << "no AMX on this CPU";
+  ASSERT_NE(kernels::cpu_ops_for(kernels::Isa::kAmx).bf16.packed.run, nullptr);
+  for (const char* spec : {"synthetic:tiny:bf16", "synthetic:qwen2-tiny:bf16"}) {
+    SCOPED_TRACE(spec);
+    auto m = LlamaModel::load(spec);
+    ASSERT_TRUE(m.ok()) << m.error().message;
+    std::vector<int32_t> prompt(40);
+    for (size_t i = 0; i < prompt.size(); ++i)
+      prompt[i] = static_cast<int32_t>((i * 37 + 11) % static_cast<size_t>((*m)->config().n_vocab));
+    const PackedHarnessRun want = run_ops(**m, kernels::cpu_ops_for(kernels::Isa::kScalar), prompt);
+    const PackedHarnessRun got = run_ops(**m, kernels::cpu_ops_for(kernels::Isa::kAmx), prompt);
+    ASSERT_EQ(got.prefill.size(), want.prefill.size());
+    ASSERT_EQ(got.decode.size(), want.decode.size());
+    float scale = 1.0f;
+    for (float v : want.prefill) scale = std::max(scale, std::fabs(v));
+    for (size_t i = 0; i < want.prefill.size(); ++i) {
+      ASSERT_NEAR(got.prefill[i], want.prefill[i], 1e-2f * scale) << "prefill logit " << i;
+      ASSERT_NEAR(got.decode[i], want.decode[i], 1e-2f * scale) << "decode logit " << i;
     }
   }
 }

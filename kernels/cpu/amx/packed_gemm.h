@@ -1,5 +1,5 @@
-// kernels/cpu/amx/packed_gemm.h: AMX-INT8 matmul over interleaved q8_0 / q4_0 weights
-// (kernels/packed.h). Declarations only: included by baseline code (dispatch.cpp).
+// kernels/cpu/amx/packed_gemm.h: AMX-INT8 matmul over interleaved q8_0 / q4_0 weights and
+// AMX-BF16 over interleaved bf16 weights (kernels/packed.h). Declarations only: included by baseline code (dispatch.cpp).
 #pragma once
 
 #include "kernels/kernels.h"
@@ -11,5 +11,10 @@ namespace sarathi::kernels::amx {
 /// the arithmetic of kernels/packed.h, so outputs are bit-equal to packed_gemm_ref.
 void packed_gemm_q8_0(const PackedGemmArgs& args);
 void packed_gemm_q4_0(const PackedGemmArgs& args);
+
+/// AMX-BF16 over interleaved bf16 weights, activations packed by avx512::pack_x_bf16 (bf16 rows
+/// zero-padded to 32 elements). Every token count runs on the tile unit, so an output does not
+/// depend on its batch; agrees with packed_gemm_ref within f32 rounding.
+void packed_gemm_bf16(const PackedGemmArgs& args);
 
 }  // namespace sarathi::kernels::amx
