@@ -144,7 +144,7 @@ CpuOps make_avx512_ops() {
   o.q6_k.vec_dot = avx512::vec_dot_q6_k;
   o.q8_k.from_float = avx512::from_float_q8_k;
   o.f32.gemm = {avx512::packed_x_bytes_f32, avx512::pack_x_f32, avx512::gemm_f32};
-  o.f16.gemm = {avx512::packed_x_bytes_f32, avx512::pack_x_f16_rounded, avx512::gemm_f16};
+  o.f16.gemm = {avx512::packed_x_bytes_f16, avx512::pack_x_f16, avx512::gemm_f16};
   if (features().avx512_bf16)
     o.bf16.gemm = {avx512::packed_x_bytes_bf16, avx512::pack_x_bf16, avx512::gemm_bf16};
   o.q8_0.gemm = {avx512::packed_x_bytes_q8, avx512::pack_x_q8_for_q8_0, avx512::gemm_q8_0};

@@ -247,6 +247,11 @@ struct F32Traits : FloatCommon {
 };
 
 struct F16Traits : FloatCommon {
+  // Activations stay f16 (half the bytes of f32, so a 5632-wide row fits L1 beside the weight
+  // stream) and widen on load: the same f32 values as the f16-rounded f32 rows.
+  SARATHI_INLINE static X load_x(const uint8_t* row, int64_t s) {
+    return _mm512_cvtph_ps(load256(row + 32 * s));
+  }
   template <bool kFull>
   SARATHI_INLINE static W load_w(const uint8_t* row, int64_t s, int64_t k, Full<kFull>) {
     const uint16_t* p = reinterpret_cast<const uint16_t*>(row) + 16 * s;
@@ -365,12 +370,15 @@ void pack_x_f32(const float* src, void* dst, int64_t k) {
   for (int64_t i = k; i < round_up(k, 16); ++i) out[i] = 0.0f;
 }
 
-void pack_x_f16_rounded(const float* src, void* dst, int64_t k) {
-  auto* out = static_cast<float*>(dst);
+size_t packed_x_bytes_f16(int64_t k) { return static_cast<size_t>(round_up(k, 16)) * 2; }
+
+void pack_x_f16(const float* src, void* dst, int64_t k) {
+  auto* out = static_cast<uint8_t*>(dst);
   for (int64_t i = 0; i < round_up(k, 16); i += 16) {
     const __mmask16 m = k - i >= 16 ? __mmask16(0xffff) : mask16(k - i);
     const __m512 v = _mm512_maskz_loadu_ps(m, src + i);
-    _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 2 * i),
+                        _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
   }
 }
 

@@ -25,11 +25,12 @@ size_t packed_x_bytes_q8_k(int64_t k);
 void pack_x_q8_k_for_q6_k(const float* src, void* dst, int64_t k);
 void gemm_q6_k(const GemmArgs& args);
 
-/// f32 activations (rounded through f16 for f16 weights, as GGML's f16 vec_dot_type does),
-/// zero-padded to 16 elements.
+/// f32 activations for f32 weights, f16 ones (as GGML's f16 vec_dot_type) for f16 weights,
+/// zero-padded to 16 elements; products and sums in f32.
 size_t packed_x_bytes_f32(int64_t k);
 void pack_x_f32(const float* src, void* dst, int64_t k);
-void pack_x_f16_rounded(const float* src, void* dst, int64_t k);
+size_t packed_x_bytes_f16(int64_t k);
+void pack_x_f16(const float* src, void* dst, int64_t k);
 void gemm_f32(const GemmArgs& args);
 void gemm_f16(const GemmArgs& args);
 
