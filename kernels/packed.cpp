@@ -18,7 +18,9 @@ namespace {
 size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 }  // namespace
 
-bool packable(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kBF16; }
+bool packable(DType t) {
+  return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_K || t == DType::kBF16;
+}
 
 int32_t packed_offset(DType t) { return t == DType::kQ8_0 ? 128 : 8; }
 
@@ -30,6 +32,7 @@ int64_t bf16_blocks(int64_t k) { return (k + kPackBlock - 1) / kPackBlock; }
 
 size_t packed_group_bytes(DType t, int64_t k) {
   if (t == DType::kBF16) return static_cast<size_t>(bf16_blocks(k)) * kPackedBf16BlockBytes;
+  if (t == DType::kQ4_K) return static_cast<size_t>(k / core::kQK_K) * kQ4KSuperBytes;
   const auto nb = static_cast<size_t>(k / kQK8_0);
   return (nb + 1) / 2 * packed_pair_bytes(t);
 }
@@ -41,6 +44,10 @@ size_t packed_x_bytes(int64_t k) {
 
 size_t packed_x_bytes(DType t, int64_t k) {
   if (t == DType::kBF16) return static_cast<size_t>(bf16_blocks(k)) * kPackBlock * 2;
+  if (t == DType::kQ4_K) {
+    const auto ns = static_cast<size_t>(k / core::kQK_K);
+    return round64(ns * (core::kQK_K + 4 + 16));
+  }
   return packed_x_bytes(k);
 }
 
@@ -62,11 +69,53 @@ void pack_bf16_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uint8
     }
   }
 }
+// q4_K: scales, mins and quants of each row's super-blocks into their slots (kernels/packed.h).
+void pack_q4_k_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uint8_t* dst) {
+  SARATHI_CHECK(w.cols % core::kQK_K == 0, "cannot pack q4_K [{}, {}]", w.rows, w.cols);
+  const int64_t ns = w.cols / core::kQK_K;
+  const size_t gbytes = packed_group_bytes(DType::kQ4_K, w.cols);
+  const auto* src = static_cast<const uint8_t*>(w.data);
+  for (int64_t g = g_begin; g < g_end; ++g) {
+    uint8_t* group = dst + static_cast<size_t>(g) * gbytes;
+    std::memset(group, 0, gbytes);
+    for (int64_t n = 0; n < kPackRows && g * kPackRows + n < w.rows; ++n) {
+      const auto* row = reinterpret_cast<const core::BlockQ4_K*>(
+          src + static_cast<size_t>(g * kPackRows + n) * w.row_bytes);
+      for (int64_t s = 0; s < ns; ++s) {
+        const core::BlockQ4_K& b = row[s];
+        uint8_t* sb = group + static_cast<size_t>(s) * kQ4KSuperBytes;
+        std::memcpy(sb + 2 * n, &b.d, 2);
+        std::memcpy(sb + 32 + 2 * n, &b.dmin, 2);
+        uint8_t sc[8], m[8];
+        ref::unpack_q4_k_scales(b.scales, sc, m);
+        for (int j = 0; j < 8; ++j) {
+          sb[kQ4KScalesOff + static_cast<size_t>(j) * 16 + static_cast<size_t>(n)] = sc[j];
+          sb[kQ4KMinsOff + static_cast<size_t>(j / 2) * 32 + static_cast<size_t>(n) * 2 + static_cast<size_t>(j % 2)] = m[j];
+        }
+        // GGML: 32 bytes hold 64 elements, low nibbles sub-block 2c, high nibbles 2c + 1.
+        for (int j = 0; j < 8; ++j) {
+          uint8_t* q = sb + kQ4KQuantsOff + static_cast<size_t>(j) * 256;
+          for (int e = 0; e < 32; ++e) {
+            const uint8_t byte = b.qs[32 * (j / 2) + e];
+            const auto v = static_cast<uint8_t>(j % 2 == 0 ? byte & 0x0f : byte >> 4);
+            const int kg = e / 4;  // k-group: 0..3 low nibbles, 4..7 high nibbles
+            uint8_t& slot = q[(kg % 4) * 64 + n * 4 + e % 4];
+            slot = static_cast<uint8_t>(kg < 4 ? (slot & 0xf0) | v : (slot & 0x0f) | (v << 4));
+          }
+        }
+      }
+    }
+  }
+}
 }  // namespace
 
 void pack_weight_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uint8_t* dst) {
   if (w.dtype == DType::kBF16) {
     pack_bf16_groups(w, g_begin, g_end, dst);
+    return;
+  }
+  if (w.dtype == DType::kQ4_K) {
+    pack_q4_k_groups(w, g_begin, g_end, dst);
     return;
   }
   SARATHI_CHECK(packable(w.dtype) && w.cols % kQK8_0 == 0, "cannot pack {} [{}, {}]",
@@ -119,6 +168,21 @@ WeightView pack_weight(const WeightView& w, AlignedBuffer& storage) {
 }
 
 void pack_x_ref(DType t, const float* src, void* dst, int64_t k) {
+  if (t == DType::kQ4_K) {
+    const int64_t ns = k / core::kQK_K;
+    auto* out = static_cast<uint8_t*>(dst);
+    std::memset(out, 0, packed_x_bytes(t, k));
+    auto* d = reinterpret_cast<float*>(out + ns * core::kQK_K);
+    auto* sums = reinterpret_cast<int16_t*>(out + ns * (core::kQK_K + 4));
+    for (int64_t s = 0; s < ns; ++s) {
+      core::BlockQ8_K blk;
+      ref::from_float_q8_k(src + s * core::kQK_K, &blk, core::kQK_K);
+      std::memcpy(out + s * core::kQK_K, blk.qs, core::kQK_K);
+      d[s] = blk.d;
+      for (int j = 0; j < 8; ++j) sums[s * 8 + j] = static_cast<int16_t>(blk.bsums[2 * j] + blk.bsums[2 * j + 1]);
+    }
+    return;
+  }
   if (t == DType::kBF16) {
     auto* out = static_cast<uint16_t*>(dst);
     std::memset(out, 0, packed_x_bytes(t, k));
@@ -166,9 +230,63 @@ void packed_gemm_ref_bf16(const PackedGemmArgs& a) {
 }
 }  // namespace
 
+namespace {
+// The q4_K arithmetic of kernels/packed.h, shared by the packed-layout kernel and the oracle.
+float q4_k_super(float acc, const uint8_t* q, const uint8_t* sc, const uint8_t* m, uint16_t d,
+                 uint16_t dmin, const int8_t* xq, float dx, const int16_t* xsum) {
+  int32_t isum = 0, msum = 0;
+  for (int j = 0; j < 8; ++j) {
+    int32_t dot = 0;
+    for (int e = 0; e < 32; ++e) dot += int32_t{q[32 * j + e]} * int32_t{xq[32 * j + e]};
+    isum += int32_t{sc[j]} * dot;
+    msum += int32_t{m[j]} * int32_t{xsum[j]};
+  }
+  acc = std::fma(static_cast<float>(msum), -(core::f16_to_f32(dmin) * dx), acc);
+  return std::fma(static_cast<float>(isum), core::f16_to_f32(d) * dx, acc);
+}
+
+void packed_gemm_ref_q4_k(const PackedGemmArgs& a) {
+  const int64_t ns = a.k / core::kQK_K;
+  for (int64_t g = a.group_begin; g < a.group_end; ++g) {
+    const uint8_t* group = a.w + static_cast<size_t>(g) * a.group_bytes;
+    for (int64_t n = 0; n < kPackRows && g * kPackRows + n < a.rows; ++n) {
+      for (int64_t tok = a.tok_begin; tok < a.tok_end; ++tok) {
+        const uint8_t* xr = a.x + static_cast<size_t>(tok) * a.x_row_bytes;
+        const auto* xq = reinterpret_cast<const int8_t*>(xr);
+        const auto* xd = reinterpret_cast<const float*>(xr + ns * core::kQK_K);
+        const auto* xs = reinterpret_cast<const int16_t*>(xr + ns * (core::kQK_K + 4));
+        float acc = 0.0f;
+        for (int64_t s = 0; s < ns; ++s) {
+          const uint8_t* sb = group + static_cast<size_t>(s) * kQ4KSuperBytes;
+          uint8_t q[256], sc[8], m[8];
+          for (int j = 0; j < 8; ++j) {
+            sc[j] = sb[kQ4KScalesOff + static_cast<size_t>(j) * 16 + static_cast<size_t>(n)];
+            m[j] = sb[kQ4KMinsOff + static_cast<size_t>(j / 2) * 32 + static_cast<size_t>(n) * 2 + static_cast<size_t>(j % 2)];
+            const uint8_t* qb = sb + kQ4KQuantsOff + static_cast<size_t>(j) * 256;
+            for (int e = 0; e < 32; ++e) {
+              const uint8_t byte = qb[((e / 4) % 4) * 64 + n * 4 + e % 4];
+              q[32 * j + e] = static_cast<uint8_t>(e < 16 ? byte & 0x0f : byte >> 4);
+            }
+          }
+          uint16_t d = 0, dmin = 0;
+          std::memcpy(&d, sb + 2 * n, 2);
+          std::memcpy(&dmin, sb + 32 + 2 * n, 2);
+          acc = q4_k_super(acc, q, sc, m, d, dmin, xq + s * core::kQK_K, xd[s], xs + s * 8);
+        }
+        a.y[tok * a.ldy + g * kPackRows + n] = acc;
+      }
+    }
+  }
+}
+}  // namespace
+
 void packed_gemm_ref(const PackedGemmArgs& a) {
   if (a.dtype == DType::kBF16) {
     packed_gemm_ref_bf16(a);
+    return;
+  }
+  if (a.dtype == DType::kQ4_K) {
+    packed_gemm_ref_q4_k(a);
     return;
   }
   const int64_t nb = a.k / kQK8_0;
@@ -207,7 +325,35 @@ void packed_gemm_ref(const PackedGemmArgs& a) {
 }
 
 void packed_matmul_oracle(const WeightView& w, const float* x, int64_t m, float* y) {
-  SARATHI_CHECK(packable(w.dtype) && !w.packed, "oracle needs a GGML-layout q8_0/q4_0/bf16 matrix");
+  SARATHI_CHECK(packable(w.dtype) && !w.packed, "oracle needs a GGML-layout q8_0/q4_0/q4_K/bf16 matrix");
+  if (w.dtype == DType::kQ4_K) {
+    const int64_t ns = w.cols / core::kQK_K;
+    std::vector<core::BlockQ8_K> xq(static_cast<size_t>(ns));
+    const auto* src = static_cast<const uint8_t*>(w.data);
+    for (int64_t t = 0; t < m; ++t) {
+      ref::from_float_q8_k(x + t * w.cols, xq.data(), w.cols);
+      for (int64_t r = 0; r < w.rows; ++r) {
+        const auto* row = reinterpret_cast<const core::BlockQ4_K*>(src + static_cast<size_t>(r) * w.row_bytes);
+        float acc = 0.0f;
+        for (int64_t s = 0; s < ns; ++s) {
+          const core::BlockQ4_K& b = row[s];
+          const core::BlockQ8_K& xb = xq[static_cast<size_t>(s)];
+          uint8_t q[256], sc[8], mn[8];
+          ref::unpack_q4_k_scales(b.scales, sc, mn);
+          for (int c = 0; c < 4; ++c)
+            for (int e = 0; e < 32; ++e) {
+              q[64 * c + e] = b.qs[32 * c + e] & 0x0f;
+              q[64 * c + 32 + e] = b.qs[32 * c + e] >> 4;
+            }
+          int16_t sums[8];
+          for (int j = 0; j < 8; ++j) sums[j] = static_cast<int16_t>(xb.bsums[2 * j] + xb.bsums[2 * j + 1]);
+          acc = q4_k_super(acc, q, sc, mn, b.d, b.dmin, xb.qs, xb.d, sums);
+        }
+        y[t * w.rows + r] = acc;
+      }
+    }
+    return;
+  }
   if (w.dtype == DType::kBF16) {
     std::vector<uint16_t> xb(static_cast<size_t>(w.cols));
     const auto* src = static_cast<const uint8_t*>(w.data);

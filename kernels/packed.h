@@ -1,6 +1,6 @@
-// kernels/packed.h: the interleaved ("packed") weight layouts: q8_0 and q4_0 for the AVX-512 VNNI
-// and AMX-INT8 kernels, bf16 for the AMX-BF16 kernel; their packing, and the scalar oracles of
-// their arithmetic.
+// kernels/packed.h: the interleaved ("packed") weight layouts: q8_0, q4_0 and q4_K for the
+// AVX-512 VNNI kernels (q8_0 / q4_0 also for AMX-INT8), bf16 for the AMX-BF16 kernel; their
+// packing, and the scalar oracles of their arithmetic.
 //
 // Weight rows are taken 16 at a time (a group; the last one zero-padded). For each 32-element
 // block b of a group, the quants of the 16 rows are stored in the VNNI order that vpdpbusd and
@@ -20,6 +20,16 @@
 //   acc = 0; for each block b: isum = corr[b] + sum_k u[n][k] * x[k]   (exact int32,
 //                                    = sum_k w[n][k] * x[k])
 //                              acc = fma(float(isum), dw[n][b] * dx[b], acc)
+//
+// q4_K: the same 16-row groups, per 256-element super-block kQ4KSuperBytes bytes: f16 d[16],
+// f16 dmin[16], the 6-bit sub-block scales sc[8][16] (sub-block j, row n) and mins as byte
+// pairs m[4][16][2] (sub-blocks 2p and 2p + 1 of row n side by side, for vpdpwssd), then the
+// 8 sub-blocks' quants (0..15) in q4_0's nibble order, 256 bytes each. Activations are q8_K
+// (bit-equal to from_float_q8_k): int8 qs[k], f32 d[k/256], int16 sums of each 32 quants
+// [k/32], padded to 64 bytes. Per output and super-block:
+//   dot_j = sum_e q[32j + e] * x[32j + e]; isum = sum_j sc_j * dot_j; msum = sum_j m_j * xsum_j
+//   (exact int32), then acc = fma(float(msum), -(dmin * dx), acc),
+//                       acc = fma(float(isum), d * dx, acc).
 //
 // bf16: the same 16-row groups, k zero-padded to a multiple of 32, 1024 bytes per 32-element
 // block: pair j (elements 2j, 2j + 1 of the block) of row n at bytes j*64 + n*4 .. +3, i.e. an
@@ -45,12 +55,17 @@ namespace sarathi::kernels {
 
 inline constexpr int64_t kPackRows = 16;
 
-/// True for the weight types that have an interleaved layout (q8_0, q4_0, bf16).
+/// True for the weight types that have an interleaved layout (q8_0, q4_0, q4_K, bf16).
 bool packable(core::DType t);
 /// Elements per block of the layout (32 for all three types).
 inline constexpr int64_t kPackBlock = 32;
 /// Bytes of one 32-element block of a bf16 group (16 rows x 32 x 2 bytes).
 inline constexpr size_t kPackedBf16BlockBytes = 1024;
+/// Bytes of one 256-element q4_K super-block of a group, and the offsets inside it.
+inline constexpr size_t kQ4KSuperBytes = 2368;
+inline constexpr size_t kQ4KScalesOff = 64;
+inline constexpr size_t kQ4KMinsOff = 192;
+inline constexpr size_t kQ4KQuantsOff = 320;
 /// The unsigned offset c of the packed quants (128 for q8_0, 8 for q4_0).
 int32_t packed_offset(core::DType t);
 /// Bytes of one block's quants for 16 rows (512 or 256).
@@ -75,7 +90,7 @@ size_t packed_x_bytes(int64_t k);
 size_t packed_x_bytes(core::DType t, int64_t k);
 
 /// Packs groups [g_begin, g_end) of the GGML-layout matrix w (q8_0 or q4_0 with cols a multiple
-/// of 32, or bf16 of any width) into dst, a buffer of packed_groups(rows) * packed_group_bytes bytes.
+/// of 32, q4_K with cols a multiple of 256, or bf16 of any width) into dst, a buffer of packed_groups(rows) * packed_group_bytes bytes.
 void pack_weight_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uint8_t* dst);
 
 /// Packed weights live in page-aligned buffers mapped from the OS.

@@ -173,7 +173,7 @@ TEST(Forward, PackedWeightsAgreeWithGgmlLayout) {
   for (kernels::Isa isa : testing::supported_isas())
     if (kernels::cpu_ops_for(isa).q8_0.packed.run != nullptr) isas.push_back(isa);
   if (isas.empty()) GTEST_SKIP() << "no ISA with packed kernels on this CPU";
-  for (const char* spec : {"synthetic:tiny:q8_0", "synthetic:tiny:q4_0",
+  for (const char* spec : {"synthetic:tiny:q8_0", "synthetic:tiny:q4_0", "synthetic:tiny:q4_K",
                            "synthetic:qwen2-tiny:q8_0"}) {
     SCOPED_TRACE(spec);
     auto m = LlamaModel::load(spec);
