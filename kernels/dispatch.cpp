@@ -154,6 +154,7 @@ CpuOps make_avx512_ops() {
     o.q8_0.packed = {avx512::pack_x_packed_q8_0, avx512::packed_gemm_q8_0};
     o.q4_0.packed = {avx512::pack_x_packed_q4_0, avx512::packed_gemm_q4_0};
     o.q4_k.packed = {avx512::pack_x_packed_q4_k, avx512::packed_gemm_q4_k};
+    o.q6_k.packed = {avx512::pack_x_packed_q6_k, avx512::packed_gemm_q6_k};
   }
   o.attend = avx512::attend_group;
   o.swiglu = avx512::swiglu;

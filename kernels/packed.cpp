@@ -19,7 +19,8 @@ size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 }  // namespace
 
 bool packable(DType t) {
-  return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_K || t == DType::kBF16;
+  return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_K || t == DType::kQ6_K ||
+         t == DType::kBF16;
 }
 
 int32_t packed_offset(DType t) { return t == DType::kQ8_0 ? 128 : 8; }
@@ -33,6 +34,7 @@ int64_t bf16_blocks(int64_t k) { return (k + kPackBlock - 1) / kPackBlock; }
 size_t packed_group_bytes(DType t, int64_t k) {
   if (t == DType::kBF16) return static_cast<size_t>(bf16_blocks(k)) * kPackedBf16BlockBytes;
   if (t == DType::kQ4_K) return static_cast<size_t>(k / core::kQK_K) * kQ4KSuperBytes;
+  if (t == DType::kQ6_K) return static_cast<size_t>(k / core::kQK_K) * kQ6KSuperBytes;
   const auto nb = static_cast<size_t>(k / kQK8_0);
   return (nb + 1) / 2 * packed_pair_bytes(t);
 }
@@ -47,6 +49,10 @@ size_t packed_x_bytes(DType t, int64_t k) {
   if (t == DType::kQ4_K) {
     const auto ns = static_cast<size_t>(k / core::kQK_K);
     return round64(ns * (core::kQK_K + 4 + 16));
+  }
+  if (t == DType::kQ6_K) {
+    const auto ns = static_cast<size_t>(k / core::kQK_K);
+    return round64(ns * (core::kQK_K + 4 + 64));
   }
   return packed_x_bytes(k);
 }
@@ -107,6 +113,44 @@ void pack_q4_k_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uint8
     }
   }
 }
+// q6_K: scales, nibble planes and high-bit planes (kernels/packed.h).
+void pack_q6_k_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uint8_t* dst) {
+  SARATHI_CHECK(w.cols % core::kQK_K == 0, "cannot pack q6_K [{}, {}]", w.rows, w.cols);
+  const int64_t ns = w.cols / core::kQK_K;
+  const size_t gbytes = packed_group_bytes(DType::kQ6_K, w.cols);
+  const auto* src = static_cast<const uint8_t*>(w.data);
+  std::vector<float> deq(core::kQK_K);
+  for (int64_t g = g_begin; g < g_end; ++g) {
+    uint8_t* group = dst + static_cast<size_t>(g) * gbytes;
+    std::memset(group, 0, gbytes);
+    for (int64_t n = 0; n < kPackRows && g * kPackRows + n < w.rows; ++n) {
+      const auto* row = reinterpret_cast<const core::BlockQ6_K*>(
+          src + static_cast<size_t>(g * kPackRows + n) * w.row_bytes);
+      for (int64_t s = 0; s < ns; ++s) {
+        const core::BlockQ6_K& b = row[s];
+        uint8_t* sb = group + static_cast<size_t>(s) * kQ6KSuperBytes;
+        std::memcpy(sb + 2 * n, &b.d, 2);
+        for (int gi = 0; gi < 16; ++gi)
+          sb[kQ6KScalesOff + static_cast<size_t>(gi) * 16 + static_cast<size_t>(n)] =
+              static_cast<uint8_t>(b.scales[gi]);
+        int8_t q[core::kQK_K];
+        ref::decode_q6_k_quants(b, q);
+        for (int j = 0; j < 8; ++j) {
+          uint8_t* nib = sb + q6k_nibbles_off(j);
+          uint8_t* high = sb + q6k_high_off(j);
+          for (int e = 0; e < 32; ++e) {
+            const auto u = static_cast<uint8_t>(q[32 * j + e] + 32);
+            const int kg = e / 4;
+            const size_t byte = static_cast<size_t>((kg % 4) * 64 + n * 4 + e % 4);
+            nib[byte] = static_cast<uint8_t>(kg < 4 ? (nib[byte] & 0xf0) | (u & 0x0f)
+                                                    : (nib[byte] & 0x0f) | ((u & 0x0f) << 4));
+            high[(kg / 4) * 64 + n * 4 + e % 4] |= static_cast<uint8_t>((u >> 4) << (2 * (kg % 4)));
+          }
+        }
+      }
+    }
+  }
+}
 }  // namespace
 
 void pack_weight_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uint8_t* dst) {
@@ -116,6 +160,10 @@ void pack_weight_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uin
   }
   if (w.dtype == DType::kQ4_K) {
     pack_q4_k_groups(w, g_begin, g_end, dst);
+    return;
+  }
+  if (w.dtype == DType::kQ6_K) {
+    pack_q6_k_groups(w, g_begin, g_end, dst);
     return;
   }
   SARATHI_CHECK(packable(w.dtype) && w.cols % kQK8_0 == 0, "cannot pack {} [{}, {}]",
@@ -168,6 +216,21 @@ WeightView pack_weight(const WeightView& w, AlignedBuffer& storage) {
 }
 
 void pack_x_ref(DType t, const float* src, void* dst, int64_t k) {
+  if (t == DType::kQ6_K) {
+    const int64_t ns = k / core::kQK_K;
+    auto* out = static_cast<uint8_t*>(dst);
+    std::memset(out, 0, packed_x_bytes(t, k));
+    auto* d = reinterpret_cast<float*>(out + ns * core::kQK_K);
+    auto* corr = reinterpret_cast<int32_t*>(out + ns * (core::kQK_K + 4));
+    for (int64_t s = 0; s < ns; ++s) {
+      core::BlockQ8_K blk;
+      ref::from_float_q8_k(src + s * core::kQK_K, &blk, core::kQK_K);
+      std::memcpy(out + s * core::kQK_K, blk.qs, core::kQK_K);
+      d[s] = blk.d;
+      for (int gi = 0; gi < 16; ++gi) corr[s * 16 + gi] = -32 * int32_t{blk.bsums[gi]};
+    }
+    return;
+  }
   if (t == DType::kQ4_K) {
     const int64_t ns = k / core::kQK_K;
     auto* out = static_cast<uint8_t*>(dst);
@@ -245,6 +308,54 @@ float q4_k_super(float acc, const uint8_t* q, const uint8_t* sc, const uint8_t* 
   return std::fma(static_cast<float>(isum), core::f16_to_f32(d) * dx, acc);
 }
 
+// The q6_K arithmetic of kernels/packed.h (q: -32..31, corr-free form).
+float q6_k_super(float acc, const int8_t* q, const int8_t* sc, uint16_t d, const int8_t* xq,
+                 float dx) {
+  int32_t isum = 0;
+  for (int gi = 0; gi < 16; ++gi) {
+    int32_t dot = 0;
+    for (int e = 0; e < 16; ++e) dot += int32_t{q[16 * gi + e]} * int32_t{xq[16 * gi + e]};
+    isum += int32_t{sc[gi]} * dot;
+  }
+  return std::fma(static_cast<float>(isum), core::f16_to_f32(d) * dx, acc);
+}
+
+void packed_gemm_ref_q6_k(const PackedGemmArgs& a) {
+  const int64_t ns = a.k / core::kQK_K;
+  for (int64_t g = a.group_begin; g < a.group_end; ++g) {
+    const uint8_t* group = a.w + static_cast<size_t>(g) * a.group_bytes;
+    for (int64_t n = 0; n < kPackRows && g * kPackRows + n < a.rows; ++n) {
+      for (int64_t tok = a.tok_begin; tok < a.tok_end; ++tok) {
+        const uint8_t* xr = a.x + static_cast<size_t>(tok) * a.x_row_bytes;
+        const auto* xq = reinterpret_cast<const int8_t*>(xr);
+        const auto* xd = reinterpret_cast<const float*>(xr + ns * core::kQK_K);
+        float acc = 0.0f;
+        for (int64_t s = 0; s < ns; ++s) {
+          const uint8_t* sb = group + static_cast<size_t>(s) * kQ6KSuperBytes;
+          int8_t q[256], sc[16];
+          for (int gi = 0; gi < 16; ++gi)
+            sc[gi] = static_cast<int8_t>(sb[kQ6KScalesOff + static_cast<size_t>(gi) * 16 + static_cast<size_t>(n)]);
+          for (int j = 0; j < 8; ++j) {
+            const uint8_t* nib = sb + q6k_nibbles_off(j);
+            const uint8_t* high = sb + q6k_high_off(j);
+            for (int e = 0; e < 32; ++e) {
+              const int kg = e / 4;
+              const uint8_t byte = nib[(kg % 4) * 64 + n * 4 + e % 4];
+              const int lo = kg < 4 ? byte & 0x0f : byte >> 4;
+              const int hi = (high[(kg / 4) * 64 + n * 4 + e % 4] >> (2 * (kg % 4))) & 3;
+              q[32 * j + e] = static_cast<int8_t>(lo + 16 * hi - 32);
+            }
+          }
+          uint16_t d = 0;
+          std::memcpy(&d, sb + 2 * n, 2);
+          acc = q6_k_super(acc, q, sc, d, xq + s * core::kQK_K, xd[s]);
+        }
+        a.y[tok * a.ldy + g * kPackRows + n] = acc;
+      }
+    }
+  }
+}
+
 void packed_gemm_ref_q4_k(const PackedGemmArgs& a) {
   const int64_t ns = a.k / core::kQK_K;
   for (int64_t g = a.group_begin; g < a.group_end; ++g) {
@@ -289,6 +400,10 @@ void packed_gemm_ref(const PackedGemmArgs& a) {
     packed_gemm_ref_q4_k(a);
     return;
   }
+  if (a.dtype == DType::kQ6_K) {
+    packed_gemm_ref_q6_k(a);
+    return;
+  }
   const int64_t nb = a.k / kQK8_0;
   const bool q8 = a.dtype == DType::kQ8_0;
   const DType t = a.dtype;
@@ -325,7 +440,28 @@ void packed_gemm_ref(const PackedGemmArgs& a) {
 }
 
 void packed_matmul_oracle(const WeightView& w, const float* x, int64_t m, float* y) {
-  SARATHI_CHECK(packable(w.dtype) && !w.packed, "oracle needs a GGML-layout q8_0/q4_0/q4_K/bf16 matrix");
+  SARATHI_CHECK(packable(w.dtype) && !w.packed,
+                "oracle needs a GGML-layout q8_0/q4_0/q4_K/q6_K/bf16 matrix");
+  if (w.dtype == DType::kQ6_K) {
+    const int64_t ns = w.cols / core::kQK_K;
+    std::vector<core::BlockQ8_K> xq(static_cast<size_t>(ns));
+    const auto* src = static_cast<const uint8_t*>(w.data);
+    for (int64_t t = 0; t < m; ++t) {
+      ref::from_float_q8_k(x + t * w.cols, xq.data(), w.cols);
+      for (int64_t r = 0; r < w.rows; ++r) {
+        const auto* row = reinterpret_cast<const core::BlockQ6_K*>(src + static_cast<size_t>(r) * w.row_bytes);
+        float acc = 0.0f;
+        for (int64_t s = 0; s < ns; ++s) {
+          int8_t q[256];
+          ref::decode_q6_k_quants(row[s], q);
+          acc = q6_k_super(acc, q, row[s].scales, row[s].d, xq[static_cast<size_t>(s)].qs,
+                           xq[static_cast<size_t>(s)].d);
+        }
+        y[t * w.rows + r] = acc;
+      }
+    }
+    return;
+  }
   if (w.dtype == DType::kQ4_K) {
     const int64_t ns = w.cols / core::kQK_K;
     std::vector<core::BlockQ8_K> xq(static_cast<size_t>(ns));

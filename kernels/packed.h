@@ -1,4 +1,4 @@
-// kernels/packed.h: the interleaved ("packed") weight layouts: q8_0, q4_0 and q4_K for the
+// kernels/packed.h: the interleaved ("packed") weight layouts: q8_0, q4_0, q4_K and q6_K for the
 // AVX-512 VNNI kernels (q8_0 / q4_0 also for AMX-INT8), bf16 for the AMX-BF16 kernel; their
 // packing, and the scalar oracles of their arithmetic.
 //
@@ -31,6 +31,15 @@
 //   (exact int32), then acc = fma(float(msum), -(dmin * dx), acc),
 //                       acc = fma(float(isum), d * dx, acc).
 //
+// q6_K: per super-block kQ6KSuperBytes (GGML's 16 x 210): f16 d[16], int8 scales sc[16][16]
+// (16-element group g, row n), then per sub-block j the high two bits of u = q + 32 (128 bytes:
+// byte i of the first 64 holds, in bits 2c..2c+1, the high bits of the byte-i quant of k-group
+// c (c < 4), the second 64 those of k-groups 4..7) followed by the low nibbles in q4_0's order
+// (256 bytes). Activations are q8_K: int8 qs[k], f32 d[k/256], int32
+// corr[k/16] = -32 * (sum of each 16 quants), padded to 64 bytes. Per output and super-block:
+//   isum = sum_g sc_g * (corr_g + sum_{e in g} u_e * x_e)   (exact int32, = sum sc q x)
+//   acc = fma(float(isum), d * dx, acc).
+//
 // bf16: the same 16-row groups, k zero-padded to a multiple of 32, 1024 bytes per 32-element
 // block: pair j (elements 2j, 2j + 1 of the block) of row n at bytes j*64 + n*4 .. +3, i.e. an
 // AMX B tile for TDPBF16PS (16 pair rows x 16 weight rows x 2 bf16). Activations are bf16
@@ -55,7 +64,7 @@ namespace sarathi::kernels {
 
 inline constexpr int64_t kPackRows = 16;
 
-/// True for the weight types that have an interleaved layout (q8_0, q4_0, q4_K, bf16).
+/// True for the weight types that have an interleaved layout (q8_0, q4_0, q4_K, q6_K, bf16).
 bool packable(core::DType t);
 /// Elements per block of the layout (32 for all three types).
 inline constexpr int64_t kPackBlock = 32;
@@ -66,6 +75,12 @@ inline constexpr size_t kQ4KSuperBytes = 2368;
 inline constexpr size_t kQ4KScalesOff = 64;
 inline constexpr size_t kQ4KMinsOff = 192;
 inline constexpr size_t kQ4KQuantsOff = 320;
+inline constexpr size_t kQ6KSuperBytes = 3360;
+inline constexpr size_t kQ6KScalesOff = 32;
+/// Sub-block j of a q6_K super-block: 128 bytes of high bits, then 256 of low nibbles (one
+/// sequential stream).
+inline constexpr size_t q6k_high_off(int j) { return 288 + static_cast<size_t>(j) * 384; }
+inline constexpr size_t q6k_nibbles_off(int j) { return q6k_high_off(j) + 128; }
 /// The unsigned offset c of the packed quants (128 for q8_0, 8 for q4_0).
 int32_t packed_offset(core::DType t);
 /// Bytes of one block's quants for 16 rows (512 or 256).
@@ -90,7 +105,7 @@ size_t packed_x_bytes(int64_t k);
 size_t packed_x_bytes(core::DType t, int64_t k);
 
 /// Packs groups [g_begin, g_end) of the GGML-layout matrix w (q8_0 or q4_0 with cols a multiple
-/// of 32, q4_K with cols a multiple of 256, or bf16 of any width) into dst, a buffer of packed_groups(rows) * packed_group_bytes bytes.
+/// of 32, q4_K / q6_K with cols a multiple of 256, or bf16 of any width) into dst, a buffer of packed_groups(rows) * packed_group_bytes bytes.
 void pack_weight_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uint8_t* dst);
 
 /// Packed weights live in page-aligned buffers mapped from the OS.

@@ -89,7 +89,7 @@ class LlamaModel {
   const LlamaConfig& config() const { return config_; }
   const LlamaWeights& weights() const { return weights_; }
   /// The weights as the op table multiplies them fastest: matrices of the types it has an
-  /// interleaved path for (kernels/packed.h: q8_0, q4_0, q4_K on AVX-512 and AMX, bf16 on AMX) are
+  /// interleaved path for (kernels/packed.h: q8_0, q4_0, q4_K, q6_K on AVX-512 and AMX, bf16 on AMX) are
   /// repacked once, on first use, and kept with the model; every other view is the one
   /// weights() has.
   /// Thread-safe.

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "core/dtype.h"
+
 namespace sarathi::kernels::ref {
 
 // ---- to_float: n elements (a multiple of the block size) to f32. Same as GGML's
@@ -66,5 +68,7 @@ float vec_dot_q6_k(int64_t n, const void* w, const void* x);
 // ---- Helpers shared by the oracle and the tests.
 /// Unpacks the 12 packed bytes of a Q4_K block into 8 scales and 8 mins (6 bits each).
 void unpack_q4_k_scales(const uint8_t* packed, uint8_t* scales, uint8_t* mins);
+/// The 256 quants of a Q6_K block in element order, -32..31.
+void decode_q6_k_quants(const core::BlockQ6_K& b, int8_t* q);
 
 }  // namespace sarathi::kernels::ref

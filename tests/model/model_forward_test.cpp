@@ -128,7 +128,7 @@ INSTANTIATE_TEST_SUITE_P(Models, ForwardProperties,
                          ::testing::Values("stories260K.gguf", "llama-2-tiny-random.gguf",
                                            "synthetic:tiny:f16", "synthetic:tiny:q4_K",
                                            "synthetic:tiny:q4_0", "synthetic:qwen2-tiny:q8_0",
-                                           "synthetic:tiny:bf16"),
+                                           "synthetic:tiny:bf16", "synthetic:tiny:q6_K"),
                          [](const auto& param_info) {
                            std::string s = param_info.param;
                            for (char& ch : s)
@@ -174,6 +174,7 @@ TEST(Forward, PackedWeightsAgreeWithGgmlLayout) {
     if (kernels::cpu_ops_for(isa).q8_0.packed.run != nullptr) isas.push_back(isa);
   if (isas.empty()) GTEST_SKIP() << "no ISA with packed kernels on this CPU";
   for (const char* spec : {"synthetic:tiny:q8_0", "synthetic:tiny:q4_0", "synthetic:tiny:q4_K",
+                           "synthetic:tiny:q6_K",
                            "synthetic:qwen2-tiny:q8_0"}) {
     SCOPED_TRACE(spec);
     auto m = LlamaModel::load(spec);
