@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/fp16.h"
+#include "core/thread_pool.h"
 #include "kernels/kernels.h"
 
 namespace sarathi::model {
@@ -39,16 +40,21 @@ const LlamaWeights& LlamaModel::weights_for(const kernels::CpuOps& ops) const {
   if (slot == nullptr) {
     auto p = std::make_unique<Packed>();
     p->weights = weights_;
-    auto pack = [&](kernels::WeightView& w) {
-      if (!wanted(w)) return;
-      p->buffers.emplace_back();
-      w = kernels::pack_weight(w, p->buffers.back());
-    };
+    std::vector<kernels::WeightView*> todo;
     for (LayerWeights& l : p->weights.layers) {
       for (kernels::WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
-        pack(*w);
+        if (wanted(*w)) todo.push_back(w);
     }
-    pack(p->weights.output);
+    if (wanted(p->weights.output)) todo.push_back(&p->weights.output);
+    // One matrix per task on every core (packing a 7B model on one thread takes ~20 s).
+    p->buffers.resize(todo.size());
+    core::ThreadPool pool(core::default_num_threads());
+    pool.parallel_for(static_cast<int64_t>(todo.size()), 1, [&](int, int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const auto k = static_cast<size_t>(i);
+        *todo[k] = kernels::pack_weight(*todo[k], p->buffers[k]);
+      }
+    });
     slot = std::move(p);
   }
   return slot->weights;
