@@ -168,6 +168,18 @@ PackedHarnessRun run_ops(const LlamaModel& m, const kernels::CpuOps& ops,
   return out;
 }
 
+// got within rel x (the largest prefill logit, at least 1) of want, prefill and decode.
+void expect_logits_close(const PackedHarnessRun& got, const PackedHarnessRun& want, float rel) {
+  ASSERT_EQ(got.prefill.size(), want.prefill.size());
+  ASSERT_EQ(got.decode.size(), want.decode.size());
+  float scale = 1.0f;
+  for (float v : want.prefill) scale = std::max(scale, std::fabs(v));
+  for (size_t i = 0; i < want.prefill.size(); ++i) {
+    ASSERT_NEAR(got.prefill[i], want.prefill[i], rel * scale) << "prefill logit " << i;
+    ASSERT_NEAR(got.decode[i], want.decode[i], rel * scale) << "decode logit " << i;
+  }
+}
+
 TEST(Forward, PackedWeightsAgreeWithGgmlLayout) {
   std::vector<kernels::Isa> isas;
   for (kernels::Isa isa : testing::supported_isas())
@@ -187,14 +199,7 @@ TEST(Forward, PackedWeightsAgreeWithGgmlLayout) {
     for (kernels::Isa isa : isas) {
       SCOPED_TRACE(std::string(kernels::isa_name(isa)));
       const PackedHarnessRun got = run_ops(**m, kernels::cpu_ops_for(isa), prompt);
-      ASSERT_EQ(got.prefill.size(), want.prefill.size());
-      ASSERT_EQ(got.decode.size(), want.decode.size());
-      float scale = 1.0f;
-      for (float v : want.prefill) scale = std::max(scale, std::fabs(v));
-      for (size_t i = 0; i < want.prefill.size(); ++i) {
-        ASSERT_NEAR(got.prefill[i], want.prefill[i], 2e-2f * scale) << "prefill logit " << i;
-        ASSERT_NEAR(got.decode[i], want.decode[i], 2e-2f * scale) << "decode logit " << i;
-      }
+      expect_logits_close(got, want, 2e-2f);
       packed_runs.push_back(got);
     }
     for (size_t i = 1; i < packed_runs.size(); ++i) {
@@ -217,14 +222,7 @@ TEST(Forward, AmxBf16WeightsAgreeWithScalar) {
       prompt[i] = static_cast<int32_t>((i * 37 + 11) % static_cast<size_t>((*m)->config().n_vocab));
     const PackedHarnessRun want = run_ops(**m, kernels::cpu_ops_for(kernels::Isa::kScalar), prompt);
     const PackedHarnessRun got = run_ops(**m, kernels::cpu_ops_for(kernels::Isa::kAmx), prompt);
-    ASSERT_EQ(got.prefill.size(), want.prefill.size());
-    ASSERT_EQ(got.decode.size(), want.decode.size());
-    float scale = 1.0f;
-    for (float v : want.prefill) scale = std::max(scale, std::fabs(v));
-    for (size_t i = 0; i < want.prefill.size(); ++i) {
-      ASSERT_NEAR(got.prefill[i], want.prefill[i], 1e-2f * scale) << "prefill logit " << i;
-      ASSERT_NEAR(got.decode[i], want.decode[i], 1e-2f * scale) << "decode logit " << i;
-    }
+    expect_logits_close(got, want, 1e-2f);
   }
 }
 

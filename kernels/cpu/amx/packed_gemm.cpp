@@ -5,15 +5,7 @@
 // the exact int32 block sums of 16 tokens x 16 rows, which AVX-512 then scales into f32
 // accumulators. Two C tiles alternate so the tile unit runs ahead of the vector units.
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "kernels/cpu/intrin.h"
 
 #include <cstdint>
 #include <cstring>

@@ -3,17 +3,7 @@
 // come out of one transposing sum; exp is a vectorised Cephes polynomial. Each output depends
 // only on its own query and the cache, with a fixed order of operations (batch invariance).
 
-// GCC 12.2's AVX-512 headers self-initialise _mm512_undefined_*() values, which -Wuninitialized
-// reports wherever such an intrinsic is inlined (GCC bug 105593, fixed in 12.3).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "kernels/cpu/intrin.h"
 
 #include <cstddef>
 

@@ -1,16 +1,6 @@
 // AVX-512 element-wise ops: SwiGLU with the vector exp of vec_math.h.
 
-// GCC 12.2's AVX-512 headers self-initialise _mm512_undefined_*() values, which -Wuninitialized
-// reports wherever such an intrinsic is inlined (GCC bug 105593, fixed in 12.3).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "kernels/cpu/intrin.h"
 
 #include "kernels/cpu/avx512/elementwise.h"
 #include "kernels/cpu/avx512/vec_math.h"

@@ -2,17 +2,7 @@
 // any n works without a scalar loop. bf16 dot products use AVX512_BF16 (vdpbf16ps); dispatch
 // only installs vec_dot_bf16 on CPUs that have it.
 
-// GCC 12.2's AVX-512 headers self-initialise _mm512_undefined_*() values, which -Wuninitialized
-// reports wherever such an intrinsic is inlined (GCC bug 105593, fixed in 12.3).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "kernels/cpu/intrin.h"
 
 #include "kernels/cpu/avx512/type_ops.h"
 

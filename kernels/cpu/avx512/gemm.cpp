@@ -3,17 +3,7 @@
 // own accumulator that sees the same operations in the same order whatever the tile shape (a
 // full tile, a row or token tail, M = 1), then one fixed horizontal sum: batch invariance.
 
-// GCC 12.2's AVX-512 headers self-initialise _mm512_undefined_*() values, which -Wuninitialized
-// reports wherever such an intrinsic is inlined (GCC bug 105593, fixed in 12.3).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "kernels/cpu/intrin.h"
 
 #include <cstring>
 #include <type_traits>
@@ -31,8 +21,6 @@ using core::BlockQ8_0;
 using core::BlockQ8_K;
 using core::kQK8_0;
 using core::kQK_K;
-
-#define SARATHI_INLINE inline __attribute__((always_inline))
 
 constexpr int kTileRows = 4;
 constexpr int kTileToks = 4;

@@ -4,17 +4,7 @@
 // of 32 elements for 16 outputs. Tiles of G groups x C tokens keep the weight vectors in registers
 // while they meet C tokens.
 
-// GCC 12.2's AVX-512 headers self-initialise _mm512_undefined_*() values, which -Wuninitialized
-// reports wherever such an intrinsic is inlined (GCC bug 105593, fixed in 12.3).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "kernels/cpu/intrin.h"
 
 #include <cstring>
 
@@ -29,8 +19,6 @@ namespace {
 using core::BlockQ8_0;
 using core::DType;
 using core::kQK8_0;
-
-#define SARATHI_INLINE inline __attribute__((always_inline))
 
 // Few tokens: one group at a time, so each thread reads one sequential stream of weights (on
 // Zen 4, a second concurrent stream per thread, even of 1/16 the bytes, cost 15% of decode

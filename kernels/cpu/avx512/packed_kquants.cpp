@@ -7,17 +7,7 @@
 // outputs. Tiles of G groups x C tokens keep the weight vectors in registers while they meet C
 // tokens.
 
-// GCC 12.2's AVX-512 headers self-initialise _mm512_undefined_*() values, which -Wuninitialized
-// reports wherever such an intrinsic is inlined (GCC bug 105593, fixed in 12.3).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "kernels/cpu/intrin.h"
 
 #include <cstring>
 
@@ -31,8 +21,6 @@ namespace {
 
 using core::BlockQ8_K;
 using core::kQK_K;
-
-#define SARATHI_INLINE inline __attribute__((always_inline))
 
 // Few tokens: one group at a time (one sequential weight stream per thread), tiles of up to 4
 // tokens; more tokens: two groups x 3 tokens (26 vector registers).
@@ -193,25 +181,6 @@ void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
   store_tile<G, C>(a, g0, t0, acc);
 }
 
-template <int G, int C>
-void tail_tile(const PackedGemmArgs& a, int64_t g0, int64_t t, int64_t rem, int64_t ns) {
-  if constexpr (C > 0) {
-    if (rem == C) {
-      tile<G, C>(a, g0, t, ns);
-      return;
-    }
-    tail_tile<G, C - 1>(a, g0, t, rem, ns);
-  }
-}
-
-template <int G, int CT>
-void group_tiles(const PackedGemmArgs& a, int64_t g0, int64_t ns) {
-  int64_t t = a.tok_begin;
-  for (; t + CT <= a.tok_end; t += CT) tile<G, CT>(a, g0, t, ns);
-  tail_tile<G, CT - 1>(a, g0, t, a.tok_end - t, ns);
-}
-
-
 // ---------------------------------------------------------------- q6_K
 
 struct XRow6 {
@@ -335,22 +304,27 @@ void tile6(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
   store_tile<G, C>(a, g0, t0, acc);
 }
 
-template <int G, int C>
-void tail_tile6(const PackedGemmArgs& a, int64_t g0, int64_t t, int64_t rem, int64_t ns) {
+// The token tail of a row of tiles: a tile of exactly `rem` (< CT) tokens.
+template <bool kQ6, int G, int C>
+void tail_tile(const PackedGemmArgs& a, int64_t g0, int64_t t, int64_t rem, int64_t ns) {
   if constexpr (C > 0) {
     if (rem == C) {
-      tile6<G, C>(a, g0, t, ns);
+      if constexpr (kQ6) {
+        tile6<G, C>(a, g0, t, ns);
+      } else {
+        tile<G, C>(a, g0, t, ns);
+      }
       return;
     }
-    tail_tile6<G, C - 1>(a, g0, t, rem, ns);
+    tail_tile<kQ6, G, C - 1>(a, g0, t, rem, ns);
   }
 }
 
-template <int G, int CT>
-void group_tiles6(const PackedGemmArgs& a, int64_t g0, int64_t ns) {
+template <bool kQ6, int G, int CT>
+void group_tiles(const PackedGemmArgs& a, int64_t g0, int64_t ns) {
   int64_t t = a.tok_begin;
-  for (; t + CT <= a.tok_end; t += CT) tile6<G, CT>(a, g0, t, ns);
-  tail_tile6<G, CT - 1>(a, g0, t, a.tok_end - t, ns);
+  for (; t + CT <= a.tok_end; t += CT) tail_tile<kQ6, G, CT>(a, g0, t, CT, ns);
+  tail_tile<kQ6, G, CT - 1>(a, g0, t, a.tok_end - t, ns);
 }
 
 }  // namespace
@@ -378,11 +352,11 @@ void packed_gemm_q4_k(const PackedGemmArgs& a) {
   const int64_t ns = a.k / kQK_K;
   int64_t g = a.group_begin;
   if (a.tok_end - a.tok_begin > kStreamMaxTokens) {
-    for (; g + 2 <= a.group_end; g += 2) group_tiles<2, 3>(a, g, ns);
-    for (; g < a.group_end; ++g) group_tiles<1, 4>(a, g, ns);
+    for (; g + 2 <= a.group_end; g += 2) group_tiles<false, 2, 3>(a, g, ns);
+    for (; g < a.group_end; ++g) group_tiles<false, 1, 4>(a, g, ns);
     return;
   }
-  for (; g < a.group_end; ++g) group_tiles<1, 4>(a, g, ns);
+  for (; g < a.group_end; ++g) group_tiles<false, 1, 4>(a, g, ns);
 }
 
 void pack_x_packed_q6_k(const float* src, void* dst, int64_t k) {
@@ -407,9 +381,9 @@ void packed_gemm_q6_k(const PackedGemmArgs& a) {
   const int64_t ns = a.k / kQK_K;
   int64_t g = a.group_begin;
   if (a.tok_end - a.tok_begin > kStreamMaxTokens) {
-    for (; g + 2 <= a.group_end; g += 2) group_tiles6<2, 2>(a, g, ns);
+    for (; g + 2 <= a.group_end; g += 2) group_tiles<true, 2, 2>(a, g, ns);
   }
-  for (; g < a.group_end; ++g) group_tiles6<1, 4>(a, g, ns);
+  for (; g < a.group_end; ++g) group_tiles<true, 1, 4>(a, g, ns);
 }
 
 }  // namespace sarathi::kernels::avx512

@@ -2,17 +2,7 @@
 // dequantization, and the integer dot products with VNNI: vpdpbusd for q8_0/q4_0 (two 32-blocks
 // per vector), maddubs + vpdpwssd for the K-quants (scales applied in the int16 domain).
 
-// GCC 12.2's AVX-512 headers self-initialise _mm512_undefined_*() values, which -Wuninitialized
-// reports wherever such an intrinsic is inlined (GCC bug 105593, fixed in 12.3).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "kernels/cpu/intrin.h"
 
 #include <cstring>
 

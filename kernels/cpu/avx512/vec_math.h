@@ -2,7 +2,7 @@
 // kernels/cpu/avx512/ (same ISA flags), never by baseline code.
 #pragma once
 
-#include <immintrin.h>
+#include "kernels/cpu/intrin.h"
 
 namespace sarathi::kernels::avx512 {
 
