@@ -129,7 +129,8 @@ struct AttnGroupArgs {
   const float* q = nullptr;  // [num_q][group, head_dim] with rows q_stride floats apart, rotated
   float* out = nullptr;      // [num_q][group, head_dim], same strides
   int64_t q_stride = 0;      // floats from one query token to the next
-  float* scratch = nullptr;  // attend_scratch_floats(kv_len + num_q - 1, ...) floats
+  float* scratch = nullptr;  // attend_scratch_floats(kv_len + num_q - 1, ..., scratch_queries)
+  int32_t scratch_queries = 1;  // queries whose scores the scratch holds at once
 };
 using AttendFn = void (*)(const AttnGroupArgs& args);
 /// out[i] = silu(gate[i]) * up[i] over n elements (out may alias gate).

@@ -173,13 +173,20 @@ void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_l
 
 }  // namespace
 
-size_t attend_scratch_floats(int32_t kv_len, int32_t head_dim, int32_t group) {
+size_t attend_scratch_floats(int32_t kv_len, int32_t head_dim, int32_t group, int32_t num_q) {
   const auto len16 = static_cast<size_t>((kv_len + 15) / 16 * 16);
   const auto nc16 = static_cast<size_t>((head_dim + 15) / 16 * 16);
-  const auto g = static_cast<size_t>(group);
-  // One 64-row K or V tile, scores and rounded queries of every head, 16 running maxima per
-  // head (the AVX-512 kernel; the scalar loop needs less).
+  const auto g = static_cast<size_t>(group) * static_cast<size_t>(num_q);
+  // One 64-row K or V tile; scores, rounded queries and 16 running maxima per (query, head)
+  // (the AVX-512 kernel; the scalar loop needs less).
   return 64 * nc16 + g * len16 + g * nc16 + 16 * g;
+}
+
+int32_t attend_scratch_queries(int32_t kv_len, int32_t group, int32_t max_q) {
+  constexpr size_t kScoreBytes = size_t{4} << 20;
+  const size_t per_query = static_cast<size_t>(group) * static_cast<size_t>((kv_len + 15) / 16 * 16) * 4;
+  const auto fit = static_cast<int32_t>(std::min<size_t>(kScoreBytes / std::max<size_t>(per_query, 1), 1 << 20));
+  return std::clamp(fit, 1, std::max(max_q, 1));
 }
 
 void attention(const PagedKvLayer& kv, std::span<const AttnSeq> seqs, const float* q,
@@ -199,14 +206,17 @@ void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSe
   constexpr int32_t kQueryBlock = 16;
   const auto blocks_of = [](int32_t n) { return (n + kQueryBlock - 1) / kQueryBlock; };
   int32_t max_len = 0;
+  int32_t max_q = 1;
   int64_t num_tasks = 0;
   for (const AttnSeq& s : seqs) {
     max_len = std::max(max_len, s.first_pos + s.num_q);
+    max_q = std::max(max_q, std::min(s.num_q, kQueryBlock));
     num_tasks += static_cast<int64_t>(blocks_of(s.num_q)) * kv.num_kv_heads;
   }
+  const int32_t scratch_queries = attend_scratch_queries(max_len, group, max_q);
   // Per thread: the SIMD kernel's scratch, or the scalar loop's scores and rounded query; 16
   // floats of slack keep each thread's part 64-byte aligned.
-  const size_t per_thread = (std::max(attend_scratch_floats(max_len, d, group),
+  const size_t per_thread = (std::max(attend_scratch_floats(max_len, d, group, scratch_queries),
                                       static_cast<size_t>(max_len) + static_cast<size_t>(d)) +
                              15) /
                             16 * 16;
@@ -250,6 +260,7 @@ void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSe
           a.out = out + head0 * d;
           a.q_stride = static_cast<int64_t>(num_heads) * d;
           a.scratch = buf;
+          a.scratch_queries = scratch_queries;
           ops.attend(a);
           continue;
         }

@@ -92,7 +92,9 @@ void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSe
                const float* q, int32_t num_heads, float scale, float* out, core::ThreadPool& pool,
                AttnScratch& scratch);
 
-/// Floats of AttnGroupArgs::scratch that one attend call needs.
-size_t attend_scratch_floats(int32_t kv_len, int32_t head_dim, int32_t group);
+/// Floats of AttnGroupArgs::scratch that one attend call needs for num_q queries at a time.
+size_t attend_scratch_floats(int32_t kv_len, int32_t head_dim, int32_t group, int32_t num_q = 1);
+/// Queries (at most max_q) whose scores fit a few MiB of scratch at context kv_len.
+int32_t attend_scratch_queries(int32_t kv_len, int32_t group, int32_t max_q);
 
 }  // namespace sarathi::kernels

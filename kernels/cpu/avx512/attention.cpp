@@ -114,8 +114,8 @@ __m512 scores16(const float* qh, const float* rows, int64_t nc16, int64_t np) {
   return transpose_sum16(part);
 }
 
-// One query: loops over tiles of kTile positions whose K (then V) rows are converted into
-// L1-sized buffers and used by every head of the group at once. (Converting the whole context
+// Tiles of kTile positions whose K (then V) rows are converted into L1-sized buffers and used
+// by every head of the group, for every query of the call, at once. (Converting the whole context
 // once and letting every head stream it from L2 made a decode cost ~10x more per query-key
 // pair; running a chunk's queries through this path instead of such a whole-context pass made
 // the attention of a 512-token prefill 26% faster.)
@@ -177,11 +177,11 @@ void prefetch_rows(const AttnGroupArgs& a, const void* base, int32_t p0, int64_t
 // heads, whose 4 x HN accumulators are independent chains (an FMA's latency no longer bounds a
 // position). Per (head, lane) the FMAs run over positions in order.
 template <int HN>
-void pv_tile(const AttnGroupArgs& a, const float* sc, int64_t len16, int64_t t0, int64_t nt,
-             const float* vt, int64_t nc16, int32_t h0, int64_t c0) {
+void pv_tile(const AttnGroupArgs& a, float* out, const float* sc, int64_t len16, int64_t t0,
+             int64_t nt, const float* vt, int64_t nc16, int32_t h0, int64_t c0) {
   __m512 acc[HN][4];
   for (int h = 0; h < HN; ++h)
-    for (int j = 0; j < 4; ++j) acc[h][j] = _mm512_loadu_ps(a.out + (h0 + h) * a.head_dim + c0 + 16 * j);
+    for (int j = 0; j < 4; ++j) acc[h][j] = _mm512_loadu_ps(out + (h0 + h) * a.head_dim + c0 + 16 * j);
   for (int64_t p = 0; p < nt; ++p) {
     const float* vr = vt + p * nc16 + c0;
     const __m512 v0 = _mm512_loadu_ps(vr), v1 = _mm512_loadu_ps(vr + 16);
@@ -195,51 +195,67 @@ void pv_tile(const AttnGroupArgs& a, const float* sc, int64_t len16, int64_t t0,
     }
   }
   for (int h = 0; h < HN; ++h)
-    for (int j = 0; j < 4; ++j) _mm512_storeu_ps(a.out + (h0 + h) * a.head_dim + c0 + 16 * j, acc[h][j]);
+    for (int j = 0; j < 4; ++j) _mm512_storeu_ps(out + (h0 + h) * a.head_dim + c0 + 16 * j, acc[h][j]);
 }
 
-void attend_single(const AttnGroupArgs& a) {
-  const int32_t len = a.kv_len;
+// nq consecutive queries of one sequence (query i sees kv_len + i positions) over the same
+// K/V tiles: each tile is converted once for all of them, and each query goes through exactly
+// the operations it would go through alone (nq = 1), so its bits do not depend on nq.
+void attend_queries(const AttnGroupArgs& a, int32_t nq) {
+  const int32_t max_len = a.kv_len + nq - 1;
   const int64_t d = a.head_dim;
   const int64_t nc16 = round_up16(d);
-  const int64_t len16 = round_up16(len);
-  float* kt = a.scratch;              // [kTile, nc16]: K, then V rows of one tile
-  float* sc = kt + kTile * nc16;      // [group, len16]
-  float* qb = sc + a.group * len16;   // [group, nc16]
-  float* mx = qb + a.group * nc16;    // [group, 16] running maxima
-  for (int32_t h = 0; h < a.group; ++h) {
-    for (int64_t c = 0; c < nc16; c += 16) {
-      __m512 q = _mm512_maskz_loadu_ps(mask16(d - c), a.q + h * d + c);
-      if (a.f16) q = round_f16(q);
-      _mm512_storeu_ps(qb + h * nc16 + c, q);
+  const int64_t len16 = round_up16(max_len);
+  const int64_t heads = static_cast<int64_t>(nq) * a.group;  // (query, head) pairs
+  float* kt = a.scratch;          // [kTile, nc16]: K, then V rows of one tile
+  float* sc = kt + kTile * nc16;  // [nq * group, len16]
+  float* qb = sc + heads * len16; // [nq * group, nc16]
+  float* mx = qb + heads * nc16;  // [nq * group, 16] running maxima
+  auto len_of = [&](int32_t i) { return static_cast<int64_t>(a.kv_len) + i; };
+  for (int32_t i = 0; i < nq; ++i) {
+    for (int32_t h = 0; h < a.group; ++h) {
+      const int64_t qh = static_cast<int64_t>(i) * a.group + h;
+      for (int64_t c = 0; c < nc16; c += 16) {
+        __m512 q = _mm512_maskz_loadu_ps(mask16(d - c), a.q + i * a.q_stride + h * d + c);
+        if (a.f16) q = round_f16(q);
+        _mm512_storeu_ps(qb + qh * nc16 + c, q);
+      }
+      _mm512_storeu_ps(mx + 16 * qh, _mm512_set1_ps(-__builtin_inff()));
     }
-    _mm512_storeu_ps(mx + 16 * h, _mm512_set1_ps(-__builtin_inff()));
   }
   const __m512 scale = _mm512_set1_ps(a.scale);
-  for (int64_t t0 = 0; t0 < len; t0 += kTile) {
-    const int64_t nt = len - t0 < kTile ? len - t0 : kTile;
+  for (int64_t t0 = 0; t0 < max_len; t0 += kTile) {
+    const int64_t nt = max_len - t0 < kTile ? max_len - t0 : kTile;
     load_rows(a, a.k, static_cast<int32_t>(t0), nt, kt, nc16);
-    if (t0 + kTile < len) {
-      prefetch_rows(a, a.k, static_cast<int32_t>(t0 + kTile), len - t0 - kTile < kTile ? len - t0 - kTile : kTile);
+    if (t0 + kTile < max_len) {
+      prefetch_rows(a, a.k, static_cast<int32_t>(t0 + kTile),
+                    max_len - t0 - kTile < kTile ? max_len - t0 - kTile : kTile);
     } else {
-      prefetch_rows(a, a.v, 0, len < kTile ? len : kTile);
+      prefetch_rows(a, a.v, 0, max_len < kTile ? max_len : kTile);
     }
-    for (int32_t h = 0; h < a.group; ++h) {
-      const float* qh = qb + h * nc16;
-      float* sh = sc + h * len16;
-      __m512 vmax = _mm512_loadu_ps(mx + 16 * h);
-      for (int64_t p0 = t0; p0 < t0 + nt; p0 += 16) {
-        const int64_t np = len - p0 < 16 ? len - p0 : 16;
-        const __m512 sv = _mm512_mul_ps(scores16(qh, kt + (p0 - t0) * nc16, nc16, np), scale);
-        _mm512_storeu_ps(sh + p0, sv);
-        vmax = _mm512_mask_max_ps(vmax, mask16(np), vmax, sv);
+    for (int32_t i = 0; i < nq; ++i) {
+      const int64_t len = len_of(i);
+      if (len <= t0) continue;
+      const int64_t end = t0 + nt < len ? t0 + nt : len;
+      for (int32_t h = 0; h < a.group; ++h) {
+        const int64_t qh = static_cast<int64_t>(i) * a.group + h;
+        const float* q = qb + qh * nc16;
+        float* sh = sc + qh * len16;
+        __m512 vmax = _mm512_loadu_ps(mx + 16 * qh);
+        for (int64_t p0 = t0; p0 < end; p0 += 16) {
+          const int64_t np = len - p0 < 16 ? len - p0 : 16;
+          const __m512 sv = _mm512_mul_ps(scores16(q, kt + (p0 - t0) * nc16, nc16, np), scale);
+          _mm512_storeu_ps(sh + p0, sv);
+          vmax = _mm512_mask_max_ps(vmax, mask16(np), vmax, sv);
+        }
+        _mm512_storeu_ps(mx + 16 * qh, vmax);
       }
-      _mm512_storeu_ps(mx + 16 * h, vmax);
     }
   }
-  for (int32_t h = 0; h < a.group; ++h) {
-    float* sh = sc + h * len16;
-    const __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(_mm512_loadu_ps(mx + 16 * h)));
+  for (int64_t qh = 0; qh < heads; ++qh) {
+    const int64_t len = len_of(static_cast<int32_t>(qh / a.group));
+    float* sh = sc + qh * len16;
+    const __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(_mm512_loadu_ps(mx + 16 * qh)));
     __m512d sum0 = _mm512_setzero_pd(), sum1 = _mm512_setzero_pd();
     for (int64_t p0 = 0; p0 < len; p0 += 16) {
       const __mmask16 m = mask16(len - p0);
@@ -256,44 +272,53 @@ void attend_single(const AttnGroupArgs& a) {
       _mm512_storeu_ps(sh + p0, w);
     }
   }
-  // out = P · V: each head's accumulators run over positions in order, tile after tile; they
-  // live in `out` between tiles.
-  for (int32_t h = 0; h < a.group; ++h)
-    for (int64_t c = 0; c < d; c += 16)
-      _mm512_mask_storeu_ps(a.out + h * d + c, mask16(d - c), _mm512_setzero_ps());
-  for (int64_t t0 = 0; t0 < len; t0 += kTile) {
-    const int64_t nt = len - t0 < kTile ? len - t0 : kTile;
-    load_rows(a, a.v, static_cast<int32_t>(t0), nt, kt, nc16);
-    if (t0 + kTile < len)
-      prefetch_rows(a, a.v, static_cast<int32_t>(t0 + kTile), len - t0 - kTile < kTile ? len - t0 - kTile : kTile);
-    for (int32_t h0 = 0; h0 < a.group; h0 += 4) {
-      const int hn = a.group - h0 < 4 ? a.group - h0 : 4;
-      for (int64_t c0 = 0; c0 < nc16; c0 += 64) {
-        if (nc16 - c0 >= 64 && d - c0 >= 64) {
-          switch (hn) {
-            case 4: pv_tile<4>(a, sc, len16, t0, nt, kt, nc16, h0, c0); break;
-            case 3: pv_tile<3>(a, sc, len16, t0, nt, kt, nc16, h0, c0); break;
-            case 2: pv_tile<2>(a, sc, len16, t0, nt, kt, nc16, h0, c0); break;
-            default: pv_tile<1>(a, sc, len16, t0, nt, kt, nc16, h0, c0); break;
+  // out = P · V: each (query, head)'s accumulators run over positions in order, tile after
+  // tile; they live in `out` between tiles.
+  for (int32_t i = 0; i < nq; ++i)
+    for (int32_t h = 0; h < a.group; ++h)
+      for (int64_t c = 0; c < d; c += 16)
+        _mm512_mask_storeu_ps(a.out + i * a.q_stride + h * d + c, mask16(d - c), _mm512_setzero_ps());
+  for (int64_t t0 = 0; t0 < max_len; t0 += kTile) {
+    const int64_t nt_all = max_len - t0 < kTile ? max_len - t0 : kTile;
+    load_rows(a, a.v, static_cast<int32_t>(t0), nt_all, kt, nc16);
+    if (t0 + kTile < max_len)
+      prefetch_rows(a, a.v, static_cast<int32_t>(t0 + kTile),
+                    max_len - t0 - kTile < kTile ? max_len - t0 - kTile : kTile);
+    for (int32_t i = 0; i < nq; ++i) {
+      const int64_t len = len_of(i);
+      if (len <= t0) continue;
+      const int64_t nt = t0 + nt_all < len ? nt_all : len - t0;
+      float* out = a.out + i * a.q_stride;
+      const float* sq = sc + static_cast<int64_t>(i) * a.group * len16;
+      for (int32_t h0 = 0; h0 < a.group; h0 += 4) {
+        const int hn = a.group - h0 < 4 ? a.group - h0 : 4;
+        for (int64_t c0 = 0; c0 < nc16; c0 += 64) {
+          if (nc16 - c0 >= 64 && d - c0 >= 64) {
+            switch (hn) {
+              case 4: pv_tile<4>(a, out, sq, len16, t0, nt, kt, nc16, h0, c0); break;
+              case 3: pv_tile<3>(a, out, sq, len16, t0, nt, kt, nc16, h0, c0); break;
+              case 2: pv_tile<2>(a, out, sq, len16, t0, nt, kt, nc16, h0, c0); break;
+              default: pv_tile<1>(a, out, sq, len16, t0, nt, kt, nc16, h0, c0); break;
+            }
+            continue;
           }
-          continue;
-        }
-        for (int32_t h = h0; h < h0 + hn; ++h) {
-          const float* sh = sc + h * len16 + t0;
-          float* oh = a.out + h * d;
-          const int64_t nvec = (nc16 - c0) / 16 < 4 ? (nc16 - c0) / 16 : 4;
-          __m512 acc[4];
-          for (int64_t j = 0; j < 4; ++j)
-            acc[j] = j < nvec ? _mm512_maskz_loadu_ps(mask16(d - c0 - 16 * j), oh + c0 + 16 * j)
-                              : _mm512_setzero_ps();
-          for (int64_t p = 0; p < nt; ++p) {
-            const __m512 w = _mm512_set1_ps(sh[p]);
-            const float* vr = kt + p * nc16 + c0;
+          for (int32_t h = h0; h < h0 + hn; ++h) {
+            const float* sh = sq + h * len16 + t0;
+            float* oh = out + h * d;
+            const int64_t nvec = (nc16 - c0) / 16 < 4 ? (nc16 - c0) / 16 : 4;
+            __m512 acc[4];
+            for (int64_t j = 0; j < 4; ++j)
+              acc[j] = j < nvec ? _mm512_maskz_loadu_ps(mask16(d - c0 - 16 * j), oh + c0 + 16 * j)
+                                : _mm512_setzero_ps();
+            for (int64_t p = 0; p < nt; ++p) {
+              const __m512 w = _mm512_set1_ps(sh[p]);
+              const float* vr = kt + p * nc16 + c0;
+              for (int64_t j = 0; j < nvec; ++j)
+                acc[j] = _mm512_fmadd_ps(w, _mm512_loadu_ps(vr + 16 * j), acc[j]);
+            }
             for (int64_t j = 0; j < nvec; ++j)
-              acc[j] = _mm512_fmadd_ps(w, _mm512_loadu_ps(vr + 16 * j), acc[j]);
+              _mm512_mask_storeu_ps(oh + c0 + 16 * j, mask16(d - c0 - 16 * j), acc[j]);
           }
-          for (int64_t j = 0; j < nvec; ++j)
-            _mm512_mask_storeu_ps(oh + c0 + 16 * j, mask16(d - c0 - 16 * j), acc[j]);
         }
       }
     }
@@ -303,15 +328,16 @@ void attend_single(const AttnGroupArgs& a) {
 }  // namespace
 
 void attend_group(const AttnGroupArgs& a) {
-  // A chunk's queries one by one, each seeing its own prefix: every query gets the bits it
-  // would get alone (batch invariance by construction).
-  AttnGroupArgs one = a;
-  one.num_q = 1;
-  for (int32_t i = 0; i < a.num_q; ++i) {
-    one.kv_len = a.kv_len + i;
-    one.q = a.q + i * a.q_stride;
-    one.out = a.out + i * a.q_stride;
-    attend_single(one);
+  // The scratch holds scores for scratch_queries queries at a time.
+  const int32_t step = a.scratch_queries > 0 ? a.scratch_queries : 1;
+  AttnGroupArgs part = a;
+  for (int32_t i0 = 0; i0 < a.num_q; i0 += step) {
+    const int32_t nq = a.num_q - i0 < step ? a.num_q - i0 : step;
+    part.kv_len = a.kv_len + i0;
+    part.num_q = nq;
+    part.q = a.q + i0 * a.q_stride;
+    part.out = a.out + i0 * a.q_stride;
+    attend_queries(part, nq);
   }
 }
 
