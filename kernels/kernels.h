@@ -71,7 +71,7 @@ struct GemmOps {
 /// past `rows` in the last group are not written) and tokens [tok_begin, tok_end). x holds
 /// activation rows packed by PackedGemmOps::pack_x.
 struct PackedGemmArgs {
-  core::DType dtype = core::DType::kQ8_0;  // q8_0, q4_0 or bf16
+  core::DType dtype = core::DType::kQ8_0;  // one of kernels/packed.h's kPackableTypes
   const uint8_t* w = nullptr;  // packed groups, group_bytes apart
   size_t group_bytes = 0;
   int64_t k = 0;
@@ -86,9 +86,9 @@ struct PackedGemmArgs {
   int64_t tok_end = 0;
 };
 
-/// The matmul path over interleaved weights (kernels/packed.h). For q8_0 / q4_0 every
-/// implementation computes each output with the same arithmetic (exact int32 block sums, one
-/// f32 FMA per block in block order), so the AVX-512 VNNI and AMX versions and the scalar
+/// The matmul path over interleaved weights (kernels/packed.h). For the integer types every
+/// implementation computes each output with the same arithmetic (exact int32 block sums, then
+/// f32 FMAs per block in block order), so the AVX-512 VNNI and AMX versions and the scalar
 /// oracle agree bit for bit, and any mix of them over a batch keeps batch invariance. bf16
 /// (AMX only) computes each output the same way whatever its batch. Null where an ISA has no
 /// such path.

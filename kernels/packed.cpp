@@ -1,7 +1,9 @@
 #include "kernels/packed.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 
 #include "core/check.h"
 #include "core/fp16.h"
@@ -19,8 +21,8 @@ size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 }  // namespace
 
 bool packable(DType t) {
-  return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_K || t == DType::kQ6_K ||
-         t == DType::kBF16;
+  return std::find(std::begin(kPackableTypes), std::end(kPackableTypes), t) !=
+         std::end(kPackableTypes);
 }
 
 int32_t packed_offset(DType t) { return t == DType::kQ8_0 ? 128 : 8; }
@@ -216,33 +218,25 @@ WeightView pack_weight(const WeightView& w, AlignedBuffer& storage) {
 }
 
 void pack_x_ref(DType t, const float* src, void* dst, int64_t k) {
-  if (t == DType::kQ6_K) {
+  if (t == DType::kQ4_K || t == DType::kQ6_K) {
+    // q8_K quants and scales, then q4_K's int16 sums of 32 or q6_K's int32 -32 * sums of 16.
     const int64_t ns = k / core::kQK_K;
     auto* out = static_cast<uint8_t*>(dst);
     std::memset(out, 0, packed_x_bytes(t, k));
     auto* d = reinterpret_cast<float*>(out + ns * core::kQK_K);
-    auto* corr = reinterpret_cast<int32_t*>(out + ns * (core::kQK_K + 4));
+    uint8_t* tail = out + ns * (core::kQK_K + 4);
     for (int64_t s = 0; s < ns; ++s) {
       core::BlockQ8_K blk;
       ref::from_float_q8_k(src + s * core::kQK_K, &blk, core::kQK_K);
       std::memcpy(out + s * core::kQK_K, blk.qs, core::kQK_K);
       d[s] = blk.d;
-      for (int gi = 0; gi < 16; ++gi) corr[s * 16 + gi] = -32 * int32_t{blk.bsums[gi]};
-    }
-    return;
-  }
-  if (t == DType::kQ4_K) {
-    const int64_t ns = k / core::kQK_K;
-    auto* out = static_cast<uint8_t*>(dst);
-    std::memset(out, 0, packed_x_bytes(t, k));
-    auto* d = reinterpret_cast<float*>(out + ns * core::kQK_K);
-    auto* sums = reinterpret_cast<int16_t*>(out + ns * (core::kQK_K + 4));
-    for (int64_t s = 0; s < ns; ++s) {
-      core::BlockQ8_K blk;
-      ref::from_float_q8_k(src + s * core::kQK_K, &blk, core::kQK_K);
-      std::memcpy(out + s * core::kQK_K, blk.qs, core::kQK_K);
-      d[s] = blk.d;
-      for (int j = 0; j < 8; ++j) sums[s * 8 + j] = static_cast<int16_t>(blk.bsums[2 * j] + blk.bsums[2 * j + 1]);
+      if (t == DType::kQ4_K) {
+        auto* sums = reinterpret_cast<int16_t*>(tail) + s * 8;
+        for (int j = 0; j < 8; ++j) sums[j] = static_cast<int16_t>(blk.bsums[2 * j] + blk.bsums[2 * j + 1]);
+      } else {
+        auto* corr = reinterpret_cast<int32_t*>(tail) + s * 16;
+        for (int gi = 0; gi < 16; ++gi) corr[gi] = -32 * int32_t{blk.bsums[gi]};
+      }
     }
     return;
   }

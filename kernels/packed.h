@@ -64,7 +64,11 @@ namespace sarathi::kernels {
 
 inline constexpr int64_t kPackRows = 16;
 
-/// True for the weight types that have an interleaved layout (q8_0, q4_0, q4_K, q6_K, bf16).
+/// The weight types that have an interleaved layout.
+inline constexpr core::DType kPackableTypes[] = {core::DType::kQ8_0, core::DType::kQ4_0,
+                                                 core::DType::kQ4_K, core::DType::kQ6_K,
+                                                 core::DType::kBF16};
+/// True for the types in kPackableTypes.
 bool packable(core::DType t);
 /// Elements per block of the layout (32 for all three types).
 inline constexpr int64_t kPackBlock = 32;

@@ -30,9 +30,7 @@ const LlamaWeights& LlamaModel::weights_for(const kernels::CpuOps& ops) const {
     return kernels::packable(w.dtype) && ops.type(w.dtype).packed.run != nullptr;
   };
   uint32_t key = 0;
-  for (core::DType t :
-       {core::DType::kQ8_0, core::DType::kQ4_0, core::DType::kQ4_K, core::DType::kQ6_K,
-        core::DType::kBF16})
+  for (core::DType t : kernels::kPackableTypes)
     if (ops.type(t).packed.run != nullptr) key |= 1u << static_cast<uint32_t>(t);
   if (key == 0) return weights_;
   std::lock_guard<std::mutex> lock(packed_mu_);

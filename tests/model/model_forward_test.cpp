@@ -168,6 +168,14 @@ PackedHarnessRun run_ops(const LlamaModel& m, const kernels::CpuOps& ops,
   return out;
 }
 
+// 40 tokens spread over the vocabulary.
+std::vector<int32_t> spread_prompt(const LlamaModel& m) {
+  std::vector<int32_t> prompt(40);
+  for (size_t i = 0; i < prompt.size(); ++i)
+    prompt[i] = static_cast<int32_t>((i * 37 + 11) % static_cast<size_t>(m.config().n_vocab));
+  return prompt;
+}
+
 // got within rel x (the largest prefill logit, at least 1) of want, prefill and decode.
 void expect_logits_close(const PackedHarnessRun& got, const PackedHarnessRun& want, float rel) {
   ASSERT_EQ(got.prefill.size(), want.prefill.size());
@@ -191,9 +199,7 @@ TEST(Forward, PackedWeightsAgreeWithGgmlLayout) {
     SCOPED_TRACE(spec);
     auto m = LlamaModel::load(spec);
     ASSERT_TRUE(m.ok()) << m.error().message;
-    std::vector<int32_t> prompt(40);
-    for (size_t i = 0; i < prompt.size(); ++i)
-      prompt[i] = static_cast<int32_t>((i * 37 + 11) % static_cast<size_t>((*m)->config().n_vocab));
+    const std::vector<int32_t> prompt = spread_prompt(**m);
     std::vector<PackedHarnessRun> packed_runs;
     const PackedHarnessRun want = run_ops(**m, kernels::cpu_ops_for(kernels::Isa::kScalar), prompt);
     for (kernels::Isa isa : isas) {
@@ -217,9 +223,7 @@ TEST(Forward, AmxBf16WeightsAgreeWithScalar) {
     SCOPED_TRACE(spec);
     auto m = LlamaModel::load(spec);
     ASSERT_TRUE(m.ok()) << m.error().message;
-    std::vector<int32_t> prompt(40);
-    for (size_t i = 0; i < prompt.size(); ++i)
-      prompt[i] = static_cast<int32_t>((i * 37 + 11) % static_cast<size_t>((*m)->config().n_vocab));
+    const std::vector<int32_t> prompt = spread_prompt(**m);
     const PackedHarnessRun want = run_ops(**m, kernels::cpu_ops_for(kernels::Isa::kScalar), prompt);
     const PackedHarnessRun got = run_ops(**m, kernels::cpu_ops_for(kernels::Isa::kAmx), prompt);
     expect_logits_close(got, want, 1e-2f);

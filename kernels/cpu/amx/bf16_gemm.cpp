@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "kernels/cpu/amx/packed_gemm.h"
+#include "kernels/cpu/amx/tile_config.h"
 #include "kernels/packed.h"
 
 namespace sarathi::kernels::amx {
@@ -21,34 +22,16 @@ namespace {
 
 constexpr int64_t kTileToks = 16;
 
-struct alignas(64) TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
-
 // Tile registers: C(i, j) = tmm(2i + j) for token tile i and group j; A(i) = tmm(4 + i);
 // B(j) = tmm(6 + j). rows0 / rows1: tokens in the first / second token tile (rows1 may be 0:
 // then C(1, *) and A(1) stay unconfigured and unused).
 void configure(int rows0, int rows1) {
   TileConfig cfg;
-  std::memset(&cfg, 0, sizeof(cfg));
-  cfg.palette_id = 1;
-  auto set = [&](int t, int rows) {
-    cfg.rows[t] = static_cast<uint8_t>(rows);
-    cfg.colsb[t] = rows > 0 ? 64 : 0;
-  };
-  set(0, rows0);
-  set(1, rows0);
-  set(2, rows1);
-  set(3, rows1);
-  set(4, rows0);
-  set(5, rows1);
-  set(6, 16);
-  set(7, 16);
-  _tile_loadconfig(&cfg);
+  for (int t : {0, 1, 4}) cfg.set(t, rows0, 64);
+  for (int t : {2, 3, 5}) cfg.set(t, rows1, 64);
+  cfg.set(6, 16, 64);
+  cfg.set(7, 16, 64);
+  cfg.load();
 }
 
 // Stores C tile kC (token tile rows starting at token t, group g) into y; a last group with

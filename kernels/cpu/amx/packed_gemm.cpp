@@ -8,10 +8,10 @@
 #include "kernels/cpu/intrin.h"
 
 #include <cstdint>
-#include <cstring>
 
 #include "core/dtype.h"
 #include "kernels/cpu/amx/packed_gemm.h"
+#include "kernels/cpu/amx/tile_config.h"
 #include "kernels/cpu/avx512/gemm.h"
 #include "kernels/packed.h"
 
@@ -22,26 +22,14 @@ using core::kQK8_0;
 
 constexpr int64_t kTileToks = 16;
 
-struct alignas(64) TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
-
 // tmm0, tmm1: C, 16 tokens x 16 int32; tmm2: A, 16 tokens x 32 bytes; tmm3: B, 8 x 64 bytes.
 void configure_tiles() {
   TileConfig cfg;
-  std::memset(&cfg, 0, sizeof(cfg));
-  cfg.palette_id = 1;
-  cfg.rows[0] = cfg.rows[1] = 16;
-  cfg.colsb[0] = cfg.colsb[1] = 64;
-  cfg.rows[2] = 16;
-  cfg.colsb[2] = 32;
-  cfg.rows[3] = 8;
-  cfg.colsb[3] = 64;
-  _tile_loadconfig(&cfg);
+  cfg.set(0, 16, 64);
+  cfg.set(1, 16, 64);
+  cfg.set(2, 16, 32);
+  cfg.set(3, 8, 64);
+  cfg.load();
 }
 
 struct Panel {

@@ -10,6 +10,7 @@
 
 #include "core/dtype.h"
 #include "kernels/cpu/avx512/gemm.h"
+#include "kernels/cpu/avx512/packed_tile.h"
 #include "kernels/cpu/avx512/type_ops.h"
 #include "kernels/packed.h"
 
@@ -26,23 +27,7 @@ using core::kQK8_0;
 constexpr int64_t kStreamMaxTokens = 4;
 constexpr int kTileToks = 4;
 
-SARATHI_INLINE int32_t load_i32(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-struct XRow {
-  const int8_t* q;
-  const float* d;
-  const int32_t* corr;
-};
-
-SARATHI_INLINE XRow x_row(const PackedGemmArgs& a, int64_t t, int64_t nb) {
-  const uint8_t* r = a.x + static_cast<size_t>(t) * a.x_row_bytes;
-  return {reinterpret_cast<const int8_t*>(r), reinterpret_cast<const float*>(r + nb * kQK8_0),
-          reinterpret_cast<const int32_t*>(r + nb * (kQK8_0 + 4))};
-}
+using XRow8 = XRow<int32_t>;  // tail: corr[nb]
 
 template <bool kQ8, int G, int C>
 void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t nb) {
@@ -50,7 +35,7 @@ void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t nb) {
   constexpr size_t kPairBytes = 64 + 2 * kQBytes;
   __m512 acc[G][C];
   const uint8_t* wq[G];
-  XRow x[C];
+  XRow8 x[C];
 #pragma GCC unroll 8
   for (int g = 0; g < G; ++g) {
     wq[g] = a.w + static_cast<size_t>(g0 + g) * a.group_bytes;
@@ -58,7 +43,7 @@ void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t nb) {
     for (int c = 0; c < C; ++c) acc[g][c] = _mm512_setzero_ps();
   }
 #pragma GCC unroll 8
-  for (int c = 0; c < C; ++c) x[c] = x_row(a, t0 + c, nb);
+  for (int c = 0; c < C; ++c) x[c] = x_row<int32_t, kQK8_0>(a, t0 + c, nb);
 
   // Independent int32 chains per output while few outputs share a tile (vpdpbusd latency
   // would bound a single chain); their exact sum is the same whatever the split.
@@ -67,7 +52,7 @@ void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t nb) {
     __m512i ia[G][C][K];
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c) {
-      const __m512i corr = _mm512_set1_epi32(x[c].corr[b]);
+      const __m512i corr = _mm512_set1_epi32(x[c].tail[b]);
 #pragma GCC unroll 8
       for (int g = 0; g < G; ++g) {
         ia[g][c][0] = corr;
@@ -131,20 +116,7 @@ void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t nb) {
       }
     }
   }
-#pragma GCC unroll 8
-  for (int g = 0; g < G; ++g) {
-    const int64_t r0 = (g0 + g) * kPackRows;
-    const int64_t valid = a.rows - r0;
-#pragma GCC unroll 8
-    for (int c = 0; c < C; ++c) {
-      float* y = a.y + (t0 + c) * a.ldy + r0;
-      if (valid >= kPackRows) {
-        _mm512_storeu_ps(y, acc[g][c]);
-      } else {
-        _mm512_mask_storeu_ps(y, static_cast<__mmask16>((1u << valid) - 1u), acc[g][c]);
-      }
-    }
-  }
+  store_tile<G, C>(a, g0, t0, acc);
 }
 
 template <bool kQ8, int G, int C>

@@ -13,6 +13,7 @@
 
 #include "core/dtype.h"
 #include "kernels/cpu/avx512/gemm.h"
+#include "kernels/cpu/avx512/packed_tile.h"
 #include "kernels/cpu/avx512/type_ops.h"
 #include "kernels/packed.h"
 
@@ -26,39 +27,20 @@ using core::kQK_K;
 // tokens; more tokens: two groups x 3 tokens (26 vector registers).
 constexpr int64_t kStreamMaxTokens = 4;
 
-SARATHI_INLINE int32_t load_i32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
+using XRowK4 = XRow<int16_t>;  // tail: sums of each 32 quants [ns * 8]
+using XRowK6 = XRow<int32_t>;  // tail: -32 * sums of each 16 quants [ns * 16]
 
-struct XRow {
-  const int8_t* q;
-  const float* d;
-  const int16_t* sums;
-};
-
-SARATHI_INLINE XRow x_row(const PackedGemmArgs& a, int64_t t, int64_t ns) {
-  const uint8_t* r = a.x + static_cast<size_t>(t) * a.x_row_bytes;
-  return {reinterpret_cast<const int8_t*>(r), reinterpret_cast<const float*>(r + ns * kQK_K),
-          reinterpret_cast<const int16_t*>(r + ns * (kQK_K + 4))};
-}
-
-template <int G, int C>
-SARATHI_INLINE void store_tile(const PackedGemmArgs& a, int64_t g0, int64_t t0,
-                               const __m512 (&acc)[G][C]) {
+// acc += float(isum) * (d * dx) for one super-block: the last step of both types.
+template <class X, int G, int C>
+SARATHI_INLINE void add_super_block(const uint8_t* const (&sb)[G], const X (&x)[C], int64_t s,
+                                    const __m512i (&is)[G][C], __m512 (&acc)[G][C]) {
 #pragma GCC unroll 8
   for (int g = 0; g < G; ++g) {
-    const int64_t r0 = (g0 + g) * kPackRows;
-    const int64_t valid = a.rows - r0;
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb[g])));
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c) {
-      float* y = a.y + (t0 + c) * a.ldy + r0;
-      if (valid >= kPackRows) {
-        _mm512_storeu_ps(y, acc[g][c]);
-      } else {
-        _mm512_mask_storeu_ps(y, static_cast<__mmask16>((1u << valid) - 1u), acc[g][c]);
-      }
+      const __m512 sc = _mm512_mul_ps(dw, _mm512_set1_ps(x[c].d[s]));
+      acc[g][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[g][c]), sc, acc[g][c]);
     }
   }
 }
@@ -67,7 +49,7 @@ template <int G, int C>
 void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
   __m512 acc[G][C];
   const uint8_t* wg[G];
-  XRow x[C];
+  XRowK4 x[C];
 #pragma GCC unroll 8
   for (int g = 0; g < G; ++g) {
     wg[g] = a.w + static_cast<size_t>(g0 + g) * a.group_bytes;
@@ -75,7 +57,7 @@ void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
     for (int c = 0; c < C; ++c) acc[g][c] = _mm512_setzero_ps();
   }
 #pragma GCC unroll 8
-  for (int c = 0; c < C; ++c) x[c] = x_row(a, t0 + c, ns);
+  for (int c = 0; c < C; ++c) x[c] = x_row<int16_t, kQK_K>(a, t0 + c, ns);
 
   // Independent int32 chains while few outputs share a tile (exact sums, so the split does
   // not change the result).
@@ -101,7 +83,7 @@ void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
               reinterpret_cast<const __m256i*>(sb[g] + kQ4KMinsOff + 32 * p)));
 #pragma GCC unroll 8
         for (int c = 0; c < C; ++c) {
-          const __m512i xs = _mm512_set1_epi32(load_i32(x[c].sums + s * 8 + 2 * p));
+          const __m512i xs = _mm512_set1_epi32(load_i32(x[c].tail + s * 8 + 2 * p));
 #pragma GCC unroll 8
           for (int g = 0; g < G; ++g) ms[g][c] = _mm512_dpwssd_epi32(ms[g][c], mp[g], xs);
         }
@@ -168,38 +150,18 @@ void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
         }
       }
     }
-#pragma GCC unroll 8
-    for (int g = 0; g < G; ++g) {
-      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb[g])));
-#pragma GCC unroll 8
-      for (int c = 0; c < C; ++c) {
-        const __m512 sc = _mm512_mul_ps(dw, _mm512_set1_ps(x[c].d[s]));
-        acc[g][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[g][c]), sc, acc[g][c]);
-      }
-    }
+    add_super_block(sb, x, s, is, acc);
   }
   store_tile<G, C>(a, g0, t0, acc);
 }
 
 // ---------------------------------------------------------------- q6_K
 
-struct XRow6 {
-  const int8_t* q;
-  const float* d;
-  const int32_t* corr;
-};
-
-SARATHI_INLINE XRow6 x_row6(const PackedGemmArgs& a, int64_t t, int64_t ns) {
-  const uint8_t* r = a.x + static_cast<size_t>(t) * a.x_row_bytes;
-  return {reinterpret_cast<const int8_t*>(r), reinterpret_cast<const float*>(r + ns * kQK_K),
-          reinterpret_cast<const int32_t*>(r + ns * (kQK_K + 4))};
-}
-
 template <int G, int C>
 void tile6(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
   __m512 acc[G][C];
   const uint8_t* wg[G];
-  XRow6 x[C];
+  XRowK6 x[C];
 #pragma GCC unroll 8
   for (int g = 0; g < G; ++g) {
     wg[g] = a.w + static_cast<size_t>(g0 + g) * a.group_bytes;
@@ -207,7 +169,7 @@ void tile6(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
     for (int c = 0; c < C; ++c) acc[g][c] = _mm512_setzero_ps();
   }
 #pragma GCC unroll 8
-  for (int c = 0; c < C; ++c) x[c] = x_row6(a, t0 + c, ns);
+  for (int c = 0; c < C; ++c) x[c] = x_row<int32_t, kQK_K>(a, t0 + c, ns);
   const __m512i lo4 = _mm512_set1_epi8(0x0f);
   const __m512i lo2 = _mm512_set1_epi8(0x03);
   for (int64_t s = 0; s < ns; ++s) {
@@ -227,8 +189,8 @@ void tile6(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
       __m512i da[G][C][K], db[G][C][K];
 #pragma GCC unroll 8
       for (int c = 0; c < C; ++c) {
-        const __m512i ca = _mm512_set1_epi32(x[c].corr[s * 16 + 2 * j]);
-        const __m512i cb = _mm512_set1_epi32(x[c].corr[s * 16 + 2 * j + 1]);
+        const __m512i ca = _mm512_set1_epi32(x[c].tail[s * 16 + 2 * j]);
+        const __m512i cb = _mm512_set1_epi32(x[c].tail[s * 16 + 2 * j + 1]);
 #pragma GCC unroll 8
         for (int g = 0; g < G; ++g) {
           da[g][c][0] = ca;
@@ -291,15 +253,7 @@ void tile6(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
         }
       }
     }
-#pragma GCC unroll 8
-    for (int g = 0; g < G; ++g) {
-      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb[g])));
-#pragma GCC unroll 8
-      for (int c = 0; c < C; ++c) {
-        const __m512 sc = _mm512_mul_ps(dw, _mm512_set1_ps(x[c].d[s]));
-        acc[g][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[g][c]), sc, acc[g][c]);
-      }
-    }
+    add_super_block(sb, x, s, is, acc);
   }
   store_tile<G, C>(a, g0, t0, acc);
 }
