@@ -94,8 +94,8 @@ std::vector<Path> matmul_paths(const kernels::CpuOps& ops) {
     const kernels::TypeOps& to = ops.type(t);
     paths.push_back({t, &ops, false, to.gemm.run != nullptr ? "gemm" : "vec_dot"});
     if (to.packed.run == nullptr) continue;
-    if (t == DType::kBF16) {  // interleaved bf16 exists on the AMX table only (TDPBF16PS)
-      paths.push_back({t, &ops, true, "amx-bf16"});
+    if (t == DType::kBF16) {  // interleaved bf16: TDPBF16PS on AMX, vdpbf16ps on AVX512-BF16
+      paths.push_back({t, &ops, true, ops.isa == kernels::Isa::kAmx ? "amx-bf16" : "dpbf16-16"});
       continue;
     }
     // The interleaved layout: VNNI, and on AMX machines the tile unit as well.

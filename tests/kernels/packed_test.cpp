@@ -256,12 +256,11 @@ TEST(PackedKernels, BitEqualToOracleOnEveryIsa) {
   }
 }
 
-// bf16 on the tile unit: each output within f32 rounding of the double-sum oracle (every
-// product is exact, so the only error is the rounding of at most k f32 additions), and the
-// same bits for a token whatever its batch, tile position or thread count.
-TEST(PackedKernels, AmxBf16MatchesOracleAndIsBatchInvariant) {
-  if (!isa_supported(Isa::kAmx)) GTEST_SKIP() << "no AMX on this CPU";
-  const CpuOps& ops = cpu_ops_for(Isa::kAmx);
+// bf16 (vdpbf16ps on AVX512-BF16, the tile unit on AMX): each output within f32 rounding of
+// the double-sum oracle (every product is exact, so the only error is the rounding of at most
+// k f32 additions), and the same bits for a token whatever its batch, tile position or thread
+// count.
+void check_packed_bf16(const CpuOps& ops) {
   ASSERT_NE(ops.bf16.packed.run, nullptr);
   core::ThreadPool pool1(1);
   core::ThreadPool pool2(2);
@@ -311,6 +310,17 @@ TEST(PackedKernels, AmxBf16MatchesOracleAndIsBatchInvariant) {
       }
     }
   }
+}
+
+TEST(PackedKernels, Avx512Bf16MatchesOracleAndIsBatchInvariant) {
+  if (!isa_supported(Isa::kAvx512) || cpu_ops_for(Isa::kAvx512).bf16.gemm.run == nullptr)
+    GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  check_packed_bf16(cpu_ops_for(Isa::kAvx512));
+}
+
+TEST(PackedKernels, AmxBf16MatchesOracleAndIsBatchInvariant) {
+  if (!isa_supported(Isa::kAmx)) GTEST_SKIP() << "no AMX on this CPU";
+  check_packed_bf16(cpu_ops_for(Isa::kAmx));
 }
 
 TEST(PackedKernels, ScalarAndAvx2TablesHaveNoPackedPath) {

@@ -55,5 +55,9 @@ void pack_x_packed_q4_k(const float* src, void* dst, int64_t k);
 void packed_gemm_q4_k(const PackedGemmArgs& args);
 void pack_x_packed_q6_k(const float* src, void* dst, int64_t k);
 void packed_gemm_q6_k(const PackedGemmArgs& args);
+/// The matmul over interleaved bf16 weights with vdpbf16ps (activations from pack_x_bf16): each
+/// output within f32 rounding of packed_gemm_ref, computed the same way whatever its batch.
+/// Needs AVX512_BF16.
+void packed_gemm_bf16(const PackedGemmArgs& args);
 
 }  // namespace sarathi::kernels::avx512
