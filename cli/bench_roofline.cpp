@@ -98,8 +98,12 @@ std::vector<Path> matmul_paths(const kernels::CpuOps& ops) {
       paths.push_back({t, &ops, true, ops.isa == kernels::Isa::kAmx ? "amx-bf16" : "dpbf16-16"});
       continue;
     }
-    // The interleaved layout: VNNI, and on AMX machines the tile unit as well.
-    // Packed paths exist on the AVX-512 and AMX tables, both with the VNNI kernel by default.
+    // The interleaved layout: maddubs on AVX2; VNNI on AVX-512 and AMX (the AMX table runs the
+    // VNNI kernel by default), and on AMX machines the tile unit as well.
+    if (ops.isa == kernels::Isa::kAvx2) {
+      paths.push_back({t, &ops, true, "maddubs-16"});
+      continue;
+    }
     paths.push_back({t, &kernels::cpu_ops_for(kernels::Isa::kAvx512), true, "vnni-16"});
     if (kernels::amx_tile_packed_ops(t).run != nullptr) {
       paths.push_back({t, &amx_tiles_ops(), true, "amx-16"});
@@ -162,7 +166,7 @@ int run(const RooflineArgs& a) {
   constexpr int64_t kTokens = 128;
   std::printf("\nmatmul peak: W %d x %lld in cache, %lld tokens (GOP/s = 2 x multiply-adds)\n", 256,
               static_cast<long long>(kCols), static_cast<long long>(kTokens));
-  std::printf("%-6s %-8s", "type", "path");
+  std::printf("%-6s %-10s", "type", "path");
   for (int t : thread_counts) std::printf(" %9s GOP/s", (std::to_string(t) + "T").c_str());
   std::printf("\n");
   std::vector<float> x(static_cast<size_t>(kTokens * kCols));
@@ -172,7 +176,7 @@ int run(const RooflineArgs& a) {
   for (const Path& p : paths) {
     const Weights w = path_weights(p, 256, kCols);
     std::vector<float> y(static_cast<size_t>(kTokens * 256));
-    std::printf("%-6s %-8s", std::string(core::dtype_name(p.type)).c_str(), p.label.c_str());
+    std::printf("%-6s %-10s", std::string(core::dtype_name(p.type)).c_str(), p.label.c_str());
     for (int nt : thread_counts) {
       core::ThreadPool pool(nt);
       kernels::MatmulScratch scratch;
@@ -191,7 +195,7 @@ int run(const RooflineArgs& a) {
     const auto rows = static_cast<int64_t>((size_t{256} << 20) / rb);
     const Weights w = path_weights(p, rows, kCols);
     std::vector<float> y(static_cast<size_t>(rows));
-    std::printf("%-6s %-8s", std::string(core::dtype_name(p.type)).c_str(), p.label.c_str());
+    std::printf("%-6s %-10s", std::string(core::dtype_name(p.type)).c_str(), p.label.c_str());
     for (size_t i = 0; i < thread_counts.size(); ++i) {
       core::ThreadPool pool(thread_counts[i]);
       kernels::MatmulScratch scratch;

@@ -127,6 +127,11 @@ CpuOps make_avx2_ops() {
   o.q4_k.vec_dot = avx2::vec_dot_q4_k;
   o.q6_k.vec_dot = avx2::vec_dot_q6_k;
   o.q8_k.from_float = avx2::from_float_q8_k;
+  if (repack_enabled()) {
+    o.q8_0.packed = {avx2::pack_x_packed_q8_0, avx2::packed_gemm_q8_0};
+    o.q4_0.packed = {avx2::pack_x_packed_q4_0, avx2::packed_gemm_q4_0};
+  }
+  o.attend = avx2::attend_group;
   return o;
 }
 

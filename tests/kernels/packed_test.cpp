@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/fp16.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
 #include "kernels/packed.h"
@@ -227,6 +228,7 @@ TEST(PackedKernels, BitEqualToOracleOnEveryIsa) {
   for (const NamedOps& t : tables) {
     const CpuOps& ops = t.ops;
     for (DType dt : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
+      if (ops.type(dt).packed.run == nullptr) continue;  // AVX2: q8_0 / q4_0 only
       for (const Shape& s : shapes_for(dt)) {
         const Weights w = make_weights(dt, s.rows, s.cols, 21);
         AlignedBuffer buf;
@@ -323,11 +325,55 @@ TEST(PackedKernels, AmxBf16MatchesOracleAndIsBatchInvariant) {
   check_packed_bf16(cpu_ops_for(Isa::kAmx));
 }
 
-TEST(PackedKernels, ScalarAndAvx2TablesHaveNoPackedPath) {
-  // Only ISAs with VNNI pack weights; the model keeps GGML views for the others.
+TEST(PackedKernels, PackedPathsPerIsa) {
+  // The scalar table keeps the GGML layout; AVX2 packs q8_0 / q4_0 only (maddubs), AVX-512
+  // every integer type.
   EXPECT_EQ(cpu_ops_for(Isa::kScalar).q8_0.packed.run, nullptr);
   if (isa_supported(Isa::kAvx2)) {
-    EXPECT_EQ(cpu_ops_for(Isa::kAvx2).q4_0.packed.run, nullptr);
+    EXPECT_NE(cpu_ops_for(Isa::kAvx2).q8_0.packed.run, nullptr);
+    EXPECT_NE(cpu_ops_for(Isa::kAvx2).q4_0.packed.run, nullptr);
+    EXPECT_EQ(cpu_ops_for(Isa::kAvx2).q4_k.packed.run, nullptr);
+  }
+  if (isa_supported(Isa::kAvx512)) {
+    EXPECT_NE(cpu_ops_for(Isa::kAvx512).q6_k.packed.run, nullptr);
+  }
+}
+
+// q8_0 quants of -128 (which GGML's quantizer never writes but a file may hold) at every
+// position, against activations of both signs and the extremes: the AVX2 kernel's |w| * sign
+// trick and every other kernel still equal the oracle.
+TEST(PackedKernels, Q8ExtremeQuantsBitEqual) {
+  const auto tables = packed_tables();
+  if (tables.empty()) GTEST_SKIP() << "no ISA with a packed matmul on this CPU";
+  const int64_t rows = 19, cols = 96, m = 5;
+  const size_t rb = core::dtype_row_bytes(DType::kQ8_0, cols).value();
+  std::vector<uint8_t> wbytes(rb * rows);
+  std::mt19937 rng(9);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t b = 0; b < cols / 32; ++b) {
+      core::BlockQ8_0 blk;
+      blk.d = core::f32_to_f16(0.01f * static_cast<float>(1 + (r + b) % 7));
+      for (int i = 0; i < 32; ++i) {
+        const uint32_t v = rng() % 4;
+        blk.qs[i] = static_cast<int8_t>(v == 0 ? -128 : v == 1 ? 127 : v == 2 ? -127 : static_cast<int>(rng() % 256) - 128);
+      }
+      std::memcpy(wbytes.data() + static_cast<size_t>(r) * rb + static_cast<size_t>(b) * sizeof(blk), &blk, sizeof(blk));
+    }
+  }
+  const WeightView w{DType::kQ8_0, wbytes.data(), rows, cols, rb};
+  AlignedBuffer buf;
+  const WeightView p = pack_weight(w, buf);
+  ASSERT_TRUE(p.packed);
+  std::vector<float> x(static_cast<size_t>(m * cols));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = (i % 3 == 0 ? -1.0f : 1.0f) * static_cast<float>(1 + i % 32);
+  std::vector<float> oracle(static_cast<size_t>(m * rows));
+  packed_matmul_oracle(w, x.data(), m, oracle.data());
+  core::ThreadPool pool(1);
+  for (const NamedOps& t : tables) {
+    MatmulScratch scratch;
+    std::vector<float> y(oracle.size(), -7.0f);
+    matmul(t.ops, pool, p, x.data(), m, y.data(), scratch);
+    EXPECT_TRUE(bit_equal(y, oracle)) << t.name;
   }
 }
 

@@ -200,17 +200,26 @@ TEST(Forward, PackedWeightsAgreeWithGgmlLayout) {
     auto m = LlamaModel::load(spec);
     ASSERT_TRUE(m.ok()) << m.error().message;
     const std::vector<int32_t> prompt = spread_prompt(**m);
-    std::vector<PackedHarnessRun> packed_runs;
+    // AVX-512 and AMX share every other op too, so their logits are bit-equal; AVX2's norms,
+    // RoPE and attention round differently.
+    std::vector<PackedHarnessRun> wide_runs;
+    std::vector<kernels::Isa> wide_isas;
     const PackedHarnessRun want = run_ops(**m, kernels::cpu_ops_for(kernels::Isa::kScalar), prompt);
     for (kernels::Isa isa : isas) {
       SCOPED_TRACE(std::string(kernels::isa_name(isa)));
-      const PackedHarnessRun got = run_ops(**m, kernels::cpu_ops_for(isa), prompt);
+      const kernels::CpuOps& ops = kernels::cpu_ops_for(isa);
+      const core::DType wt = (*m)->weights().layers[0].wq.dtype;
+      if (ops.type(wt).packed.run == nullptr) continue;  // AVX2 packs q8_0 / q4_0 only
+      const PackedHarnessRun got = run_ops(**m, ops, prompt);
       expect_logits_close(got, want, 2e-2f);
-      packed_runs.push_back(got);
+      if (isa >= kernels::Isa::kAvx512) {
+        wide_runs.push_back(got);
+        wide_isas.push_back(isa);
+      }
     }
-    for (size_t i = 1; i < packed_runs.size(); ++i) {
-      EXPECT_EQ(packed_runs[i].prefill, packed_runs[0].prefill) << kernels::isa_name(isas[i]);
-      EXPECT_EQ(packed_runs[i].decode, packed_runs[0].decode) << kernels::isa_name(isas[i]);
+    for (size_t i = 1; i < wide_runs.size(); ++i) {
+      EXPECT_EQ(wide_runs[i].prefill, wide_runs[0].prefill) << kernels::isa_name(wide_isas[i]);
+      EXPECT_EQ(wide_runs[i].decode, wide_runs[0].decode) << kernels::isa_name(wide_isas[i]);
     }
   }
 }

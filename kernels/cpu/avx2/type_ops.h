@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "kernels/kernels.h"
+
 namespace sarathi::kernels::avx2 {
 
 /// Bit-equal to ref::to_float_*.
@@ -27,5 +29,16 @@ float vec_dot_q8_0(int64_t n, const void* w, const void* x);
 float vec_dot_q4_0(int64_t n, const void* w, const void* x);
 float vec_dot_q4_k(int64_t n, const void* w, const void* x);
 float vec_dot_q6_k(int64_t n, const void* w, const void* x);
+
+/// The matmul over interleaved q8_0 / q4_0 weights (kernels/packed.h, maddubs + madd):
+/// activations packed bit-equal to pack_x_ref, outputs bit-equal to packed_gemm_ref.
+void pack_x_packed_q8_0(const float* src, void* dst, int64_t k);
+void pack_x_packed_q4_0(const float* src, void* dst, int64_t k);
+void packed_gemm_q8_0(const PackedGemmArgs& args);
+void packed_gemm_q4_0(const PackedGemmArgs& args);
+
+/// Attention for one KV head's query group (kernels.h AttendFn), the AVX-512 kernel's algorithm
+/// on 8 lanes.
+void attend_group(const AttnGroupArgs& args);
 
 }  // namespace sarathi::kernels::avx2

@@ -1,0 +1,275 @@
+// AVX2 attention (8 f32 lanes), the same algorithm as kernels/cpu/avx512/attention.cpp: K and V
+// rows converted to f32 in 64-position tiles that every head of the GQA group and every query of
+// the call reuse; scores for 8 positions from one transposing sum; softmax with a Cephes exp and
+// double sums; P . V with each V vector loaded once for two heads. Each query goes through the
+// same operations whatever the number of queries in the call (batch invariance).
+
+#include "kernels/cpu/intrin.h"
+
+#include <cstddef>
+#include <cstring>
+
+#include "kernels/cpu/avx2/type_ops.h"
+
+namespace sarathi::kernels::avx2 {
+namespace {
+
+constexpr int64_t kTile = 64;
+
+int64_t round_up16(int64_t n) { return (n + 15) / 16 * 16; }
+
+/// e^x per lane (Cephes expf as the AVX-512 kernel's exp_ps); inputs clamped to
+/// [-87.3, 88.3] so 2^n stays a normal float.
+__m256 exp_ps(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1.0f));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+__m256 round_f16(__m256 x) {
+  return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+// Lane i = the sum of the 8 lanes of v[i].
+SARATHI_INLINE __m256 transpose_sum8(const __m256 (&v)[8]) {
+  const __m256 a0 = _mm256_hadd_ps(v[0], v[1]);
+  const __m256 a1 = _mm256_hadd_ps(v[2], v[3]);
+  const __m256 a2 = _mm256_hadd_ps(v[4], v[5]);
+  const __m256 a3 = _mm256_hadd_ps(v[6], v[7]);
+  const __m256 b0 = _mm256_hadd_ps(a0, a1);  // per 128-bit half: sums of v0..v3
+  const __m256 b1 = _mm256_hadd_ps(a2, a3);  // of v4..v7
+  return _mm256_add_ps(_mm256_permute2f128_ps(b0, b1, 0x20), _mm256_permute2f128_ps(b0, b1, 0x31));
+}
+
+// Element offset of position pos's row for the group's KV head (head-major blocks).
+size_t row_offset(const AttnGroupArgs& a, int32_t pos) {
+  const int32_t block = a.block_table[pos / a.block_size];
+  return ((static_cast<size_t>(block) * static_cast<size_t>(a.num_kv_heads) +
+           static_cast<size_t>(a.kv_head)) *
+              static_cast<size_t>(a.block_size) +
+          static_cast<size_t>(pos % a.block_size)) *
+         static_cast<size_t>(a.head_dim);
+}
+
+// One cache row (head_dim elements) as f32 into dst, zero-padded to nc floats.
+void convert_row(const AttnGroupArgs& a, const void* base, size_t off, float* dst, int64_t nc) {
+  const int64_t d = a.head_dim;
+  int64_t c = 0;
+  if (a.f16) {
+    const uint16_t* src = static_cast<const uint16_t*>(base) + off;
+    for (; c + 8 <= d; c += 8)
+      _mm256_storeu_ps(dst + c, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + c))));
+    if (c < d) {
+      alignas(16) uint16_t tmp[8] = {};
+      std::memcpy(tmp, src + c, static_cast<size_t>(d - c) * sizeof(uint16_t));
+      _mm256_storeu_ps(dst + c, _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(tmp))));
+      c += 8;
+    }
+  } else {
+    const float* src = static_cast<const float*>(base) + off;
+    for (; c + 8 <= d; c += 8) _mm256_storeu_ps(dst + c, _mm256_loadu_ps(src + c));
+    if (c < d) {
+      alignas(32) float tmp[8] = {};
+      std::memcpy(tmp, src + c, static_cast<size_t>(d - c) * sizeof(float));
+      _mm256_storeu_ps(dst + c, _mm256_load_ps(tmp));
+      c += 8;
+    }
+  }
+  for (; c < nc; c += 8) _mm256_storeu_ps(dst + c, _mm256_setzero_ps());
+}
+
+// Rows [p0, p0 + n) of one KV head into dst, nc floats apart.
+void load_rows(const AttnGroupArgs& a, const void* base, int32_t p0, int64_t n, float* dst, int64_t nc) {
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t pos = p0 + static_cast<int32_t>(i);
+    convert_row(a, base, row_offset(a, pos), dst + i * nc, nc);
+  }
+}
+
+// Scores of one query head against np (<= 8) rows nc floats apart: per row an FMA chain over
+// the head's 8-float pieces in order, then one transposing sum.
+__m256 scores8(const float* qh, const float* rows, int64_t nc, int64_t np) {
+  __m256 part[8];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    part[i] = _mm256_setzero_ps();
+    if (i >= np) continue;
+    const float* kr = rows + i * nc;
+    for (int64_t c = 0; c < nc; c += 8)
+      part[i] = _mm256_fmadd_ps(_mm256_loadu_ps(qh + c), _mm256_loadu_ps(kr + c), part[i]);
+  }
+  return transpose_sum8(part);
+}
+
+__m256i lane_mask(int64_t count) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), idx);
+}
+
+// P . V over one tile for HN heads and 32 output floats from c0 (4 vectors per head), each V
+// vector loaded once for the HN heads; per (head, lane) the FMAs run over positions in order.
+template <int HN>
+void pv_tile(float* acc_out, int64_t out_stride, const float* sc, int64_t len16, int64_t t0,
+             int64_t nt, const float* vt, int64_t nc, int64_t c0) {
+  __m256 acc[HN][4];
+  for (int h = 0; h < HN; ++h)
+    for (int j = 0; j < 4; ++j) acc[h][j] = _mm256_loadu_ps(acc_out + h * out_stride + c0 + 8 * j);
+  for (int64_t p = 0; p < nt; ++p) {
+    const float* vr = vt + p * nc + c0;
+    const __m256 v0 = _mm256_loadu_ps(vr), v1 = _mm256_loadu_ps(vr + 8);
+    const __m256 v2 = _mm256_loadu_ps(vr + 16), v3 = _mm256_loadu_ps(vr + 24);
+    for (int h = 0; h < HN; ++h) {
+      const __m256 w = _mm256_broadcast_ss(sc + h * len16 + t0 + p);
+      acc[h][0] = _mm256_fmadd_ps(w, v0, acc[h][0]);
+      acc[h][1] = _mm256_fmadd_ps(w, v1, acc[h][1]);
+      acc[h][2] = _mm256_fmadd_ps(w, v2, acc[h][2]);
+      acc[h][3] = _mm256_fmadd_ps(w, v3, acc[h][3]);
+    }
+  }
+  for (int h = 0; h < HN; ++h)
+    for (int j = 0; j < 4; ++j) _mm256_storeu_ps(acc_out + h * out_stride + c0 + 8 * j, acc[h][j]);
+}
+
+void attend_queries(const AttnGroupArgs& a, int32_t nq) {
+  const int32_t max_len = a.kv_len + nq - 1;
+  const int64_t d = a.head_dim;
+  const int64_t nc16 = round_up16(d);  // rows padded to 16 floats, as the scratch is sized
+  const int64_t len16 = round_up16(max_len);
+  const int64_t heads = static_cast<int64_t>(nq) * a.group;
+  float* kt = a.scratch;            // [kTile, nc16]: K, then V rows of one tile
+  float* sc = kt + kTile * nc16;    // [heads, len16]
+  float* qb = sc + heads * len16;   // [heads, nc16]: rounded queries, then P . V sums
+  float* mx = qb + heads * nc16;    // [heads, 16]: 8 running maxima
+  const int64_t tile = kTile;
+  auto len_of = [&](int32_t i) { return static_cast<int64_t>(a.kv_len) + i; };
+  for (int64_t qh = 0; qh < heads; ++qh) {
+    const int64_t i = qh / a.group, h = qh % a.group;
+    const float* src = a.q + i * a.q_stride + h * d;
+    float* dst = qb + qh * nc16;
+    for (int64_t c = 0; c < nc16; c += 8) {
+      alignas(32) float tmp[8] = {};
+      const int64_t n = d - c < 8 ? (d - c > 0 ? d - c : 0) : 8;
+      std::memcpy(tmp, src + c, static_cast<size_t>(n) * sizeof(float));
+      __m256 q = _mm256_load_ps(tmp);
+      if (a.f16) q = round_f16(q);
+      _mm256_storeu_ps(dst + c, q);
+    }
+    _mm256_storeu_ps(mx + 16 * qh, _mm256_set1_ps(-__builtin_inff()));
+  }
+  const __m256 scale = _mm256_set1_ps(a.scale);
+  for (int64_t t0 = 0; t0 < max_len; t0 += tile) {
+    const int64_t nt = max_len - t0 < tile ? max_len - t0 : tile;
+    load_rows(a, a.k, static_cast<int32_t>(t0), nt, kt, nc16);
+    for (int64_t qh = 0; qh < heads; ++qh) {
+      const int64_t len = len_of(static_cast<int32_t>(qh / a.group));
+      if (len <= t0) continue;
+      const int64_t end = t0 + nt < len ? t0 + nt : len;
+      const float* q = qb + qh * nc16;
+      float* sh = sc + qh * len16;
+      __m256 vmax = _mm256_loadu_ps(mx + 16 * qh);
+      for (int64_t p0 = t0; p0 < end; p0 += 8) {
+        const int64_t np = len - p0 < 8 ? len - p0 : 8;
+        const __m256 sv = _mm256_mul_ps(scores8(q, kt + (p0 - t0) * nc16, nc16, np), scale);
+        _mm256_storeu_ps(sh + p0, sv);
+        const __m256 m = _mm256_castsi256_ps(lane_mask(np));
+        vmax = _mm256_blendv_ps(vmax, _mm256_max_ps(vmax, sv), m);
+      }
+      _mm256_storeu_ps(mx + 16 * qh, vmax);
+    }
+  }
+  for (int64_t qh = 0; qh < heads; ++qh) {
+    const int64_t len = len_of(static_cast<int32_t>(qh / a.group));
+    float* sh = sc + qh * len16;
+    alignas(32) float m8[8];
+    _mm256_store_ps(m8, _mm256_loadu_ps(mx + 16 * qh));
+    float m = m8[0];
+    for (int i = 1; i < 8; ++i) m = m8[i] > m ? m8[i] : m;
+    const __m256 vm = _mm256_set1_ps(m);
+    __m256d sum0 = _mm256_setzero_pd(), sum1 = _mm256_setzero_pd();
+    for (int64_t p0 = 0; p0 < len; p0 += 8) {
+      const __m256 valid = _mm256_castsi256_ps(lane_mask(len - p0));
+      const __m256 e = _mm256_and_ps(exp_ps(_mm256_sub_ps(_mm256_loadu_ps(sh + p0), vm)), valid);
+      _mm256_storeu_ps(sh + p0, e);
+      sum0 = _mm256_add_pd(sum0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+      sum1 = _mm256_add_pd(sum1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    alignas(32) double s4[4];
+    _mm256_store_pd(s4, _mm256_add_pd(sum0, sum1));
+    const double sum = (s4[0] + s4[1]) + (s4[2] + s4[3]);
+    const __m256 inv = _mm256_set1_ps(static_cast<float>(1.0 / sum));
+    for (int64_t p0 = 0; p0 < len; p0 += 8) {
+      __m256 w = _mm256_mul_ps(_mm256_loadu_ps(sh + p0), inv);
+      if (a.f16) w = round_f16(w);
+      _mm256_storeu_ps(sh + p0, w);
+    }
+  }
+  // out = P . V, accumulated in the query buffer qb (nc16 floats per (query, head), no longer
+  // needed) for whole 32-float pieces, then copied to out.
+  for (int64_t qh = 0; qh < heads; ++qh)
+    for (int64_t c = 0; c < nc16; c += 8) _mm256_storeu_ps(qb + qh * nc16 + c, _mm256_setzero_ps());
+  for (int64_t t0 = 0; t0 < max_len; t0 += tile) {
+    const int64_t nt_all = max_len - t0 < tile ? max_len - t0 : tile;
+    load_rows(a, a.v, static_cast<int32_t>(t0), nt_all, kt, nc16);
+    for (int32_t i = 0; i < nq; ++i) {
+      const int64_t len = len_of(i);
+      if (len <= t0) continue;
+      const int64_t nt = t0 + nt_all < len ? nt_all : len - t0;
+      const int64_t q0 = static_cast<int64_t>(i) * a.group;
+      for (int64_t h0 = 0; h0 < a.group; h0 += 2) {
+        const bool two = h0 + 1 < a.group;
+        float* acc = qb + (q0 + h0) * nc16;
+        const float* sq = sc + (q0 + h0) * len16;
+        int64_t c0 = 0;
+        for (; c0 + 32 <= nc16; c0 += 32) {
+          if (two) {
+            pv_tile<2>(acc, nc16, sq, len16, t0, nt, kt, nc16, c0);
+          } else {
+            pv_tile<1>(acc, nc16, sq, len16, t0, nt, kt, nc16, c0);
+          }
+        }
+        for (int64_t h = h0; h < h0 + (two ? 2 : 1); ++h) {
+          const float* sh = sc + (q0 + h) * len16 + t0;
+          float* oh = qb + (q0 + h) * nc16;
+          for (int64_t c = c0; c < nc16; c += 8) {
+            __m256 v = _mm256_loadu_ps(oh + c);
+            for (int64_t p = 0; p < nt; ++p)
+              v = _mm256_fmadd_ps(_mm256_broadcast_ss(sh + p), _mm256_loadu_ps(kt + p * nc16 + c), v);
+            _mm256_storeu_ps(oh + c, v);
+          }
+        }
+      }
+    }
+  }
+  for (int64_t qh = 0; qh < heads; ++qh) {
+    const int64_t i = qh / a.group, h = qh % a.group;
+    std::memcpy(a.out + i * a.q_stride + h * d, qb + qh * nc16, static_cast<size_t>(d) * sizeof(float));
+  }
+}
+
+}  // namespace
+
+void attend_group(const AttnGroupArgs& a) {
+  const int32_t step = a.scratch_queries > 0 ? a.scratch_queries : 1;
+  AttnGroupArgs part = a;
+  for (int32_t i0 = 0; i0 < a.num_q; i0 += step) {
+    const int32_t nq = a.num_q - i0 < step ? a.num_q - i0 : step;
+    part.kv_len = a.kv_len + i0;
+    part.num_q = nq;
+    part.q = a.q + i0 * a.q_stride;
+    part.out = a.out + i0 * a.q_stride;
+    attend_queries(part, nq);
+  }
+}
+
+}  // namespace sarathi::kernels::avx2
