@@ -90,7 +90,8 @@ int run(const OpsArgs& a) {
   double total_s = 0;
   for (double s : step_s) total_s += s;
 
-  std::printf("model %s, %d threads, kernels %s, KV %s\n", c.name.c_str(), pool.num_threads(),
+  std::printf("model %s (weights %s), %d threads, kernels %s, KV %s\n", c.name.c_str(),
+              std::string(core::dtype_name(c.dtype)).c_str(), pool.num_threads(),
               std::string(kernels::isa_name(kernels::active_isa())).c_str(),
               a.model.kv_type.c_str());
   std::printf("step: chunk %d tokens + %d decodes at context %d; %d runs, median %.2f ms/step\n",

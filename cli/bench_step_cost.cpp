@@ -102,8 +102,9 @@ int run(const StepCostArgs& a) {
   }
   core::ThreadPool pool(a.model.threads > 0 ? a.model.threads : core::default_num_threads());
   StepTimer timer(*m, **cache, pool);
-  std::printf("model %s, %d threads, kernels %s, KV %s, median of %d runs\n", c.name.c_str(),
-              pool.num_threads(), std::string(kernels::isa_name(kernels::active_isa())).c_str(),
+  std::printf("model %s (weights %s), %d threads, kernels %s, KV %s, median of %d runs\n",
+              c.name.c_str(), std::string(core::dtype_name(c.dtype)).c_str(), pool.num_threads(),
+              std::string(kernels::isa_name(kernels::active_isa())).c_str(),
               a.model.kv_type.c_str(), a.repeats);
   std::printf("%4s %5s %6s | %10s %10s %10s | %12s %12s %7s\n", "B", "C", "ctx", "decode ms",
               "chunk ms", "hybrid ms", "dec/tok ms", "piggy/tok ms", "hyb/chk");

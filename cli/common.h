@@ -18,6 +18,7 @@ struct ModelArgs {
   int threads = 0;
   int32_t ctx_size = 0;
   std::string kv_type = "f16";
+  std::string dtype = "auto";  // float weight matrices: auto (the file's), f32, f16, bf16
   uint64_t seed = 42;  // synthetic weights
 };
 

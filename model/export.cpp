@@ -66,7 +66,9 @@ void write_vocab(GgufWriter& w, const VocabData& v) {
 
 core::Status export_gguf(const LlamaModel& model, const std::string& path) {
   const LlamaConfig& c = model.config();
-  const LlamaWeights& wt = model.weights();
+  // The GGML-layout views (the scalar table packs nothing), with LoadOptions::float_weights
+  // applied.
+  const LlamaWeights& wt = model.weights_for(kernels::cpu_ops_for(kernels::Isa::kScalar));
   GgufWriter w;
   w.set_string("general.architecture", c.arch);
   w.set_string("general.name", c.name);

@@ -25,20 +25,70 @@ std::string LlamaConfig::summary() const {
 
 LlamaModel::~LlamaModel() = default;
 
-const LlamaWeights& LlamaModel::weights_for(const kernels::CpuOps& ops) const {
-  auto wanted = [&](const kernels::WeightView& w) {
-    return kernels::packable(w.dtype) && ops.type(w.dtype).packed.run != nullptr;
+namespace {
+
+bool is_float(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16; }
+
+// w as type t (a float type; w a float matrix of another type), interleaved if `pack`: 16 rows
+// at a time through a small buffer into the packed layout, so the result is the only copy.
+// Returns w itself if the memory cannot be had.
+kernels::WeightView convert_matrix(const kernels::WeightView& w, DType t, bool pack,
+                                   kernels::AlignedBuffer& storage) {
+  const kernels::CpuOps& ops = kernels::cpu_ops();
+  const size_t rb = core::dtype_row_bytes(t, w.cols).value();
+  std::vector<float> row(static_cast<size_t>(w.cols));
+  auto convert_rows = [&](int64_t r0, int64_t r1, uint8_t* dst) {
+    for (int64_t r = r0; r < r1; ++r) {
+      ops.type(w.dtype).to_float(static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r) * w.row_bytes,
+                                 row.data(), w.cols);
+      ops.type(t).from_float(row.data(), dst + static_cast<size_t>(r - r0) * rb, w.cols);
+    }
   };
+  kernels::WeightView out{t, nullptr, w.rows, w.cols, rb};
+  if (!pack) {
+    storage = kernels::AlignedBuffer(rb * static_cast<size_t>(w.rows));
+    if (storage.data() == nullptr) return w;
+    convert_rows(0, w.rows, storage.data());
+    out.data = storage.data();
+    return out;
+  }
+  const int64_t groups = kernels::packed_groups(w.rows);
+  const size_t gbytes = kernels::packed_group_bytes(t, w.cols);
+  storage = kernels::AlignedBuffer(static_cast<size_t>(groups) * gbytes);
+  if (storage.data() == nullptr) return w;
+  std::vector<uint8_t> rows(rb * kernels::kPackRows);
+  for (int64_t g = 0; g < groups; ++g) {
+    const int64_t r0 = g * kernels::kPackRows;
+    const int64_t r1 = std::min(w.rows, r0 + kernels::kPackRows);
+    convert_rows(r0, r1, rows.data());
+    const kernels::WeightView part{t, rows.data(), r1 - r0, w.cols, rb};
+    kernels::pack_weight_groups(part, 0, 1, storage.data() + static_cast<size_t>(g) * gbytes);
+  }
+  out.data = storage.data();
+  out.packed = true;
+  return out;
+}
+
+}  // namespace
+
+const LlamaWeights& LlamaModel::weights_for(const kernels::CpuOps& ops) const {
+  auto target = [&](const kernels::WeightView& w) {
+    return float_weights_ && is_float(w.dtype) ? *float_weights_ : w.dtype;
+  };
+  auto packs = [&](DType t) { return kernels::packable(t) && ops.type(t).packed.run != nullptr; };
   uint32_t key = 0;
   for (core::DType t : kernels::kPackableTypes)
     if (ops.type(t).packed.run != nullptr) key |= 1u << static_cast<uint32_t>(t);
-  if (key == 0) return weights_;
+  if (key == 0 && !float_weights_) return weights_;
   std::lock_guard<std::mutex> lock(packed_mu_);
   std::unique_ptr<Packed>& slot = packed_[key];
   if (slot == nullptr) {
     auto p = std::make_unique<Packed>();
     p->weights = weights_;
     std::vector<kernels::WeightView*> todo;
+    auto wanted = [&](const kernels::WeightView& w) {
+      return target(w) != w.dtype || packs(w.dtype);
+    };
     for (LayerWeights& l : p->weights.layers) {
       for (kernels::WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
         if (wanted(*w)) todo.push_back(w);
@@ -50,7 +100,10 @@ const LlamaWeights& LlamaModel::weights_for(const kernels::CpuOps& ops) const {
     pool.parallel_for(static_cast<int64_t>(todo.size()), 1, [&](int, int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
         const auto k = static_cast<size_t>(i);
-        *todo[k] = kernels::pack_weight(*todo[k], p->buffers[k]);
+        const kernels::WeightView w = *todo[k];
+        const DType t = target(w);
+        *todo[k] = t == w.dtype ? kernels::pack_weight(w, p->buffers[k])
+                                : convert_matrix(w, t, packs(t), p->buffers[k]);
       }
     });
     slot = std::move(p);
@@ -60,8 +113,26 @@ const LlamaWeights& LlamaModel::weights_for(const kernels::CpuOps& ops) const {
 
 core::Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const std::string& spec,
                                                            const LoadOptions& options) {
-  if (spec.rfind("synthetic:", 0) == 0) return synthetic(spec, options);
-  return load_gguf(spec, options);
+  if (options.float_weights && !is_float(*options.float_weights))
+    return make_error(ErrorCode::kInvalidArgument, "float weights must be f32, f16 or bf16, not {}",
+                      core::dtype_name(*options.float_weights));
+  auto m = spec.rfind("synthetic:", 0) == 0 ? synthetic(spec, options) : load_gguf(spec, options);
+  if (!m.ok() || !options.float_weights) return m;
+  LlamaModel& model = **m;
+  model.float_weights_ = options.float_weights;
+  // What a decode step streams changes with the matrices' element size.
+  auto resize = [&](const kernels::WeightView& w) {
+    if (!is_float(w.dtype)) return;
+    const uint64_t now = static_cast<uint64_t>(w.rows) * w.row_bytes;
+    const uint64_t cast = static_cast<uint64_t>(w.rows) * core::dtype_row_bytes(*options.float_weights, w.cols).value();
+    model.weight_bytes_ = model.weight_bytes_ - now + cast;
+  };
+  for (const LayerWeights& l : model.weights_.layers)
+    for (const kernels::WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+      resize(*w);
+  if (model.weights_.output.data != model.weights_.tok_embd.data) resize(model.weights_.output);
+  if (is_float(model.config_.dtype)) model.config_.dtype = *options.float_weights;
+  return m;
 }
 
 // Reads hyper-parameters and binds tensors of a GGUF file.

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,10 @@ struct LoadOptions {
   uint64_t seed = 42;              // synthetic models only
   ProgressFn progress;             // may be empty
   bool vocab_only = false;         // load the tokenizer only (GGUF)
+  /// Float type (f32, f16 or bf16) for the float weight matrices (attention, FFN and output
+  /// projections stored as f32, f16 or bf16), as vLLM's --dtype; quantized matrices, norms and
+  /// the embedding table keep their types. Unset: the file's types.
+  std::optional<core::DType> float_weights;
 };
 
 class LlamaModel {
@@ -89,9 +94,10 @@ class LlamaModel {
   const LlamaConfig& config() const { return config_; }
   const LlamaWeights& weights() const { return weights_; }
   /// The weights as the op table multiplies them fastest: matrices of the types it has an
-  /// interleaved path for (kernels/packed.h: q8_0, q4_0, q4_K, q6_K on AVX-512 and AMX, bf16 on AMX) are
-  /// repacked once, on first use, and kept with the model; every other view is the one
-  /// weights() has.
+  /// interleaved path for (kernels/packed.h: q8_0, q4_0 from AVX2 up, q4_K, q6_K on AVX-512 and
+  /// AMX, bf16 with AVX512-BF16 or AMX) are repacked once, on first use, and kept with the
+  /// model; float matrices are converted to LoadOptions::float_weights (in the same pass, so
+  /// one copy); every other view is the one weights() has (the file's layout and types).
   /// Thread-safe.
   const LlamaWeights& weights_for(const kernels::CpuOps& ops) const;
   const Tokenizer& tokenizer() const { return *tokenizer_; }
@@ -112,6 +118,7 @@ class LlamaModel {
   std::vector<std::vector<uint8_t>> owned_;      // converted/generated tensors
   uint64_t weight_bytes_ = 0;
   std::string chat_template_;
+  std::optional<core::DType> float_weights_;  // LoadOptions::float_weights
   struct Packed {
     LlamaWeights weights;
     std::vector<kernels::AlignedBuffer> buffers;

@@ -29,6 +29,9 @@ if [[ "$a" != "$b" ]]; then echo "FAIL seeded output differs"; fail=1; else echo
 check missing-model 1 "error: .*nonexistent" -- "$bin" generate -m /nonexistent/x.gguf -p hi
 check bad-synthetic 1 "unknown synthetic shape" -- "$bin" generate -m synthetic:huge -p hi
 check bad-kv-type 2 "kv-type must be" -- "$bin" generate -m synthetic:tiny -p hi --kv-type q4_0
+check bad-dtype 1 "dtype must be" -- "$bin" generate -m synthetic:tiny -p hi --dtype q4_0
+check dtype-bf16 0 "generation: +4 tokens" -- "$bin" generate -m synthetic:tiny:f16 -p hi -n 4 --temp 0 -t 2 --dtype bfloat16
+check dtype-ops 0 "weights bf16" -- "$bin" bench ops -m synthetic:tiny:f16 --dtype bf16 --chunk 8 --decodes 1 --context 8 --repeats 1
 check bad-temp 105 "temp" -- "$bin" generate -m synthetic:tiny -p hi --temp -1
 check long-prompt 1 "context" -- "$bin" generate -m synthetic:tiny -c 16 -p "this prompt is longer than sixteen bytes"
 check step-cost 0 "hyb/chk" -- "$bin" bench step-cost -m synthetic:tiny --batch-sizes 1,4 --chunk-sizes 16 --context-lens 32 --repeats 1

@@ -244,6 +244,63 @@ TEST(Forward, PackedBf16WeightsAgreeWithScalar) {
   if (tested == 0) GTEST_SKIP() << "no packed bf16 path on this CPU (needs AVX512-BF16 or AMX)";
 }
 
+// LoadOptions::float_weights (--dtype): float matrices become the asked type (each element
+// rounded once, to nearest even), interleaved where the op table has a path for it; quantized
+// matrices and the file's views stay; logits stay close to the file's types.
+TEST(Forward, FloatWeightsCastMatrices) {
+  auto f16 = LlamaModel::load("synthetic:tiny:f16");
+  ASSERT_TRUE(f16.ok()) << f16.error().message;
+  for (core::DType t : {core::DType::kBF16, core::DType::kF32}) {
+    SCOPED_TRACE(std::string(core::dtype_name(t)));
+    auto m = LlamaModel::load("synthetic:tiny:f16", {.float_weights = t});
+    ASSERT_TRUE(m.ok()) << m.error().message;
+    EXPECT_EQ((*m)->config().dtype, t);
+    const kernels::CpuOps& scalar = kernels::cpu_ops_for(kernels::Isa::kScalar);
+    const LlamaWeights& file = (*m)->weights();
+    const LlamaWeights& cast = (*m)->weights_for(scalar);
+    EXPECT_EQ(file.layers[0].wq.dtype, core::DType::kF16);  // the file's view stays
+    const kernels::WeightView& wq = cast.layers[0].w_up;
+    ASSERT_EQ(wq.dtype, t);
+    ASSERT_FALSE(wq.packed);
+    EXPECT_EQ(cast.output.dtype, t);
+    // Element by element: the f16 value rounded to t.
+    const kernels::WeightView& src = file.layers[0].w_up;
+    std::vector<float> a(static_cast<size_t>(src.cols)), b(a.size()), rounded(a.size());
+    for (int64_t r = 0; r < src.rows; r += 7) {
+      scalar.f16.to_float(static_cast<const uint8_t*>(src.data) + static_cast<size_t>(r) * src.row_bytes,
+                          a.data(), src.cols);
+      std::vector<uint8_t> tmp(wq.row_bytes);
+      scalar.type(t).from_float(a.data(), tmp.data(), src.cols);
+      scalar.type(t).to_float(tmp.data(), rounded.data(), src.cols);
+      scalar.type(t).to_float(static_cast<const uint8_t*>(wq.data) + static_cast<size_t>(r) * wq.row_bytes,
+                              b.data(), src.cols);
+      ASSERT_EQ(b, rounded) << "row " << r;
+    }
+    const uint64_t matrices = (*f16)->weight_bytes();
+    if (t == core::DType::kBF16) {
+      EXPECT_EQ((*m)->weight_bytes(), matrices);
+    } else {
+      EXPECT_GT((*m)->weight_bytes(), matrices);
+    }
+    const std::vector<int32_t> prompt = spread_prompt(**m);
+    const PackedHarnessRun want = run_ops(**f16, scalar, prompt);
+    expect_logits_close(run_ops(**m, scalar, prompt), want, 2e-2f);
+    const kernels::CpuOps& best = kernels::cpu_ops();
+    const LlamaWeights& fast = (*m)->weights_for(best);
+    EXPECT_EQ(fast.layers[0].w_gate.dtype, t);
+    EXPECT_EQ(fast.layers[0].w_gate.packed, kernels::packable(t) && best.type(t).packed.run != nullptr);
+    expect_logits_close(run_ops(**m, best, prompt), want, 2e-2f);
+  }
+  // Quantized matrices keep their type; a non-float target is refused.
+  auto q = LlamaModel::load("synthetic:tiny:q8_0", {.float_weights = core::DType::kBF16});
+  ASSERT_TRUE(q.ok()) << q.error().message;
+  EXPECT_EQ((*q)->weights_for(kernels::cpu_ops_for(kernels::Isa::kScalar)).layers[0].wq.dtype,
+            core::DType::kQ8_0);
+  auto bad = LlamaModel::load("synthetic:tiny:f16", {.float_weights = core::DType::kQ8_0});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("f32, f16 or bf16"), std::string::npos);
+}
+
 TEST(Forward, RejectsBadInput) {
   auto m = LlamaModel::load("synthetic:tiny:f32");
   ASSERT_TRUE(m.ok()) << m.error().message;
