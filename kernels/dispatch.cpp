@@ -131,6 +131,7 @@ CpuOps make_avx2_ops() {
     o.q8_0.packed = {avx2::pack_x_packed_q8_0, avx2::packed_gemm_q8_0};
     o.q4_0.packed = {avx2::pack_x_packed_q4_0, avx2::packed_gemm_q4_0};
     o.q4_k.packed = {avx2::pack_x_packed_q4_k, avx2::packed_gemm_q4_k};
+    o.q6_k.packed = {avx2::pack_x_packed_q6_k, avx2::packed_gemm_q6_k};
   }
   o.attend = avx2::attend_group;
   return o;

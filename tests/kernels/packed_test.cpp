@@ -228,7 +228,6 @@ TEST(PackedKernels, BitEqualToOracleOnEveryIsa) {
   for (const NamedOps& t : tables) {
     const CpuOps& ops = t.ops;
     for (DType dt : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
-      if (ops.type(dt).packed.run == nullptr) continue;  // AVX2: no q6_K
       for (const Shape& s : shapes_for(dt)) {
         const Weights w = make_weights(dt, s.rows, s.cols, 21);
         AlignedBuffer buf;
@@ -326,14 +325,15 @@ TEST(PackedKernels, AmxBf16MatchesOracleAndIsBatchInvariant) {
 }
 
 TEST(PackedKernels, PackedPathsPerIsa) {
-  // The scalar table keeps the GGML layout; AVX2 packs q8_0 / q4_0 / q4_K (maddubs), AVX-512
-  // every integer type.
+  // The scalar table keeps the GGML layout; AVX2 and AVX-512 pack every integer type (bf16
+  // needs AVX512-BF16 or AMX).
   EXPECT_EQ(cpu_ops_for(Isa::kScalar).q8_0.packed.run, nullptr);
   if (isa_supported(Isa::kAvx2)) {
     EXPECT_NE(cpu_ops_for(Isa::kAvx2).q8_0.packed.run, nullptr);
     EXPECT_NE(cpu_ops_for(Isa::kAvx2).q4_0.packed.run, nullptr);
     EXPECT_NE(cpu_ops_for(Isa::kAvx2).q4_k.packed.run, nullptr);
-    EXPECT_EQ(cpu_ops_for(Isa::kAvx2).q6_k.packed.run, nullptr);
+    EXPECT_NE(cpu_ops_for(Isa::kAvx2).q6_k.packed.run, nullptr);
+    EXPECT_EQ(cpu_ops_for(Isa::kAvx2).bf16.packed.run, nullptr);
   }
   if (isa_supported(Isa::kAvx512)) {
     EXPECT_NE(cpu_ops_for(Isa::kAvx512).q6_k.packed.run, nullptr);

@@ -36,9 +36,11 @@ void pack_x_packed_q8_0(const float* src, void* dst, int64_t k);
 void pack_x_packed_q4_0(const float* src, void* dst, int64_t k);
 void packed_gemm_q8_0(const PackedGemmArgs& args);
 void packed_gemm_q4_0(const PackedGemmArgs& args);
-/// The same for interleaved q4_K weights with q8_K activations.
+/// The same for interleaved q4_K / q6_K weights with q8_K activations.
 void pack_x_packed_q4_k(const float* src, void* dst, int64_t k);
 void packed_gemm_q4_k(const PackedGemmArgs& args);
+void pack_x_packed_q6_k(const float* src, void* dst, int64_t k);
+void packed_gemm_q6_k(const PackedGemmArgs& args);
 
 /// Attention for one KV head's query group (kernels.h AttendFn), the AVX-512 kernel's algorithm
 /// on 8 lanes.
