@@ -1,5 +1,7 @@
 // `sarathi bench roofline`: this machine's ceilings, against which every other speed report is
-// a ratio. (1) Streaming DRAM read bandwidth. (2) The peak of each matmul path the engine has
+// a ratio. (1) Streaming DRAM read bandwidth. (1b) The instruction peaks the matmul paths are
+// built on (register-only loops: f32 FMA, VNNI, AVX512-BF16, AMX tiles). (2) The peak of each
+// matmul path the engine has
 // (the batched GemmOps path where a type has one, else one vec_dot per output): a weight block
 // that stays in L2 times 128 tokens. (3) Decode-shaped matmul (one token) over weights far
 // larger than the caches: weight bytes per second, and its ratio to (1). On 1 and all threads.
@@ -17,6 +19,7 @@
 #include "kernels/kernels.h"
 #include "kernels/matmul.h"
 #include "kernels/packed.h"
+#include "kernels/peak.h"
 
 namespace sarathi::cli {
 namespace {
@@ -26,6 +29,7 @@ using core::DType;
 struct RooflineArgs {
   int threads = 0;
   int64_t read_mib = 1024;
+  int64_t decode_mib = 256;
   int32_t repeats = 7;
 };
 
@@ -161,6 +165,30 @@ int run(const RooflineArgs& a) {
   }
   buf = {};
 
+  std::printf("\ninstruction peak: register-only loops (GOP/s = 2 x multiply-adds)\n");
+  std::printf("%-17s", "instruction");
+  for (int t : thread_counts) std::printf(" %9s GOP/s", (std::to_string(t) + "T").c_str());
+  std::printf("\n");
+  for (kernels::PeakOp op : kernels::peak_ops_supported()) {
+    // About 50 ms per run at this machine's speed: calibrated on one short run.
+    const auto t0 = std::chrono::steady_clock::now();
+    const double probe_ops = kernels::peak_loop(op, 20000);
+    const double probe_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const auto iters = static_cast<int64_t>(std::max(1.0, 20000 * 0.05 / std::max(probe_s, 1e-6)));
+    const double per_thread = probe_ops / 20000 * static_cast<double>(iters);
+    std::printf("%-17s", std::string(kernels::peak_op_name(op)).c_str());
+    for (int nt : thread_counts) {
+      core::ThreadPool pool(nt);
+      const double s = median_seconds(a.repeats, [&] {
+        pool.parallel_for(nt, 1, [&](int, int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) kernels::peak_loop(op, iters);
+        });
+      });
+      std::printf(" %15.1f", per_thread * nt / s / 1e9);
+    }
+    std::printf("\n");
+  }
+
   const std::vector<Path> paths = matmul_paths(ops);
   constexpr int64_t kCols = 2048;
   constexpr int64_t kTokens = 128;
@@ -188,11 +216,12 @@ int run(const RooflineArgs& a) {
     std::printf("\n");
   }
 
-  std::printf("\ndecode matmul (1 token) over 256 MiB of weights: weight GB/s (ratio to read)\n");
+  std::printf("\ndecode matmul (1 token) over %lld MiB of weights: weight GB/s (ratio to read)\n",
+              static_cast<long long>(a.decode_mib));
   for (const Path& p : paths) {
     if (p.label == "amx-16") continue;  // one token runs the VNNI kernel
     const size_t rb = core::dtype_row_bytes(p.type, kCols).value();
-    const auto rows = static_cast<int64_t>((size_t{256} << 20) / rb);
+    const auto rows = std::max<int64_t>(16, static_cast<int64_t>((static_cast<size_t>(a.decode_mib) << 20) / rb));
     const Weights w = path_weights(p, rows, kCols);
     std::vector<float> y(static_cast<size_t>(rows));
     std::printf("%-6s %-10s", std::string(core::dtype_name(p.type)).c_str(), p.label.c_str());
@@ -224,6 +253,11 @@ Runner add_bench_roofline(CLI::App& bench) {
   cmd->add_option("--read-mib", args->read_mib, "Buffer size of the read test in MiB")
       ->capture_default_str()
       ->check(CLI::Range(64, 1 << 16));
+  cmd->add_option("--decode-mib", args->decode_mib,
+                  "Weight bytes of the one-token matmul test in MiB (keep it well above the "
+                  "last-level cache)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--repeats", args->repeats, "Timed runs per figure (median reported)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));

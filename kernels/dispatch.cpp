@@ -17,6 +17,7 @@
 #include "kernels/cpu/avx512/gemm.h"
 #include "kernels/cpu/avx512/type_ops.h"
 #include "kernels/kernels.h"
+#include "kernels/peak.h"
 #include "kernels/ref/type_ops.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -304,6 +305,57 @@ PackedGemmOps amx_tile_packed_ops(DType t) {
 const CpuOps& cpu_ops() {
   static const CpuOps& ops = cpu_ops_for(active_isa());
   return ops;
+}
+
+std::vector<PeakOp> peak_ops_supported() {
+  std::vector<PeakOp> out;
+  if (isa_supported(Isa::kAvx2)) out.push_back(PeakOp::kFmaYmm);
+  if (isa_supported(Isa::kAvx512)) {
+    out.push_back(PeakOp::kFmaZmm);
+    out.push_back(PeakOp::kVnniZmm);
+    if (features().avx512_bf16) out.push_back(PeakOp::kBf16Zmm);
+  }
+  if (isa_supported(Isa::kAmx)) {
+    out.push_back(PeakOp::kAmxBf16);
+    out.push_back(PeakOp::kAmxInt8);
+  }
+  return out;
+}
+
+std::string_view peak_op_name(PeakOp op) {
+  switch (op) {
+    case PeakOp::kFmaYmm:
+      return "fma f32 ymm";
+    case PeakOp::kFmaZmm:
+      return "fma f32 zmm";
+    case PeakOp::kVnniZmm:
+      return "vpdpbusd int8";
+    case PeakOp::kBf16Zmm:
+      return "vdpbf16ps bf16";
+    case PeakOp::kAmxBf16:
+      return "amx tdpbf16ps";
+    case PeakOp::kAmxInt8:
+      return "amx tdpbusd";
+  }
+  return "?";
+}
+
+double peak_loop(PeakOp op, int64_t iters) {
+  switch (op) {
+    case PeakOp::kFmaYmm:
+      return avx2::peak_fma(iters);
+    case PeakOp::kFmaZmm:
+      return avx512::peak_fma(iters);
+    case PeakOp::kVnniZmm:
+      return avx512::peak_vnni(iters);
+    case PeakOp::kBf16Zmm:
+      return avx512::peak_bf16(iters);
+    case PeakOp::kAmxBf16:
+      return amx::peak_bf16(iters);
+    case PeakOp::kAmxInt8:
+      return amx::peak_int8(iters);
+  }
+  return 0.0;
 }
 
 }  // namespace sarathi::kernels

@@ -11,6 +11,7 @@
 #include "core/fp16.h"
 #include "core/thread_pool.h"
 #include "kernels/ops.h"
+#include "kernels/peak.h"
 
 namespace sarathi::kernels {
 namespace {
@@ -28,6 +29,29 @@ std::vector<Isa> isas() {
   for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx})
     if (isa_supported(isa)) out.push_back(isa);
   return out;
+}
+
+// The instruction-peak loops of `bench roofline`: every loop this CPU has runs and counts its
+// operations (multiply-adds x 2 per iteration: 12 vector chains, or 4 tile products).
+TEST(SimdOps, PeakLoopsRunAndCount) {
+  const auto ops = peak_ops_supported();
+  if (isa_supported(Isa::kAvx2)) {
+    ASSERT_FALSE(ops.empty());
+    EXPECT_EQ(ops.front(), PeakOp::kFmaYmm);
+  }
+  for (PeakOp op : ops) {
+    SCOPED_TRACE(std::string(peak_op_name(op)));
+    double per_iter = 0;
+    switch (op) {
+      case PeakOp::kFmaYmm: per_iter = 12 * 8 * 2; break;
+      case PeakOp::kFmaZmm: per_iter = 12 * 16 * 2; break;
+      case PeakOp::kVnniZmm: per_iter = 12 * 64 * 2; break;
+      case PeakOp::kBf16Zmm: per_iter = 12 * 32 * 2; break;
+      case PeakOp::kAmxBf16: per_iter = 4 * 16 * 16 * 32 * 2; break;
+      case PeakOp::kAmxInt8: per_iter = 4 * 16 * 16 * 64 * 2; break;
+    }
+    EXPECT_EQ(peak_loop(op, 1000), 1000 * per_iter);
+  }
 }
 
 TEST(SimdOps, SwigluMatchesScalar) {

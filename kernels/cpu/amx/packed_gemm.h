@@ -17,4 +17,8 @@ void packed_gemm_q4_0(const PackedGemmArgs& args);
 /// depend on its batch; agrees with packed_gemm_ref within f32 rounding.
 void packed_gemm_bf16(const PackedGemmArgs& args);
 
+/// kernels/peak.h's loops (TDPBF16PS, TDPBUSD on 16 x 64-byte tiles); return the operations done.
+double peak_bf16(int64_t iters);
+double peak_int8(int64_t iters);
+
 }  // namespace sarathi::kernels::amx

@@ -46,4 +46,7 @@ void packed_gemm_q6_k(const PackedGemmArgs& args);
 /// on 8 lanes.
 void attend_group(const AttnGroupArgs& args);
 
+/// kernels/peak.h's loop for vfmadd231ps ymm; returns the flops done.
+double peak_fma(int64_t iters);
+
 }  // namespace sarathi::kernels::avx2

@@ -60,4 +60,10 @@ void packed_gemm_q6_k(const PackedGemmArgs& args);
 /// Needs AVX512_BF16.
 void packed_gemm_bf16(const PackedGemmArgs& args);
 
+/// kernels/peak.h's loops (vfmadd231ps, vpdpbusd, vdpbf16ps on zmm); return the operations done.
+/// peak_bf16 needs AVX512_BF16.
+double peak_fma(int64_t iters);
+double peak_vnni(int64_t iters);
+double peak_bf16(int64_t iters);
+
 }  // namespace sarathi::kernels::avx512
