@@ -173,7 +173,8 @@ int run(const RooflineArgs& a) {
     // About 50 ms per run at this machine's speed: calibrated on one short run.
     const auto t0 = std::chrono::steady_clock::now();
     const double probe_ops = kernels::peak_loop(op, 20000);
-    const double probe_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double probe_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const auto iters = static_cast<int64_t>(std::max(1.0, 20000 * 0.05 / std::max(probe_s, 1e-6)));
     const double per_thread = probe_ops / 20000 * static_cast<double>(iters);
     std::printf("%-17s", std::string(kernels::peak_op_name(op)).c_str());
@@ -221,7 +222,8 @@ int run(const RooflineArgs& a) {
   for (const Path& p : paths) {
     if (p.label == "amx-16") continue;  // one token runs the VNNI kernel
     const size_t rb = core::dtype_row_bytes(p.type, kCols).value();
-    const auto rows = std::max<int64_t>(16, static_cast<int64_t>((static_cast<size_t>(a.decode_mib) << 20) / rb));
+    const auto rows =
+        std::max<int64_t>(16, static_cast<int64_t>((static_cast<size_t>(a.decode_mib) << 20) / rb));
     const Weights w = path_weights(p, rows, kCols);
     std::vector<float> y(static_cast<size_t>(rows));
     std::printf("%-6s %-10s", std::string(core::dtype_name(p.type)).c_str(), p.label.c_str());

@@ -11,12 +11,12 @@
 namespace sarathi::kernels {
 
 enum class PeakOp {
-  kFmaYmm,    // vfmadd231ps ymm (AVX2 + FMA)
-  kFmaZmm,    // vfmadd231ps zmm (AVX-512)
-  kVnniZmm,   // vpdpbusd zmm (AVX512-VNNI)
-  kBf16Zmm,   // vdpbf16ps zmm (AVX512-BF16)
-  kAmxBf16,   // TDPBF16PS
-  kAmxInt8,   // TDPBUSD
+  kFmaYmm,   // vfmadd231ps ymm (AVX2 + FMA)
+  kFmaZmm,   // vfmadd231ps zmm (AVX-512)
+  kVnniZmm,  // vpdpbusd zmm (AVX512-VNNI)
+  kBf16Zmm,  // vdpbf16ps zmm (AVX512-BF16)
+  kAmxBf16,  // TDPBF16PS
+  kAmxInt8,  // TDPBUSD
 };
 
 /// The loops this CPU (and OS) can run, in the order above.

@@ -39,8 +39,8 @@ kernels::WeightView convert_matrix(const kernels::WeightView& w, DType t, bool p
   std::vector<float> row(static_cast<size_t>(w.cols));
   auto convert_rows = [&](int64_t r0, int64_t r1, uint8_t* dst) {
     for (int64_t r = r0; r < r1; ++r) {
-      ops.type(w.dtype).to_float(static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r) * w.row_bytes,
-                                 row.data(), w.cols);
+      const auto* src = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r) * w.row_bytes;
+      ops.type(w.dtype).to_float(src, row.data(), w.cols);
       ops.type(t).from_float(row.data(), dst + static_cast<size_t>(r - r0) * rb, w.cols);
     }
   };
@@ -124,7 +124,8 @@ core::Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const std::string& sp
   auto resize = [&](const kernels::WeightView& w) {
     if (!is_float(w.dtype)) return;
     const uint64_t now = static_cast<uint64_t>(w.rows) * w.row_bytes;
-    const uint64_t cast = static_cast<uint64_t>(w.rows) * core::dtype_row_bytes(*options.float_weights, w.cols).value();
+    const uint64_t cast = static_cast<uint64_t>(w.rows) *
+                          core::dtype_row_bytes(*options.float_weights, w.cols).value();
     model.weight_bytes_ = model.weight_bytes_ - now + cast;
   };
   for (const LayerWeights& l : model.weights_.layers)

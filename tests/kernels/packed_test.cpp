@@ -356,9 +356,13 @@ TEST(PackedKernels, Q8ExtremeQuantsBitEqual) {
       blk.d = core::f32_to_f16(0.01f * static_cast<float>(1 + (r + b) % 7));
       for (int i = 0; i < 32; ++i) {
         const uint32_t v = rng() % 4;
-        blk.qs[i] = static_cast<int8_t>(v == 0 ? -128 : v == 1 ? 127 : v == 2 ? -127 : static_cast<int>(rng() % 256) - 128);
+        const int any = static_cast<int>(rng() % 256) - 128;
+        const int q = v == 0 ? -128 : v == 1 ? 127 : v == 2 ? -127 : any;
+        blk.qs[i] = static_cast<int8_t>(q);
       }
-      std::memcpy(wbytes.data() + static_cast<size_t>(r) * rb + static_cast<size_t>(b) * sizeof(blk), &blk, sizeof(blk));
+      const size_t at = static_cast<size_t>(r) * rb + static_cast<size_t>(b) * sizeof(blk);
+      uint8_t* dst = wbytes.data() + at;
+      std::memcpy(dst, &blk, sizeof(blk));
     }
   }
   const WeightView w{DType::kQ8_0, wbytes.data(), rows, cols, rb};
@@ -366,7 +370,8 @@ TEST(PackedKernels, Q8ExtremeQuantsBitEqual) {
   const WeightView p = pack_weight(w, buf);
   ASSERT_TRUE(p.packed);
   std::vector<float> x(static_cast<size_t>(m * cols));
-  for (size_t i = 0; i < x.size(); ++i) x[i] = (i % 3 == 0 ? -1.0f : 1.0f) * static_cast<float>(1 + i % 32);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = (i % 3 == 0 ? -1.0f : 1.0f) * static_cast<float>(1 + i % 32);
   std::vector<float> oracle(static_cast<size_t>(m * rows));
   packed_matmul_oracle(w, x.data(), m, oracle.data());
   core::ThreadPool pool(1);

@@ -227,14 +227,16 @@ TEST(Forward, PackedWeightsAgreeWithGgmlLayout) {
 TEST(Forward, PackedBf16WeightsAgreeWithScalar) {
   int tested = 0;
   for (kernels::Isa isa : {kernels::Isa::kAvx512, kernels::Isa::kAmx}) {
-    if (!kernels::isa_supported(isa) || kernels::cpu_ops_for(isa).bf16.packed.run == nullptr) continue;
+    if (!kernels::isa_supported(isa) || kernels::cpu_ops_for(isa).bf16.packed.run == nullptr)
+      continue;
     ++tested;
     for (const char* spec : {"synthetic:tiny:bf16", "synthetic:qwen2-tiny:bf16"}) {
       SCOPED_TRACE(std::string(spec) + " on " + std::string(kernels::isa_name(isa)));
       auto m = LlamaModel::load(spec);
       ASSERT_TRUE(m.ok()) << m.error().message;
       const std::vector<int32_t> prompt = spread_prompt(**m);
-      const PackedHarnessRun want = run_ops(**m, kernels::cpu_ops_for(kernels::Isa::kScalar), prompt);
+      const kernels::CpuOps& scalar = kernels::cpu_ops_for(kernels::Isa::kScalar);
+      const PackedHarnessRun want = run_ops(**m, scalar, prompt);
       const PackedHarnessRun got = run_ops(**m, kernels::cpu_ops_for(isa), prompt);
       expect_logits_close(got, want, 1e-2f);
     }
@@ -265,13 +267,15 @@ TEST(Forward, FloatWeightsCastMatrices) {
     const kernels::WeightView& src = file.layers[0].w_up;
     std::vector<float> a(static_cast<size_t>(src.cols)), b(a.size()), rounded(a.size());
     for (int64_t r = 0; r < src.rows; r += 7) {
-      scalar.f16.to_float(static_cast<const uint8_t*>(src.data) + static_cast<size_t>(r) * src.row_bytes,
-                          a.data(), src.cols);
+      const auto* from =
+          static_cast<const uint8_t*>(src.data) + static_cast<size_t>(r) * src.row_bytes;
+      scalar.f16.to_float(from, a.data(), src.cols);
       std::vector<uint8_t> tmp(wq.row_bytes);
       scalar.type(t).from_float(a.data(), tmp.data(), src.cols);
       scalar.type(t).to_float(tmp.data(), rounded.data(), src.cols);
-      scalar.type(t).to_float(static_cast<const uint8_t*>(wq.data) + static_cast<size_t>(r) * wq.row_bytes,
-                              b.data(), src.cols);
+      const auto* got =
+          static_cast<const uint8_t*>(wq.data) + static_cast<size_t>(r) * wq.row_bytes;
+      scalar.type(t).to_float(got, b.data(), src.cols);
       ASSERT_EQ(b, rounded) << "row " << r;
     }
     const uint64_t matrices = (*f16)->weight_bytes();
@@ -286,7 +290,8 @@ TEST(Forward, FloatWeightsCastMatrices) {
     const kernels::CpuOps& best = kernels::cpu_ops();
     const LlamaWeights& fast = (*m)->weights_for(best);
     EXPECT_EQ(fast.layers[0].w_gate.dtype, t);
-    EXPECT_EQ(fast.layers[0].w_gate.packed, kernels::packable(t) && best.type(t).packed.run != nullptr);
+    EXPECT_EQ(fast.layers[0].w_gate.packed,
+              kernels::packable(t) && best.type(t).packed.run != nullptr);
     expect_logits_close(run_ops(**m, best, prompt), want, 2e-2f);
   }
   // Quantized matrices keep their type; a non-float target is refused.

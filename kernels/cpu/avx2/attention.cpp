@@ -4,12 +4,12 @@
 // double sums; P . V with each V vector loaded once for two heads. Each query goes through the
 // same operations whatever the number of queries in the call (batch invariance).
 
-#include "kernels/cpu/intrin.h"
-
 #include <cstddef>
 #include <cstring>
 
+#include "kernels/cpu/common.h"
 #include "kernels/cpu/avx2/type_ops.h"
+#include "kernels/cpu/intrin.h"
 
 namespace sarathi::kernels::avx2 {
 namespace {
@@ -33,7 +33,8 @@ __m256 exp_ps(__m256 x) {
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
   const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1.0f));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  const __m256i e =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
@@ -69,11 +70,13 @@ void convert_row(const AttnGroupArgs& a, const void* base, size_t off, float* ds
   if (a.f16) {
     const uint16_t* src = static_cast<const uint16_t*>(base) + off;
     for (; c + 8 <= d; c += 8)
-      _mm256_storeu_ps(dst + c, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + c))));
+      _mm256_storeu_ps(dst + c,
+                       _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + c))));
     if (c < d) {
       alignas(16) uint16_t tmp[8] = {};
       std::memcpy(tmp, src + c, static_cast<size_t>(d - c) * sizeof(uint16_t));
-      _mm256_storeu_ps(dst + c, _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(tmp))));
+      _mm256_storeu_ps(dst + c,
+                       _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(tmp))));
       c += 8;
     }
   } else {
@@ -90,7 +93,8 @@ void convert_row(const AttnGroupArgs& a, const void* base, size_t off, float* ds
 }
 
 // Rows [p0, p0 + n) of one KV head into dst, nc floats apart.
-void load_rows(const AttnGroupArgs& a, const void* base, int32_t p0, int64_t n, float* dst, int64_t nc) {
+void load_rows(const AttnGroupArgs& a, const void* base, int32_t p0, int64_t n, float* dst,
+               int64_t nc) {
   for (int64_t i = 0; i < n; ++i) {
     const int32_t pos = p0 + static_cast<int32_t>(i);
     convert_row(a, base, row_offset(a, pos), dst + i * nc, nc);
@@ -147,11 +151,10 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
   const int64_t nc16 = round_up16(d);  // rows padded to 16 floats, as the scratch is sized
   const int64_t len16 = round_up16(max_len);
   const int64_t heads = static_cast<int64_t>(nq) * a.group;
-  float* kt = a.scratch;            // [kTile, nc16]: K, then V rows of one tile
-  float* sc = kt + kTile * nc16;    // [heads, len16]
-  float* qb = sc + heads * len16;   // [heads, nc16]: rounded queries, then P . V sums
-  float* mx = qb + heads * nc16;    // [heads, 16]: 8 running maxima
-  const int64_t tile = kTile;
+  float* kt = a.scratch;           // [kTile, nc16]: K, then V rows of one tile
+  float* sc = kt + kTile * nc16;   // [heads, len16]
+  float* qb = sc + heads * len16;  // [heads, nc16]: rounded queries, then P . V sums
+  float* mx = qb + heads * nc16;   // [heads, 16]: 8 running maxima
   auto len_of = [&](int32_t i) { return static_cast<int64_t>(a.kv_len) + i; };
   for (int64_t qh = 0; qh < heads; ++qh) {
     const int64_t i = qh / a.group, h = qh % a.group;
@@ -168,8 +171,8 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
     _mm256_storeu_ps(mx + 16 * qh, _mm256_set1_ps(-__builtin_inff()));
   }
   const __m256 scale = _mm256_set1_ps(a.scale);
-  for (int64_t t0 = 0; t0 < max_len; t0 += tile) {
-    const int64_t nt = max_len - t0 < tile ? max_len - t0 : tile;
+  for (int64_t t0 = 0; t0 < max_len; t0 += kTile) {
+    const int64_t nt = max_len - t0 < kTile ? max_len - t0 : kTile;
     load_rows(a, a.k, static_cast<int32_t>(t0), nt, kt, nc16);
     for (int64_t qh = 0; qh < heads; ++qh) {
       const int64_t len = len_of(static_cast<int32_t>(qh / a.group));
@@ -218,8 +221,8 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
   // needed) for whole 32-float pieces, then copied to out.
   for (int64_t qh = 0; qh < heads; ++qh)
     for (int64_t c = 0; c < nc16; c += 8) _mm256_storeu_ps(qb + qh * nc16 + c, _mm256_setzero_ps());
-  for (int64_t t0 = 0; t0 < max_len; t0 += tile) {
-    const int64_t nt_all = max_len - t0 < tile ? max_len - t0 : tile;
+  for (int64_t t0 = 0; t0 < max_len; t0 += kTile) {
+    const int64_t nt_all = max_len - t0 < kTile ? max_len - t0 : kTile;
     load_rows(a, a.v, static_cast<int32_t>(t0), nt_all, kt, nc16);
     for (int32_t i = 0; i < nq; ++i) {
       const int64_t len = len_of(i);
@@ -244,7 +247,8 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
           for (int64_t c = c0; c < nc16; c += 8) {
             __m256 v = _mm256_loadu_ps(oh + c);
             for (int64_t p = 0; p < nt; ++p)
-              v = _mm256_fmadd_ps(_mm256_broadcast_ss(sh + p), _mm256_loadu_ps(kt + p * nc16 + c), v);
+              v = _mm256_fmadd_ps(_mm256_broadcast_ss(sh + p), _mm256_loadu_ps(kt + p * nc16 + c),
+                                  v);
             _mm256_storeu_ps(oh + c, v);
           }
         }
@@ -253,23 +257,13 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
   }
   for (int64_t qh = 0; qh < heads; ++qh) {
     const int64_t i = qh / a.group, h = qh % a.group;
-    std::memcpy(a.out + i * a.q_stride + h * d, qb + qh * nc16, static_cast<size_t>(d) * sizeof(float));
+    std::memcpy(a.out + i * a.q_stride + h * d, qb + qh * nc16,
+                static_cast<size_t>(d) * sizeof(float));
   }
 }
 
 }  // namespace
 
-void attend_group(const AttnGroupArgs& a) {
-  const int32_t step = a.scratch_queries > 0 ? a.scratch_queries : 1;
-  AttnGroupArgs part = a;
-  for (int32_t i0 = 0; i0 < a.num_q; i0 += step) {
-    const int32_t nq = a.num_q - i0 < step ? a.num_q - i0 : step;
-    part.kv_len = a.kv_len + i0;
-    part.num_q = nq;
-    part.q = a.q + i0 * a.q_stride;
-    part.out = a.out + i0 * a.q_stride;
-    attend_queries(part, nq);
-  }
-}
+void attend_group(const AttnGroupArgs& a) { cpu::attend_in_parts(a, attend_queries); }
 
 }  // namespace sarathi::kernels::avx2

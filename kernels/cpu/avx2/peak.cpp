@@ -1,9 +1,8 @@
 // The AVX2 instruction-peak loop (kernels/peak.h): 12 independent FMA chains.
-#include "kernels/cpu/intrin.h"
-
 #include <cstdint>
 
 #include "kernels/cpu/avx2/type_ops.h"
+#include "kernels/cpu/intrin.h"
 
 namespace sarathi::kernels::avx2 {
 

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 
+#include "kernels/cpu/common.h"
 #include "kernels/cpu/avx512/attention.h"
 #include "kernels/cpu/avx512/vec_math.h"
 
@@ -327,18 +328,6 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
 
 }  // namespace
 
-void attend_group(const AttnGroupArgs& a) {
-  // The scratch holds scores for scratch_queries queries at a time.
-  const int32_t step = a.scratch_queries > 0 ? a.scratch_queries : 1;
-  AttnGroupArgs part = a;
-  for (int32_t i0 = 0; i0 < a.num_q; i0 += step) {
-    const int32_t nq = a.num_q - i0 < step ? a.num_q - i0 : step;
-    part.kv_len = a.kv_len + i0;
-    part.num_q = nq;
-    part.q = a.q + i0 * a.q_stride;
-    part.out = a.out + i0 * a.q_stride;
-    attend_queries(part, nq);
-  }
-}
+void attend_group(const AttnGroupArgs& a) { cpu::attend_in_parts(a, attend_queries); }
 
 }  // namespace sarathi::kernels::avx512

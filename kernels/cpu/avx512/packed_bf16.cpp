@@ -6,10 +6,9 @@
 // block, pair 0..15) whatever the tile around it, so a token's bits do not depend on its batch.
 // Tiles of G groups x C tokens keep the weight vectors in registers while they meet C tokens.
 
-#include "kernels/cpu/intrin.h"
-
 #include "kernels/cpu/avx512/gemm.h"
 #include "kernels/cpu/avx512/packed_tile.h"
+#include "kernels/cpu/intrin.h"
 #include "kernels/packed.h"
 
 namespace sarathi::kernels::avx512 {

@@ -149,34 +149,13 @@ void run(const PackedGemmArgs& a) {
   for (; g < a.group_end; ++g) group_tiles<kQ8, 1>(a, g, nb);
 }
 
-template <DType kType>
-void pack_x(const float* src, void* dst, int64_t k) {
-  const int64_t nb = k / kQK8_0;
-  auto* out = static_cast<uint8_t*>(dst);
-  auto* d = reinterpret_cast<float*>(out + nb * kQK8_0);
-  auto* corr = reinterpret_cast<int32_t*>(out + nb * (kQK8_0 + 4));
-  const int32_t c = kType == DType::kQ8_0 ? 128 : 8;
-  for (int64_t b = 0; b < nb; ++b) {
-    BlockQ8_0 blk;
-    from_float_q8_0(src + b * kQK8_0, &blk, kQK8_0);
-    std::memcpy(out + b * kQK8_0, blk.qs, kQK8_0);
-    d[b] = _cvtsh_ss(blk.d);
-    // sum of the 32 quants: widen to 16 bits and add pairs, then reduce.
-    const __m512i q16 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs)));
-    const __m512i q32 = _mm512_madd_epi16(q16, _mm512_set1_epi16(1));
-    corr[b] = -c * _mm512_reduce_add_epi32(q32);
-  }
-  const size_t used = static_cast<size_t>(nb) * (kQK8_0 + 8);
-  std::memset(out + used, 0, packed_x_bytes(k) - used);
-}
-
 }  // namespace
 
 void pack_x_packed_q8_0(const float* src, void* dst, int64_t k) {
-  pack_x<DType::kQ8_0>(src, dst, k);
+  cpu::pack_x_q8<from_float_q8_0>(src, dst, k, 128);
 }
 void pack_x_packed_q4_0(const float* src, void* dst, int64_t k) {
-  pack_x<DType::kQ4_0>(src, dst, k);
+  cpu::pack_x_q8<from_float_q8_0>(src, dst, k, 8);
 }
 void packed_gemm_q8_0(const PackedGemmArgs& args) { run<true>(args); }
 void packed_gemm_q4_0(const PackedGemmArgs& args) { run<false>(args); }

@@ -284,22 +284,7 @@ void group_tiles(const PackedGemmArgs& a, int64_t g0, int64_t ns) {
 }  // namespace
 
 void pack_x_packed_q4_k(const float* src, void* dst, int64_t k) {
-  const int64_t ns = k / kQK_K;
-  auto* out = static_cast<uint8_t*>(dst);
-  auto* d = reinterpret_cast<float*>(out + ns * kQK_K);
-  auto* sums = reinterpret_cast<int16_t*>(out + ns * (kQK_K + 4));
-  for (int64_t s = 0; s < ns; ++s) {
-    BlockQ8_K blk;
-    from_float_q8_k(src + s * kQK_K, &blk, kQK_K);
-    std::memcpy(out + s * kQK_K, blk.qs, kQK_K);
-    d[s] = blk.d;
-    // Sums of 32: adjacent pairs of the 16-element sums.
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.bsums));
-    const __m256i pair = _mm256_madd_epi16(b, _mm256_set1_epi16(1));  // 8 x int32
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(sums + s * 8), _mm256_cvtepi32_epi16(pair));
-  }
-  const size_t used = static_cast<size_t>(ns) * (kQK_K + 4 + 16);
-  std::memset(out + used, 0, packed_x_bytes(core::DType::kQ4_K, k) - used);
+  cpu::pack_x_q8_k<from_float_q8_k, core::DType::kQ4_K>(src, dst, k);
 }
 
 void packed_gemm_q4_k(const PackedGemmArgs& a) {
@@ -314,21 +299,7 @@ void packed_gemm_q4_k(const PackedGemmArgs& a) {
 }
 
 void pack_x_packed_q6_k(const float* src, void* dst, int64_t k) {
-  const int64_t ns = k / kQK_K;
-  auto* out = static_cast<uint8_t*>(dst);
-  auto* d = reinterpret_cast<float*>(out + ns * kQK_K);
-  auto* corr = reinterpret_cast<int32_t*>(out + ns * (kQK_K + 4));
-  for (int64_t s = 0; s < ns; ++s) {
-    BlockQ8_K blk;
-    from_float_q8_k(src + s * kQK_K, &blk, kQK_K);
-    std::memcpy(out + s * kQK_K, blk.qs, kQK_K);
-    d[s] = blk.d;
-    const __m512i sums = _mm512_cvtepi16_epi32(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.bsums)));
-    _mm512_storeu_si512(corr + s * 16, _mm512_mullo_epi32(sums, _mm512_set1_epi32(-32)));
-  }
-  const size_t used = static_cast<size_t>(ns) * (kQK_K + 4 + 64);
-  std::memset(out + used, 0, packed_x_bytes(core::DType::kQ6_K, k) - used);
+  cpu::pack_x_q8_k<from_float_q8_k, core::DType::kQ6_K>(src, dst, k);
 }
 
 void packed_gemm_q6_k(const PackedGemmArgs& a) {

@@ -7,34 +7,15 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu/common.h"
 #include "kernels/cpu/intrin.h"
 #include "kernels/kernels.h"
 #include "kernels/packed.h"
 
 namespace sarathi::kernels::avx512 {
 
-/// Four consecutive int8 quants as one int32 (to broadcast into vpdpbusd).
-SARATHI_INLINE int32_t load_i32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-/// One packed activation row: nb blocks of kBlock int8 quants, then nb f32 scales, then the
-/// per-block extras (Tail: corrections or sums, as the weight type's layout says).
-template <class Tail>
-struct XRow {
-  const int8_t* q;
-  const float* d;
-  const Tail* tail;
-};
-
-template <class Tail, int64_t kBlock>
-SARATHI_INLINE XRow<Tail> x_row(const PackedGemmArgs& a, int64_t t, int64_t nb) {
-  const uint8_t* r = a.x + static_cast<size_t>(t) * a.x_row_bytes;
-  return {reinterpret_cast<const int8_t*>(r), reinterpret_cast<const float*>(r + nb * kBlock),
-          reinterpret_cast<const Tail*>(r + nb * (kBlock + 4))};
-}
+using cpu::x_row;
+using cpu::XRow;
 
 /// acc[g][c] -> y for G groups from g0 and C tokens from t0 (rows past a.rows not written).
 template <int G, int C>

@@ -1,0 +1,96 @@
+// kernels/cpu/common.h: ISA-neutral pieces the SIMD kernels of every level share (plain C++,
+// compiled with each folder's flags, so the loops vectorize for that level): views of packed
+// activation rows, the activation packers of the interleaved layouts (kernels/packed.h) around
+// each level's quantizer, and the outer loop of the attention kernels.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "core/dtype.h"
+#include "core/fp16.h"
+#include "kernels/kernels.h"
+#include "kernels/packed.h"
+
+namespace sarathi::kernels::cpu {
+
+/// One packed activation row: nb blocks of kBlock int8 quants, then nb f32 scales, then the
+/// per-block extras (Tail: corrections or sums, as the weight type's layout says).
+template <class Tail>
+struct XRow {
+  const int8_t* q;
+  const float* d;
+  const Tail* tail;
+};
+
+template <class Tail, int64_t kBlock>
+inline XRow<Tail> x_row(const PackedGemmArgs& a, int64_t t, int64_t nb) {
+  const uint8_t* r = a.x + static_cast<size_t>(t) * a.x_row_bytes;
+  return {reinterpret_cast<const int8_t*>(r), reinterpret_cast<const float*>(r + nb * kBlock),
+          reinterpret_cast<const Tail*>(r + nb * (kBlock + 4))};
+}
+
+/// q8_0 / q4_0 activations (kernels/packed.h): quants from the level's from_float_q8_0 (bit-equal
+/// to ref), f32 scales, corr = -c * sum of each block's quants (c = 128 for q8_0, 8 for q4_0).
+template <void (*kFromFloat)(const float*, void*, int64_t)>
+void pack_x_q8(const float* src, void* dst, int64_t k, int32_t c) {
+  const int64_t nb = k / core::kQK8_0;
+  auto* out = static_cast<uint8_t*>(dst);
+  auto* d = reinterpret_cast<float*>(out + nb * core::kQK8_0);
+  auto* corr = reinterpret_cast<int32_t*>(out + nb * (core::kQK8_0 + 4));
+  for (int64_t b = 0; b < nb; ++b) {
+    core::BlockQ8_0 blk;
+    kFromFloat(src + b * core::kQK8_0, &blk, core::kQK8_0);
+    std::memcpy(out + b * core::kQK8_0, blk.qs, core::kQK8_0);
+    d[b] = core::f16_to_f32(blk.d);
+    int32_t sum = 0;
+    for (int i = 0; i < core::kQK8_0; ++i) sum += blk.qs[i];
+    corr[b] = -c * sum;
+  }
+  const size_t used = static_cast<size_t>(nb) * (core::kQK8_0 + 8);
+  std::memset(out + used, 0, packed_x_bytes(k) - used);
+}
+
+/// q8_K activations for q4_K (int16 sums of each 32 quants) or q6_K (int32 -32 * sums of each
+/// 16), quants from the level's from_float_q8_k.
+template <void (*kFromFloat)(const float*, void*, int64_t), core::DType kType>
+void pack_x_q8_k(const float* src, void* dst, int64_t k) {
+  const int64_t ns = k / core::kQK_K;
+  auto* out = static_cast<uint8_t*>(dst);
+  auto* d = reinterpret_cast<float*>(out + ns * core::kQK_K);
+  uint8_t* tail = out + ns * (core::kQK_K + 4);
+  for (int64_t s = 0; s < ns; ++s) {
+    core::BlockQ8_K blk;
+    kFromFloat(src + s * core::kQK_K, &blk, core::kQK_K);
+    std::memcpy(out + s * core::kQK_K, blk.qs, core::kQK_K);
+    d[s] = blk.d;
+    if constexpr (kType == core::DType::kQ4_K) {
+      auto* sums = reinterpret_cast<int16_t*>(tail) + s * 8;
+      for (int i = 0; i < 8; ++i) sums[i] = static_cast<int16_t>(blk.bsums[2 * i] + blk.bsums[2 * i + 1]);
+    } else {
+      auto* corr = reinterpret_cast<int32_t*>(tail) + s * 16;
+      for (int i = 0; i < 16; ++i) corr[i] = -32 * blk.bsums[i];
+    }
+  }
+  const size_t tail_bytes = kType == core::DType::kQ4_K ? 16 : 64;
+  const size_t used = static_cast<size_t>(ns) * (core::kQK_K + 4 + tail_bytes);
+  std::memset(out + used, 0, packed_x_bytes(kType, k) - used);
+}
+
+/// Calls attend(part, nq) for consecutive parts of a's queries: AttnGroupArgs::scratch_queries
+/// at a time (what the scratch holds scores for), each part seeing kv_len + its offset positions.
+template <class Fn>
+inline void attend_in_parts(const AttnGroupArgs& a, Fn&& attend) {
+  const int32_t step = a.scratch_queries > 0 ? a.scratch_queries : 1;
+  AttnGroupArgs part = a;
+  for (int32_t i0 = 0; i0 < a.num_q; i0 += step) {
+    const int32_t nq = a.num_q - i0 < step ? a.num_q - i0 : step;
+    part.kv_len = a.kv_len + i0;
+    part.num_q = nq;
+    part.q = a.q + i0 * a.q_stride;
+    part.out = a.out + i0 * a.q_stride;
+    attend(part, nq);
+  }
+}
+
+}  // namespace sarathi::kernels::cpu
