@@ -44,7 +44,12 @@ double peak_vnni(int64_t iters) {
       [](int i) { return _mm512_set1_epi32(i); }, _mm512_set1_epi8(3), _mm512_set1_epi8(-5), iters,
       [](__m512i c, __m512i a, __m512i b) { return _mm512_dpbusd_epi32(c, a, b); },
       [](__m512i x, __m512i y) { return _mm512_add_epi32(x, y); });
-  volatile int sink = _mm512_reduce_add_epi32(s);
+  // The chains wrap around; sum them as unsigned (a signed reduction would overflow).
+  alignas(64) uint32_t lanes[16];
+  _mm512_store_si512(lanes, s);
+  uint32_t total = 0;
+  for (uint32_t v : lanes) total += v;
+  volatile uint32_t sink = total;
   (void)sink;
   return static_cast<double>(iters) * 12 * 64 * 2;
 }
