@@ -88,10 +88,10 @@ struct PackedGemmArgs {
 
 /// The matmul path over interleaved weights (kernels/packed.h). For the integer types every
 /// implementation computes each output with the same arithmetic (exact int32 block sums, then
-/// f32 FMAs per block in block order), so the AVX-512 VNNI and AMX versions and the scalar
-/// oracle agree bit for bit, and any mix of them over a batch keeps batch invariance. bf16
-/// (AMX only) computes each output the same way whatever its batch. Null where an ISA has no
-/// such path.
+/// f32 FMAs per block in block order), so the AVX2, AVX-512 VNNI and AMX versions and the
+/// scalar oracle agree bit for bit, and any mix of them over a batch keeps batch invariance.
+/// bf16 (AVX512-BF16 or AMX) computes each output the same way whatever its batch. Null where
+/// an ISA has no such path.
 struct PackedGemmOps {
   /// Converts one f32 activation row (k elements) into the packed layout (packed_x_bytes).
   void (*pack_x)(const float* src, void* dst, int64_t k) = nullptr;

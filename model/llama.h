@@ -94,8 +94,8 @@ class LlamaModel {
   const LlamaConfig& config() const { return config_; }
   const LlamaWeights& weights() const { return weights_; }
   /// The weights as the op table multiplies them fastest: matrices of the types it has an
-  /// interleaved path for (kernels/packed.h: q8_0, q4_0 from AVX2 up, q4_K, q6_K on AVX-512 and
-  /// AMX, bf16 with AVX512-BF16 or AMX) are repacked once, on first use, and kept with the
+  /// interleaved path for (kernels/packed.h: q8_0, q4_0, q4_K, q6_K from AVX2 up, bf16 with
+  /// AVX512-BF16 or AMX) are repacked once, on first use, and kept with the
   /// model; float matrices are converted to LoadOptions::float_weights (in the same pass, so
   /// one copy); every other view is the one weights() has (the file's layout and types).
   /// Thread-safe.

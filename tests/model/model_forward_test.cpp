@@ -136,12 +136,12 @@ INSTANTIATE_TEST_SUITE_P(Models, ForwardProperties,
                            return s;
                          });
 
-// q8_0 / q4_0 weights run the interleaved (packed) kernels on AVX-512 and AMX. Their logits for
+// Integer weights run the interleaved (packed) kernels from AVX2 up. Their logits for
 // a 40-token prompt (two full AMX tiles and a tail) and a decode step stay close to the scalar
 // GGML-layout path (random synthetic weights amplify single rounding flips of the q8
 // activations to a few 1e-3 of the logit range between any two correct paths, AVX2's
 // included; a layout error is of the order of the range itself), and AMX equals AVX-512 bit
-// for bit.
+// for bit (they share every other op).
 struct PackedHarnessRun {
   std::vector<float> prefill;
   std::vector<float> decode;
