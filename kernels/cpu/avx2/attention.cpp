@@ -95,9 +95,17 @@ void convert_row(const AttnGroupArgs& a, const void* base, size_t off, float* ds
 // Rows [p0, p0 + n) of one KV head into dst, nc floats apart.
 void load_rows(const AttnGroupArgs& a, const void* base, int32_t p0, int64_t n, float* dst,
                int64_t nc) {
-  for (int64_t i = 0; i < n; ++i) {
-    const int32_t pos = p0 + static_cast<int32_t>(i);
-    convert_row(a, base, row_offset(a, pos), dst + i * nc, nc);
+  // A head's rows of one block are contiguous: walk the block table once per block rather than
+  // dividing per row.
+  int32_t pos = p0;
+  for (int64_t i = 0; i < n;) {
+    const int32_t in_block = a.block_size - pos % a.block_size;
+    const int64_t run = in_block < n - i ? in_block : n - i;
+    const size_t off = row_offset(a, pos);
+    for (int64_t r = 0; r < run; ++r)
+      convert_row(a, base, off + static_cast<size_t>(r * a.head_dim), dst + (i + r) * nc, nc);
+    pos += static_cast<int32_t>(run);
+    i += run;
   }
 }
 
