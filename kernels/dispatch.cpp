@@ -165,17 +165,19 @@ CpuOps make_avx512_ops() {
     o.q6_k.packed = {avx512::pack_x_packed_q6_k, avx512::packed_gemm_q6_k};
     // bf16: vdpbf16ps over the interleaved layout, every token count (one-token steps included,
     // so outputs do not depend on the batch); the AMX level replaces it with the tile kernel.
-    if (features().avx512_bf16) o.bf16.packed = {avx512::pack_x_bf16, avx512::packed_gemm_bf16};
+    if (features().avx512_bf16)
+      o.bf16.packed = {avx512::pack_x_packed_bf16, avx512::packed_gemm_bf16};
   }
   o.attend = avx512::attend_group;
   o.swiglu = avx512::swiglu;
   return o;
 }
 
-// AMX: the tile kernels for q8_0 / q4_0 over interleaved weights are bit-equal to VNNI but, with
-// one TDPBSUD and an AVX-512 scaling pass per 32-element block, measured no faster on Sapphire
-// Rapids at 2 threads (roofline peak 342 vs 384 GOP/s; prefill of 512 tokens 2956-3252 ms vs
-// 2733-3185 ms), so the AMX level runs the VNNI kernels unless SARATHI_AMX_TILES=1.
+// AMX: the tile kernels for q8_0 / q4_0 are bit-equal to VNNI but, with one TDPBSUD and an
+// AVX-512 scaling pass per 32-element block, measured no faster on Sapphire Rapids at 2 threads
+// (prefill of 512 tokens 2956-3252 ms vs 2733-3185 ms; a three-deep pipeline and an exact
+// integer variant on the bf16 unit did no better, docs/PERFORMANCE.md), so the AMX level runs
+// the VNNI kernels unless SARATHI_AMX_TILES=1.
 bool amx_tiles_enabled() {
   const char* v = std::getenv("SARATHI_AMX_TILES");
   return v != nullptr && std::string(v) == "1";
@@ -186,7 +188,7 @@ CpuOps make_amx_ops() {
   o.isa = Isa::kAmx;
   // bf16 weights: TDPBF16PS needs no scaling pass, so the tile unit runs every bf16 matmul
   // (one-token steps included, which keeps outputs independent of the batch).
-  if (repack_enabled()) o.bf16.packed = {avx512::pack_x_bf16, amx::packed_gemm_bf16};
+  if (repack_enabled()) o.bf16.packed = {avx512::pack_x_packed_bf16, amx::packed_gemm_bf16};
   if (repack_enabled() && amx_tiles_enabled()) {
     o.q8_0.packed.run = amx::packed_gemm_q8_0;
     o.q4_0.packed.run = amx::packed_gemm_q4_0;

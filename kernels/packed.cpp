@@ -18,6 +18,13 @@ using core::kQK8_0;
 
 namespace {
 size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+// Activation rows span an odd number of 64-byte lines: a tile's rows (16 tokens, one row
+// stride apart) then fall in 16 different L1 sets. At an even stride such as 4096 bytes (bf16,
+// k = 2048) they all share one set and evict each other.
+size_t odd_lines(size_t n) {
+  const size_t r = round64(n);
+  return (r / 64) % 2 == 0 ? r + 64 : r;
+}
 }  // namespace
 
 bool packable(DType t) {
@@ -43,18 +50,18 @@ size_t packed_group_bytes(DType t, int64_t k) {
 
 size_t packed_x_bytes(int64_t k) {
   const auto nb = static_cast<size_t>(k / kQK8_0);
-  return round64(nb * (kQK8_0 + 8));
+  return odd_lines(nb * (kQK8_0 + 8));
 }
 
 size_t packed_x_bytes(DType t, int64_t k) {
-  if (t == DType::kBF16) return static_cast<size_t>(bf16_blocks(k)) * kPackBlock * 2;
+  if (t == DType::kBF16) return odd_lines(static_cast<size_t>(bf16_blocks(k)) * kPackBlock * 2);
   if (t == DType::kQ4_K) {
     const auto ns = static_cast<size_t>(k / core::kQK_K);
-    return round64(ns * (core::kQK_K + 4 + 16));
+    return odd_lines(ns * (core::kQK_K + 4 + 16));
   }
   if (t == DType::kQ6_K) {
     const auto ns = static_cast<size_t>(k / core::kQK_K);
-    return round64(ns * (core::kQK_K + 4 + 64));
+    return odd_lines(ns * (core::kQK_K + 4 + 64));
   }
   return packed_x_bytes(k);
 }

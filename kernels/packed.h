@@ -15,6 +15,8 @@
 // Activations are packed per token: int8 qs[nb*32] (q8_0 quantization, bit-equal to
 // from_float_q8_0), f32 d[nb] (the f16 block scales, widened), int32 corr[nb] = -c * sum(qs of
 // the block), padded to 64 bytes.
+// Every packed activation row (this one and those below) is padded to an odd number of 64-byte
+// lines, so that the rows of a tile do not share an L1 set.
 //
 // The arithmetic every kernel follows for output (row n, token t):
 //   acc = 0; for each block b: isum = corr[b] + sum_k u[n][k] * x[k]   (exact int32,

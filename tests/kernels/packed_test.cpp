@@ -17,6 +17,10 @@
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
 #include "kernels/packed.h"
+#ifdef SARATHI_AMX_EMULATE
+#include "kernels/cpu/amx/packed_gemm.h"
+#include "kernels/cpu/avx512/gemm.h"
+#endif
 
 namespace sarathi::kernels {
 namespace {
@@ -55,6 +59,24 @@ struct NamedOps {
   std::string name;
   CpuOps ops;
 };
+#ifdef SARATHI_AMX_EMULATE
+// amx_emulate_test: the tile kernels over the software tile unit (tests/kernels/amx_emulate.h),
+// in copies of the AVX-512 table (their AVX-512 code needs AVX512-BF16).
+bool emulation_runs() {
+  return isa_supported(Isa::kAvx512) && cpu_ops_for(Isa::kAvx512).bf16.gemm.run != nullptr;
+}
+
+std::vector<NamedOps> packed_tables() {
+  std::vector<NamedOps> out;
+  if (!emulation_runs()) return out;
+  CpuOps o = cpu_ops_for(Isa::kAvx512);
+  o.q8_0.packed.run = amx::packed_gemm_q8_0;
+  o.q4_0.packed.run = amx::packed_gemm_q4_0;
+  o.bf16.packed = {avx512::pack_x_packed_bf16, amx::packed_gemm_bf16};
+  out.push_back({"emulated-amx-tiles", o});
+  return out;
+}
+#else
 std::vector<NamedOps> packed_tables() {
   std::vector<NamedOps> out;
   for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx})
@@ -68,6 +90,7 @@ std::vector<NamedOps> packed_tables() {
   }
   return out;
 }
+#endif
 
 bool bit_equal(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
@@ -109,11 +132,17 @@ TEST(PackedLayout, SizesAndOffsets) {
   EXPECT_EQ(packed_quants_offset(DType::kQ4_0, 3), 576u + 64 + 256);
   EXPECT_EQ(packed_scales_offset(DType::kQ4_0, 3), 576u + 32);
   EXPECT_EQ(packed_x_bytes(96) % 64, 0u);
+  // Activation rows are an odd number of 64-byte lines (bf16 at k = 2048 would be 4096 bytes,
+  // every row of a tile in one L1 set).
+  EXPECT_EQ(packed_x_bytes(DType::kBF16, 2048), 4096u + 64);
+  EXPECT_EQ(packed_x_bytes(64) / 64 % 2, 1u);
+  EXPECT_EQ(packed_x_bytes(2048), 2560u + 64);
+  EXPECT_EQ(packed_x_bytes(DType::kQ6_K, 2048) / 64 % 2, 1u);
   // bf16: 1024 bytes per 32-element block (k padded), activations padded to 32 elements.
   EXPECT_TRUE(packable(DType::kBF16));
   EXPECT_EQ(packed_group_bytes(DType::kBF16, 64), 2048u);
   EXPECT_EQ(packed_group_bytes(DType::kBF16, 33), 2048u);
-  EXPECT_EQ(packed_x_bytes(DType::kBF16, 33), 128u);
+  EXPECT_EQ(packed_x_bytes(DType::kBF16, 33), 192u);
   EXPECT_EQ(packed_x_bytes(DType::kQ8_0, 96), packed_x_bytes(96));
 }
 
@@ -313,6 +342,7 @@ void check_packed_bf16(const CpuOps& ops) {
   }
 }
 
+#ifndef SARATHI_AMX_EMULATE  // (kernels_test runs the real kernels)
 TEST(PackedKernels, Avx512Bf16MatchesOracleAndIsBatchInvariant) {
   if (!isa_supported(Isa::kAvx512) || cpu_ops_for(Isa::kAvx512).bf16.gemm.run == nullptr)
     GTEST_SKIP() << "no AVX512-BF16 on this CPU";
@@ -323,6 +353,16 @@ TEST(PackedKernels, AmxBf16MatchesOracleAndIsBatchInvariant) {
   if (!isa_supported(Isa::kAmx)) GTEST_SKIP() << "no AMX on this CPU";
   check_packed_bf16(cpu_ops_for(Isa::kAmx));
 }
+#endif
+
+#ifdef SARATHI_AMX_EMULATE
+TEST(PackedKernels, EmulatedAmxBf16MatchesOracleAndIsBatchInvariant) {
+  if (!emulation_runs()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  CpuOps o = cpu_ops_for(Isa::kAvx512);
+  o.bf16.packed = {avx512::pack_x_packed_bf16, amx::packed_gemm_bf16};
+  check_packed_bf16(o);
+}
+#endif
 
 TEST(PackedKernels, PackedPathsPerIsa) {
   // The scalar table keeps the GGML layout; AVX2 and AVX-512 pack every integer type (bf16

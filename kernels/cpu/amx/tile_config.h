@@ -21,7 +21,14 @@ struct alignas(64) TileConfig {
     rows[t] = static_cast<uint8_t>(rows_);
     colsb[t] = static_cast<uint16_t>(rows_ > 0 ? bytes : 0);
   }
-  void load() const { _tile_loadconfig(this); }
+  /// GCC's _tile_loadconfig hands LDTILECFG its operand as an 8-byte "m" input, so the compiler
+  /// may drop the stores of rows and colsb (bytes 16..63) as dead: the empty asm reading the
+  /// whole struct keeps them (without it, a tile kernel was configured with every tile empty
+  /// and faulted on its first tile instruction).
+  void load() const {
+    __asm__ volatile("" : : "m"(*this));
+    _tile_loadconfig(this);
+  }
 };
 static_assert(sizeof(TileConfig) == 64);
 
