@@ -1,6 +1,7 @@
 // The batched matmul y = x · Wᵀ on a tinyllama-sized weight (2048 x 2048) per weight type, batch
-// size M, thread count and path: "gemm" (the register-blocked GemmOps path) against "vecdot" (one
-// vec_dot per output, the fallback). Counters: items/s = multiply-adds per second, bytes/s = the
+// size M, thread count and path: "packed" (the interleaved layout the engine runs, where the op
+// table has one), "gemm" (the register-blocked GemmOps path over the GGML layout) and "vecdot"
+// (one vec_dot per output, the fallback). Counters: items/s = multiply-adds per second, bytes/s = the
 // weight bytes per second (what bounds M = 1).
 #include <benchmark/benchmark.h>
 
@@ -11,6 +12,7 @@
 #include "core/dtype.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
+#include "kernels/packed.h"
 
 namespace sarathi::kernels {
 namespace {
@@ -20,9 +22,16 @@ using core::DType;
 constexpr int64_t kRows = 2048;
 constexpr int64_t kCols = 2048;
 
-void bm_matmul(benchmark::State& state, DType t, bool use_gemm) {
+enum class Path { kPacked, kGemm, kVecDot };
+
+void bm_matmul(benchmark::State& state, DType t, Path path) {
   CpuOps ops = cpu_ops_for(detect_isa());
-  if (!use_gemm) {
+  const bool use_gemm = path == Path::kGemm;
+  if (path == Path::kPacked && ops.type(t).packed.run == nullptr) {
+    state.SkipWithError("no packed path");
+    return;
+  }
+  if (path == Path::kVecDot) {
     for (TypeOps* to : {&ops.f32, &ops.f16, &ops.bf16, &ops.q8_0, &ops.q4_0, &ops.q4_k, &ops.q6_k})
       to->gemm = GemmOps{};
   }
@@ -44,7 +53,9 @@ void bm_matmul(benchmark::State& state, DType t, bool use_gemm) {
   std::vector<float> y(static_cast<size_t>(m * kRows));
   core::ThreadPool pool(static_cast<int>(state.range(1)));
   MatmulScratch scratch;
-  const WeightView wv{t, w.data(), kRows, kCols, rb};
+  WeightView wv{t, w.data(), kRows, kCols, rb};
+  AlignedBuffer packed;
+  if (path == Path::kPacked) wv = pack_weight(wv, packed);
   for (auto _ : state) {
     matmul(ops, pool, wv, x.data(), m, y.data(), scratch);
     benchmark::DoNotOptimize(y.data());
@@ -56,10 +67,10 @@ void bm_matmul(benchmark::State& state, DType t, bool use_gemm) {
 bool register_all() {
   for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K,
                   DType::kQ6_K}) {
-    for (bool gemm : {true, false}) {
-      const std::string name =
-          "matmul/" + std::string(core::dtype_name(t)) + (gemm ? "/gemm" : "/vecdot");
-      benchmark::RegisterBenchmark(name.c_str(), bm_matmul, t, gemm)
+    for (Path path : {Path::kPacked, Path::kGemm, Path::kVecDot}) {
+      const char* label = path == Path::kPacked ? "/packed" : path == Path::kGemm ? "/gemm" : "/vecdot";
+      const std::string name = "matmul/" + std::string(core::dtype_name(t)) + label;
+      benchmark::RegisterBenchmark(name.c_str(), bm_matmul, t, path)
           ->ArgsProduct({{1, 4, 32, 256}, {1, 2}})
           ->ArgNames({"m", "threads"})
           ->UseRealTime()
