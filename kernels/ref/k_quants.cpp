@@ -87,8 +87,9 @@ float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, ui
 }
 
 // Symmetric fit x[i] ~ scale * (L[i] - nmax) with L - nmax in [-nmax, nmax - 1], weights x^2,
-// trying 19 inverse scales around -nmax / max (GGML's make_qx_quants, rmse_type 1, no qw).
-float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
+// trying 19 inverse scales around -nmax / max (GGML's make_qx_quants, rmse_type 1, no qw);
+// search = false keeps the first fit (-nmax / max).
+float make_qx_quants(int n, int nmax, const float* x, int8_t* L, bool search) {
   float max = 0;
   float amax = 0;
   for (int i = 0; i < n; ++i) {
@@ -116,7 +117,7 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
   }
   float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
   float best = scale * sumlx;
-  for (int is = -9; is <= 9; ++is) {
+  for (int is = -9; search && is <= 9; ++is) {
     if (is == 0) continue;
     iscale = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is)) / max;
     sumlx = suml2 = 0;
@@ -174,7 +175,8 @@ void pack_q4_k_scales(const uint8_t* ls, const uint8_t* lm, uint8_t* packed) {
   }
 }
 
-void quantize_block_q4_k(const float* x, BlockQ4_K& y) {
+// nstep: GGML's 20 refinement steps of the scale and min, or -1 for none (the min/max fit).
+void quantize_block_q4_k(const float* x, BlockQ4_K& y, int nstep) {
   uint8_t L[kQK_K];
   uint8_t Laux[32];
   float weights[32];
@@ -188,7 +190,7 @@ void quantize_block_q4_k(const float* x, BlockQ4_K& y) {
     for (int l = 0; l < 32; ++l) sum_x2 += xj[l] * xj[l];
     const float av_x = std::sqrt(sum_x2 / 32);
     for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(xj[l]);
-    scales[j] = make_qkx2_quants(32, 15, xj, weights, L + 32 * j, &mins[j], Laux, -1.0f, 0.1f, 20);
+    scales[j] = make_qkx2_quants(32, 15, xj, weights, L + 32 * j, &mins[j], Laux, -1.0f, 0.1f, nstep);
     max_scale = std::max(max_scale, scales[j]);
     max_min = std::max(max_min, mins[j]);
   }
@@ -220,13 +222,13 @@ void quantize_block_q4_k(const float* x, BlockQ4_K& y) {
   }
 }
 
-void quantize_block_q6_k(const float* x, BlockQ6_K& y) {
+void quantize_block_q6_k(const float* x, BlockQ6_K& y, bool search) {
   int8_t L[kQK_K];
   float scales[kQK_K / 16];
   float max_scale = 0;
   float max_abs_scale = 0;
   for (int g = 0; g < kQK_K / 16; ++g) {
-    scales[g] = make_qx_quants(16, 32, x + 16 * g, L + 16 * g);
+    scales[g] = make_qx_quants(16, 32, x + 16 * g, L + 16 * g, search);
     if (std::fabs(scales[g]) > max_abs_scale) {
       max_abs_scale = std::fabs(scales[g]);
       max_scale = scales[g];
@@ -298,7 +300,13 @@ void to_float_q4_k(const void* src, float* dst, int64_t n) {
 void from_float_q4_k(const float* src, void* dst, int64_t n) {
   SARATHI_DCHECK(n % kQK_K == 0);
   auto* b = static_cast<BlockQ4_K*>(dst);
-  for (int64_t i = 0; i < n / kQK_K; ++i) quantize_block_q4_k(src + i * kQK_K, b[i]);
+  for (int64_t i = 0; i < n / kQK_K; ++i) quantize_block_q4_k(src + i * kQK_K, b[i], 20);
+}
+
+void from_float_q4_k_quick(const float* src, void* dst, int64_t n) {
+  SARATHI_DCHECK(n % kQK_K == 0);
+  auto* b = static_cast<BlockQ4_K*>(dst);
+  for (int64_t i = 0; i < n / kQK_K; ++i) quantize_block_q4_k(src + i * kQK_K, b[i], -1);
 }
 
 float vec_dot_q4_k(int64_t n, const void* w, const void* x) {
@@ -344,7 +352,13 @@ void to_float_q6_k(const void* src, float* dst, int64_t n) {
 void from_float_q6_k(const float* src, void* dst, int64_t n) {
   SARATHI_DCHECK(n % kQK_K == 0);
   auto* b = static_cast<BlockQ6_K*>(dst);
-  for (int64_t i = 0; i < n / kQK_K; ++i) quantize_block_q6_k(src + i * kQK_K, b[i]);
+  for (int64_t i = 0; i < n / kQK_K; ++i) quantize_block_q6_k(src + i * kQK_K, b[i], true);
+}
+
+void from_float_q6_k_quick(const float* src, void* dst, int64_t n) {
+  SARATHI_DCHECK(n % kQK_K == 0);
+  auto* b = static_cast<BlockQ6_K*>(dst);
+  for (int64_t i = 0; i < n / kQK_K; ++i) quantize_block_q6_k(src + i * kQK_K, b[i], false);
 }
 
 float vec_dot_q6_k(int64_t n, const void* w, const void* x) {

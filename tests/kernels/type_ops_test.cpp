@@ -467,6 +467,30 @@ TEST(Dispatch, ResolvesOverridesAndFallsBackWithOneWarning) {
   }
 }
 
+// The quick K-quant quantizers (no scale search, for synthetic weights) give valid blocks that
+// decode close to the input: within the bound of the full quantizer's error plus a little, and
+// no better than the full search (which would mean the search did nothing).
+TEST(QuickKQuants, CloseToFullQuantizer) {
+  const CpuOps& ref_ops = cpu_ops_for(Isa::kScalar);
+  const int64_t n = 64 * core::kQK_K;
+  const auto x = gaussian(n, 77);
+  struct Case {
+    DType t;
+    FromFloatFn quick;
+  };
+  for (const Case& c : {Case{DType::kQ4_K, ref::from_float_q4_k_quick},
+                        Case{DType::kQ6_K, ref::from_float_q6_k_quick}}) {
+    const TypeOps& ops = ref_ops.type(c.t);
+    std::vector<uint8_t> q(*core::dtype_row_bytes(c.t, n));
+    c.quick(x.data(), q.data(), n);
+    const double quick = rel_rms_error(x, decode(ops, q, n));
+    const double full = rel_rms_error(x, decode(ops, encode(ops, c.t, x), n));
+    EXPECT_LE(quick, 1.5 * rms_bound(c.t)) << core::dtype_name(c.t);
+    EXPECT_LT(full, quick) << core::dtype_name(c.t);
+    EXPECT_LE(quick, 1.5 * full) << core::dtype_name(c.t);
+  }
+}
+
 TEST(DispatchDeathTest, UnsupportedTableIsAProgrammerError) {
   for (Isa isa : kAllIsas) {
     if (isa_supported(isa)) continue;
