@@ -14,8 +14,13 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 start=$(date +%s)
 elapsed() { echo "[$(( $(date +%s) - start ))s]"; }
-if [[ ! -d build/amxpack ]]; then
-  tar -C build -xJf build/amxpack.tar.xz || { echo "amx_check: no build/amxpack.tar.xz" >&2; exit 1; }
+# A fresh unpack each time, so an older pack's binaries are never timed by mistake.
+if [[ -f build/amxpack.tar.xz ]]; then
+  rm -rf build/amxpack
+  tar -C build -xJf build/amxpack.tar.xz || exit 1
+elif [[ ! -d build/amxpack ]]; then
+  echo "amx_check: neither build/amxpack.tar.xz nor build/amxpack (run scripts/amx_pack.sh)" >&2
+  exit 1
 fi
 p=build/amxpack
 export LD_LIBRARY_PATH="$PWD/$p/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

@@ -15,7 +15,10 @@ build="$root/build/release"
 out="$root/build/amxpack"
 shared="${SARATHI_TEST_DATA:-$root/../shared}"
 
-[[ -x "$build/sarathi" ]] || { echo "amx_pack: build first (cmake --preset release && cmake --build --preset release)" >&2; exit 1; }
+if [[ ! -x "$build/sarathi" ]]; then
+  echo "amx_pack: build first: cmake --preset release && cmake --build --preset release" >&2
+  exit 1
+fi
 rm -rf "$out"
 mkdir -p "$out/lib"
 bins=("$build/sarathi")
@@ -41,4 +44,5 @@ else
   echo "amx_pack: no shared data at $shared: the golden tests will skip there" >&2
 fi
 tar -C "$root/build" -cf - amxpack | xz -T0 -3 > "$root/build/amxpack.tar.xz"
-echo "amx_pack: build/amxpack.tar.xz ($(du -h "$root/build/amxpack.tar.xz" | cut -f1)); run scripts/amx_check.sh beside it"
+size=$(du -h "$root/build/amxpack.tar.xz" | cut -f1)
+echo "amx_pack: build/amxpack.tar.xz ($size); run scripts/amx_check.sh beside it"

@@ -1,8 +1,8 @@
 // The batched matmul y = x · Wᵀ on a tinyllama-sized weight (2048 x 2048) per weight type, batch
 // size M, thread count and path: "packed" (the interleaved layout the engine runs, where the op
 // table has one), "gemm" (the register-blocked GemmOps path over the GGML layout) and "vecdot"
-// (one vec_dot per output, the fallback). Counters: items/s = multiply-adds per second, bytes/s = the
-// weight bytes per second (what bounds M = 1).
+// (one vec_dot per output, the fallback). Counters: items/s = multiply-adds per second,
+// bytes/s = the weight bytes per second (what bounds M = 1).
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -68,7 +68,9 @@ bool register_all() {
   for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K,
                   DType::kQ6_K}) {
     for (Path path : {Path::kPacked, Path::kGemm, Path::kVecDot}) {
-      const char* label = path == Path::kPacked ? "/packed" : path == Path::kGemm ? "/gemm" : "/vecdot";
+      const char* label = path == Path::kPacked ? "/packed"
+                          : path == Path::kGemm ? "/gemm"
+                                                : "/vecdot";
       const std::string name = "matmul/" + std::string(core::dtype_name(t)) + label;
       benchmark::RegisterBenchmark(name.c_str(), bm_matmul, t, path)
           ->ArgsProduct({{1, 4, 32, 256}, {1, 2}})

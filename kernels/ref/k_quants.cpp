@@ -190,7 +190,8 @@ void quantize_block_q4_k(const float* x, BlockQ4_K& y, int nstep) {
     for (int l = 0; l < 32; ++l) sum_x2 += xj[l] * xj[l];
     const float av_x = std::sqrt(sum_x2 / 32);
     for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(xj[l]);
-    scales[j] = make_qkx2_quants(32, 15, xj, weights, L + 32 * j, &mins[j], Laux, -1.0f, 0.1f, nstep);
+    scales[j] =
+        make_qkx2_quants(32, 15, xj, weights, L + 32 * j, &mins[j], Laux, -1.0f, 0.1f, nstep);
     max_scale = std::max(max_scale, scales[j]);
     max_min = std::max(max_min, mins[j]);
   }

@@ -62,7 +62,8 @@ inline void loadd(int i, const void* base, long stride) {
   Tile& t = tile(i);
   std::memset(t.data, 0, sizeof(t.data));
   for (int r = 0; r < t.rows; ++r)
-    std::memcpy(t.data[r], static_cast<const uint8_t*>(base) + r * stride, static_cast<size_t>(t.colsb));
+    std::memcpy(t.data[r], static_cast<const uint8_t*>(base) + r * stride,
+                static_cast<size_t>(t.colsb));
 }
 
 inline void stored(int i, void* base, long stride) {
