@@ -98,8 +98,10 @@ std::vector<Path> matmul_paths(const kernels::CpuOps& ops) {
     const kernels::TypeOps& to = ops.type(t);
     paths.push_back({t, &ops, false, to.gemm.run != nullptr ? "gemm" : "vec_dot"});
     if (to.packed.run == nullptr) continue;
-    if (t == DType::kBF16) {  // interleaved bf16: TDPBF16PS on AMX, vdpbf16ps on AVX512-BF16
-      paths.push_back({t, &ops, true, ops.isa == kernels::Isa::kAmx ? "amx-bf16" : "dpbf16-16"});
+    if (t == DType::kBF16) {  // interleaved bf16: TDPBF16PS on AMX, vdpbf16ps or FMA below
+      const bool fma = to.packed.run == kernels::cpu_ops_for(kernels::Isa::kAvx2).bf16.packed.run;
+      paths.push_back({t, &ops, true,
+                       ops.isa == kernels::Isa::kAmx ? "amx-bf16" : fma ? "fma-16" : "dpbf16-16"});
       continue;
     }
     // The interleaved layout: maddubs on AVX2; VNNI on AVX-512 and AMX (the AMX table runs the

@@ -133,6 +133,7 @@ CpuOps make_avx2_ops() {
     o.q4_0.packed = {avx2::pack_x_packed_q4_0, avx2::packed_gemm_q4_0};
     o.q4_k.packed = {avx2::pack_x_packed_q4_k, avx2::packed_gemm_q4_k};
     o.q6_k.packed = {avx2::pack_x_packed_q6_k, avx2::packed_gemm_q6_k};
+    o.bf16.packed = {avx2::pack_x_packed_bf16, avx2::packed_gemm_bf16};
   }
   o.attend = avx2::attend_group;
   return o;
@@ -165,8 +166,10 @@ CpuOps make_avx512_ops() {
     o.q6_k.packed = {avx512::pack_x_packed_q6_k, avx512::packed_gemm_q6_k};
     // bf16: vdpbf16ps over the interleaved layout, every token count (one-token steps included,
     // so outputs do not depend on the batch); the AMX level replaces it with the tile kernel.
-    if (features().avx512_bf16)
-      o.bf16.packed = {avx512::pack_x_packed_bf16, avx512::packed_gemm_bf16};
+    // Without AVX512-BF16 the AVX2 FMA kernel over the same layout.
+    o.bf16.packed = features().avx512_bf16
+                        ? PackedGemmOps{avx512::pack_x_packed_bf16, avx512::packed_gemm_bf16}
+                        : PackedGemmOps{avx2::pack_x_packed_bf16, avx2::packed_gemm_bf16};
   }
   o.attend = avx512::attend_group;
   o.swiglu = avx512::swiglu;

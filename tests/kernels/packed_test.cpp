@@ -343,6 +343,11 @@ void check_packed_bf16(const CpuOps& ops) {
 }
 
 #ifndef SARATHI_AMX_EMULATE  // (kernels_test runs the real kernels)
+TEST(PackedKernels, Avx2Bf16MatchesOracleAndIsBatchInvariant) {
+  if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "no AVX2 on this CPU";
+  check_packed_bf16(cpu_ops_for(Isa::kAvx2));
+}
+
 TEST(PackedKernels, Avx512Bf16MatchesOracleAndIsBatchInvariant) {
   if (!isa_supported(Isa::kAvx512) || cpu_ops_for(Isa::kAvx512).bf16.gemm.run == nullptr)
     GTEST_SKIP() << "no AVX512-BF16 on this CPU";
@@ -365,15 +370,14 @@ TEST(PackedKernels, EmulatedAmxBf16MatchesOracleAndIsBatchInvariant) {
 #endif
 
 TEST(PackedKernels, PackedPathsPerIsa) {
-  // The scalar table keeps the GGML layout; AVX2 and AVX-512 pack every integer type (bf16
-  // needs AVX512-BF16 or AMX).
+  // The scalar table keeps the GGML layout; AVX2 and up pack every integer type and bf16.
   EXPECT_EQ(cpu_ops_for(Isa::kScalar).q8_0.packed.run, nullptr);
   if (isa_supported(Isa::kAvx2)) {
     EXPECT_NE(cpu_ops_for(Isa::kAvx2).q8_0.packed.run, nullptr);
     EXPECT_NE(cpu_ops_for(Isa::kAvx2).q4_0.packed.run, nullptr);
     EXPECT_NE(cpu_ops_for(Isa::kAvx2).q4_k.packed.run, nullptr);
     EXPECT_NE(cpu_ops_for(Isa::kAvx2).q6_k.packed.run, nullptr);
-    EXPECT_EQ(cpu_ops_for(Isa::kAvx2).bf16.packed.run, nullptr);
+    EXPECT_NE(cpu_ops_for(Isa::kAvx2).bf16.packed.run, nullptr);
   }
   if (isa_supported(Isa::kAvx512)) {
     EXPECT_NE(cpu_ops_for(Isa::kAvx512).q6_k.packed.run, nullptr);

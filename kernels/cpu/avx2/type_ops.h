@@ -41,6 +41,11 @@ void pack_x_packed_q4_k(const float* src, void* dst, int64_t k);
 void packed_gemm_q4_k(const PackedGemmArgs& args);
 void pack_x_packed_q6_k(const float* src, void* dst, int64_t k);
 void packed_gemm_q6_k(const PackedGemmArgs& args);
+/// The matmul over interleaved bf16 weights with FMA (packed_bf16.cpp), activations as bf16
+/// rows zero-filled to packed_x_bytes(kBF16, k): each output within f32 rounding of
+/// packed_gemm_ref, computed the same way whatever its batch.
+void pack_x_packed_bf16(const float* src, void* dst, int64_t k);
+void packed_gemm_bf16(const PackedGemmArgs& args);
 
 /// Attention for one KV head's query group (kernels.h AttendFn), the AVX-512 kernel's algorithm
 /// on 8 lanes.
