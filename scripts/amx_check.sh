@@ -2,7 +2,8 @@
 # scripts/amx_check.sh: on a machine with AMX, runs what scripts/amx_pack.sh packed: every test
 # binary (with the exit status, so a crash shows), `bench roofline`, then rounds of interleaved
 # step timings of this build against the baseline (if packed): prefill of 512 tokens, one
-# decode, 32 decodes at 512 context, per weight type; and the oneDNN comparison if packed.
+# decode, 32 decodes at 512 context, per weight type, and this build's hybrid / chunk ratio
+# (`bench step-cost`); and the oneDNN comparison if packed.
 # Output goes to $OUT/log.txt (default build/amxcheck/log.txt) and to stdout.
 #
 # Usage: scripts/amx_check.sh        (from the checkout root, build/amxpack.tar.xz present)
@@ -67,6 +68,11 @@ step() {
         echo -n "$ty 32 decodes at 512, $b: "
         step "$p/$b" bench ops -m "$m" -t "$threads" --chunk 0 --decodes 32 --context 512 --repeats 3
       done
+      # The SARATHI hybrid step (a 256-token chunk with 31 decodes at 1024 riding along) against
+      # the chunk alone: the last column of the B = 32 row.
+      echo -n "$ty hybrid / chunk at 1024, sarathi: "
+      timeout 180 "$p/sarathi" bench step-cost -m "$m" -t "$threads" --batch-sizes 32 \
+        --chunk-sizes 256 --context-lens 1024 --repeats 3 2>&1 | tail -1
     done
   done
   if [[ -x $p/sarathi_onednn_bench ]]; then
