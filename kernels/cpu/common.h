@@ -53,6 +53,15 @@ void pack_x_q8(const float* src, void* dst, int64_t k, int32_t c) {
 
 /// q8_K activations for q4_K (int16 sums of each 32 quants) or q6_K (int32 -32 * sums of each
 /// 16), quants from the level's from_float_q8_k.
+/// bf16 activations for the interleaved bf16 layout: the level's from_float_bf16 (bit-equal to
+/// ref), the rest of the row (k's padding to 32 elements and the row's own) zero.
+template <void (*kFromFloat)(const float*, void*, int64_t)>
+void pack_x_bf16(const float* src, void* dst, int64_t k) {
+  kFromFloat(src, dst, k);
+  const auto used = static_cast<size_t>(k) * 2;
+  std::memset(static_cast<uint8_t*>(dst) + used, 0, packed_x_bytes(core::DType::kBF16, k) - used);
+}
+
 template <void (*kFromFloat)(const float*, void*, int64_t), core::DType kType>
 void pack_x_q8_k(const float* src, void* dst, int64_t k) {
   const int64_t ns = k / core::kQK_K;

@@ -363,9 +363,7 @@ TEST(PackedKernels, AmxBf16MatchesOracleAndIsBatchInvariant) {
 #ifdef SARATHI_AMX_EMULATE
 TEST(PackedKernels, EmulatedAmxBf16MatchesOracleAndIsBatchInvariant) {
   if (!emulation_runs()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
-  CpuOps o = cpu_ops_for(Isa::kAvx512);
-  o.bf16.packed = {avx512::pack_x_packed_bf16, amx::packed_gemm_bf16};
-  check_packed_bf16(o);
+  for (const NamedOps& t : packed_tables()) check_packed_bf16(t.ops);
 }
 #endif
 

@@ -12,8 +12,8 @@ namespace sarathi::kernels::amx {
 void packed_gemm_q8_0(const PackedGemmArgs& args);
 void packed_gemm_q4_0(const PackedGemmArgs& args);
 
-/// AMX-BF16 over interleaved bf16 weights, activations packed by avx512::pack_x_bf16 (bf16 rows
-/// zero-padded to 32 elements). Every token count runs on the tile unit, so an output does not
+/// AMX-BF16 over interleaved bf16 weights, activations packed by avx512::pack_x_packed_bf16
+/// (bf16 rows, zero-padded). Every token count runs on the tile unit, so an output does not
 /// depend on its batch; agrees with packed_gemm_ref within f32 rounding.
 void packed_gemm_bf16(const PackedGemmArgs& args);
 

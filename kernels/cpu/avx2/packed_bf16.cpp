@@ -10,8 +10,6 @@
 
 #include "kernels/cpu/intrin.h"
 
-#include <cstring>
-
 #include "kernels/cpu/avx2/packed_tile.h"
 #include "kernels/cpu/avx2/type_ops.h"
 #include "kernels/packed.h"
@@ -85,9 +83,7 @@ void tail_tile(const PackedGemmArgs& a, int64_t g, int64_t t, int64_t rem, int64
 }  // namespace
 
 void pack_x_packed_bf16(const float* src, void* dst, int64_t k) {
-  from_float_bf16(src, dst, k);
-  const auto used = static_cast<size_t>(k) * 2;
-  std::memset(static_cast<uint8_t*>(dst) + used, 0, packed_x_bytes(core::DType::kBF16, k) - used);
+  cpu::pack_x_bf16<from_float_bf16>(src, dst, k);
 }
 
 void packed_gemm_bf16(const PackedGemmArgs& a) {

@@ -55,8 +55,7 @@ void pack_x_packed_q4_k(const float* src, void* dst, int64_t k);
 void packed_gemm_q4_k(const PackedGemmArgs& args);
 void pack_x_packed_q6_k(const float* src, void* dst, int64_t k);
 void packed_gemm_q6_k(const PackedGemmArgs& args);
-/// bf16 activations for the interleaved layout: pack_x_bf16, the row zero-filled to
-/// packed_x_bytes(kBF16, k). Needs AVX512_BF16.
+/// bf16 activations for the interleaved layout (cpu::pack_x_bf16 around from_float_bf16).
 void pack_x_packed_bf16(const float* src, void* dst, int64_t k);
 /// The matmul over interleaved bf16 weights with vdpbf16ps (activations from
 /// pack_x_packed_bf16): each output within f32 rounding of packed_gemm_ref, computed the same way

@@ -6,10 +6,9 @@
 // block, pair 0..15) whatever the tile around it, so a token's bits do not depend on its batch.
 // Tiles of G groups x C tokens keep the weight vectors in registers while they meet C tokens.
 
-#include <cstring>
-
 #include "kernels/cpu/avx512/gemm.h"
 #include "kernels/cpu/avx512/packed_tile.h"
+#include "kernels/cpu/avx512/type_ops.h"
 #include "kernels/cpu/intrin.h"
 #include "kernels/packed.h"
 
@@ -79,9 +78,7 @@ void group_tiles(const PackedGemmArgs& a, int64_t g0, int64_t nkb) {
 }  // namespace
 
 void pack_x_packed_bf16(const float* src, void* dst, int64_t k) {
-  pack_x_bf16(src, dst, k);
-  const size_t used = packed_x_bytes_bf16(k);
-  std::memset(static_cast<uint8_t*>(dst) + used, 0, packed_x_bytes(core::DType::kBF16, k) - used);
+  cpu::pack_x_bf16<from_float_bf16>(src, dst, k);
 }
 
 void packed_gemm_bf16(const PackedGemmArgs& a) {
