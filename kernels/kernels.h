@@ -114,8 +114,8 @@ struct TypeOps {
 /// share KV head kv_head: query i sees KV positions [0, kv_len + i) of the paged cache (see
 /// kernels/ops.h). Each query's result is the same whatever num_q (batch invariance).
 struct AttnGroupArgs {
-  const void* k = nullptr;  // [num_blocks, num_kv_heads, block_size, head_dim], f16 or f32
-  const void* v = nullptr;  // same layout as k
+  const void* k = nullptr;  // [num_blocks, num_kv_heads, head_dim, block_size], f16 or f32
+  const void* v = nullptr;  // [num_blocks, num_kv_heads, block_size, head_dim], same type
   bool f16 = true;          // cache dtype: f16 (Q and P rounded to f16) or f32
   int32_t block_size = 0;
   int32_t num_kv_heads = 0;

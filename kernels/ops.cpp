@@ -1,6 +1,7 @@
 #include "kernels/ops.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -83,18 +84,27 @@ void get_rows(const CpuOps& ops, core::DType dtype, const void* table, size_t ro
 
 namespace {
 
-// Element offset of (position, KV head)'s row: blocks are head-major, so one head's rows of a
-// block are contiguous (what attention streams).
-inline size_t kv_offset(const PagedKvLayer& kv, const int32_t* block_table, int32_t pos,
+// Element offset of (block of position pos, KV head)'s region: block_size * head_dim elements,
+// stored as [block_size, head_dim] for V and [head_dim, block_size] for K (see ops.h).
+inline size_t kv_region(const PagedKvLayer& kv, const int32_t* block_table, int32_t pos,
                         int32_t head) {
   const int32_t block = block_table[pos / kv.block_size];
   SARATHI_DCHECK(block >= 0 && block < kv.num_blocks, "block {} out of range", block);
-  const int32_t slot = pos % kv.block_size;
-  return ((static_cast<size_t>(block) * static_cast<size_t>(kv.num_kv_heads) +
-           static_cast<size_t>(head)) *
-              static_cast<size_t>(kv.block_size) +
-          static_cast<size_t>(slot)) *
-         static_cast<size_t>(kv.head_dim);
+  return (static_cast<size_t>(block) * static_cast<size_t>(kv.num_kv_heads) +
+          static_cast<size_t>(head)) *
+         static_cast<size_t>(kv.block_size) * static_cast<size_t>(kv.head_dim);
+}
+
+// V: the offset of (position, KV head)'s row. K: of its element 0; element j is j * block_size
+// further.
+inline size_t v_offset(const PagedKvLayer& kv, const int32_t* block_table, int32_t pos,
+                       int32_t head) {
+  return kv_region(kv, block_table, pos, head) +
+         static_cast<size_t>(pos % kv.block_size) * static_cast<size_t>(kv.head_dim);
+}
+inline size_t k_offset(const PagedKvLayer& kv, const int32_t* block_table, int32_t pos,
+                       int32_t head) {
+  return kv_region(kv, block_table, pos, head) + static_cast<size_t>(pos % kv.block_size);
 }
 
 inline float round_f16(float x) { return core::f16_to_f32(core::f32_to_f16(x)); }
@@ -105,21 +115,24 @@ void kv_store(const PagedKvLayer& kv, const int32_t* block_table, int32_t first_
               const float* k, const float* v) {
   const int64_t d = kv.head_dim;
   const int64_t width = static_cast<int64_t>(kv.num_kv_heads) * d;
+  const auto bs = static_cast<size_t>(kv.block_size);
   for (int32_t i = 0; i < num; ++i) {
     for (int32_t h = 0; h < kv.num_kv_heads; ++h) {
-      const size_t off = kv_offset(kv, block_table, first_pos + i, h);
+      const size_t koff = k_offset(kv, block_table, first_pos + i, h);
+      const size_t voff = v_offset(kv, block_table, first_pos + i, h);
       const float* kr = k + i * width + h * d;
       const float* vr = v + i * width + h * d;
       if (kv.dtype == core::DType::kF16) {
-        auto* kd = static_cast<uint16_t*>(kv.k) + off;
-        auto* vd = static_cast<uint16_t*>(kv.v) + off;
+        auto* kd = static_cast<uint16_t*>(kv.k) + koff;
+        auto* vd = static_cast<uint16_t*>(kv.v) + voff;
         for (int64_t j = 0; j < d; ++j) {
-          kd[j] = core::f32_to_f16(kr[j]);
+          kd[static_cast<size_t>(j) * bs] = core::f32_to_f16(kr[j]);
           vd[j] = core::f32_to_f16(vr[j]);
         }
       } else {
-        std::copy(kr, kr + d, static_cast<float*>(kv.k) + off);
-        std::copy(vr, vr + d, static_cast<float*>(kv.v) + off);
+        auto* kd = static_cast<float*>(kv.k) + koff;
+        for (int64_t j = 0; j < d; ++j) kd[static_cast<size_t>(j) * bs] = kr[j];
+        std::copy(vr, vr + d, static_cast<float*>(kv.v) + voff);
       }
     }
   }
@@ -138,13 +151,14 @@ void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_l
   const auto* vbase = static_cast<const KvT*>(kv.v);
   float max_score = -std::numeric_limits<float>::infinity();
   for (int32_t p = 0; p < kv_len; ++p) {
-    const KvT* kr = kbase + kv_offset(kv, block_table, p, kv_head);
+    const KvT* kr = kbase + k_offset(kv, block_table, p, kv_head);
+    const auto bs = static_cast<size_t>(kv.block_size);
     float s = 0.0f;
     for (int32_t j = 0; j < d; ++j) {
       if constexpr (kF16) {
-        s += qbuf[j] * core::f16_to_f32(kr[j]);
+        s += qbuf[j] * core::f16_to_f32(kr[static_cast<size_t>(j) * bs]);
       } else {
-        s += qbuf[j] * kr[j];
+        s += qbuf[j] * kr[static_cast<size_t>(j) * bs];
       }
     }
     s *= scale;
@@ -161,7 +175,7 @@ void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_l
   for (int32_t j = 0; j < d; ++j) out[j] = 0.0f;
   for (int32_t p = 0; p < kv_len; ++p) {
     float w = scores[p] * inv;
-    const KvT* vr = vbase + kv_offset(kv, block_table, p, kv_head);
+    const KvT* vr = vbase + v_offset(kv, block_table, p, kv_head);
     if constexpr (kF16) {
       w = round_f16(w);
       for (int32_t j = 0; j < d; ++j) out[j] += w * core::f16_to_f32(vr[j]);
@@ -184,8 +198,10 @@ size_t attend_scratch_floats(int32_t kv_len, int32_t head_dim, int32_t group, in
 
 int32_t attend_scratch_queries(int32_t kv_len, int32_t group, int32_t max_q) {
   constexpr size_t kScoreBytes = size_t{4} << 20;
-  const size_t per_query = static_cast<size_t>(group) * static_cast<size_t>((kv_len + 15) / 16 * 16) * 4;
-  const auto fit = static_cast<int32_t>(std::min<size_t>(kScoreBytes / std::max<size_t>(per_query, 1), 1 << 20));
+  const size_t per_query =
+      static_cast<size_t>(group) * static_cast<size_t>((kv_len + 15) / 16 * 16) * 4;
+  const auto fit =
+      static_cast<int32_t>(std::min<size_t>(kScoreBytes / std::max<size_t>(per_query, 1), 1 << 20));
   return std::clamp(fit, 1, std::max(max_q, 1));
 }
 
@@ -204,14 +220,11 @@ void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSe
   const int32_t d = kv.head_dim;
   // Work items: (sequence, block of up to kQueryBlock query rows, KV head).
   constexpr int32_t kQueryBlock = 16;
-  const auto blocks_of = [](int32_t n) { return (n + kQueryBlock - 1) / kQueryBlock; };
   int32_t max_len = 0;
   int32_t max_q = 1;
-  int64_t num_tasks = 0;
   for (const AttnSeq& s : seqs) {
     max_len = std::max(max_len, s.first_pos + s.num_q);
     max_q = std::max(max_q, std::min(s.num_q, kQueryBlock));
-    num_tasks += static_cast<int64_t>(blocks_of(s.num_q)) * kv.num_kv_heads;
   }
   const int32_t scratch_queries = attend_scratch_queries(max_len, group, max_q);
   // Per thread: the SIMD kernel's scratch, or the scalar loop's scores and rounded query; 16
@@ -225,60 +238,73 @@ void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSe
   float* aligned = scratch.buf.data();
   while (reinterpret_cast<uintptr_t>(aligned) % 64 != 0) ++aligned;
 
-  // Task index -> (sequence, query block, KV head), walked with a cursor per range.
-  pool.parallel_for(num_tasks, 1, [&](int thread_idx, int64_t begin, int64_t end) {
+  // Tasks, costliest first (query rows x positions they see), taken one at a time by whichever
+  // thread is free: a chunk's later query blocks see more positions, and contiguous ranges of
+  // them left one of two threads with three quarters of a prefill's attention. Each task writes
+  // its own rows, so the result does not depend on which thread runs it.
+  scratch.tasks.clear();
+  for (size_t si = 0; si < seqs.size(); ++si) {
+    const AttnSeq& s = seqs[si];
+    for (int32_t local0 = 0; local0 < s.num_q; local0 += kQueryBlock) {
+      const int64_t rows = std::min(kQueryBlock, s.num_q - local0);
+      const int64_t cost = rows * (s.first_pos + local0 + rows);
+      for (int32_t kvh = 0; kvh < kv.num_kv_heads; ++kvh)
+        scratch.tasks.push_back({cost, static_cast<int32_t>(si), local0, kvh});
+    }
+  }
+  std::sort(scratch.tasks.begin(), scratch.tasks.end(),
+            [](const AttnScratch::Task& x, const AttnScratch::Task& y) {
+              if (x.cost != y.cost) return x.cost > y.cost;
+              if (x.seq != y.seq) return x.seq < y.seq;
+              return x.local0 != y.local0 ? x.local0 < y.local0 : x.kv_head < y.kv_head;
+            });
+  std::atomic<size_t> next{0};
+  pool.run_on_all([&](int thread_idx, int) {
     float* buf = aligned + per_thread * static_cast<size_t>(thread_idx);
-    int64_t task = 0;
-    for (const AttnSeq& s : seqs) {
-      const int64_t seq_tasks = static_cast<int64_t>(blocks_of(s.num_q)) * kv.num_kv_heads;
-      if (task + seq_tasks <= begin) {
-        task += seq_tasks;
+    for (size_t ti = next.fetch_add(1, std::memory_order_relaxed); ti < scratch.tasks.size();
+         ti = next.fetch_add(1, std::memory_order_relaxed)) {
+      const AttnScratch::Task& task = scratch.tasks[ti];
+      const AttnSeq& s = seqs[static_cast<size_t>(task.seq)];
+      const int32_t local0 = task.local0;
+      const int32_t kvh = task.kv_head;
+      const int32_t num_q = std::min(kQueryBlock, s.num_q - local0);
+      const int64_t row0 = s.q_begin + local0;
+      const int64_t head0 = row0 * num_heads + static_cast<int64_t>(kvh) * group;
+      if (ops.attend != nullptr) {
+        AttnGroupArgs a;
+        a.k = kv.k;
+        a.v = kv.v;
+        a.f16 = kv.dtype == core::DType::kF16;
+        a.block_size = kv.block_size;
+        a.num_kv_heads = kv.num_kv_heads;
+        a.head_dim = d;
+        a.block_table = s.block_table;
+        a.kv_len = s.first_pos + local0 + 1;
+        a.num_q = num_q;
+        a.kv_head = kvh;
+        a.group = group;
+        a.scale = scale;
+        a.q = q + head0 * d;
+        a.out = out + head0 * d;
+        a.q_stride = static_cast<int64_t>(num_heads) * d;
+        a.scratch = buf;
+        a.scratch_queries = scratch_queries;
+        ops.attend(a);
         continue;
       }
-      if (task >= end) break;
-      for (int64_t t = std::max(begin, task); t < std::min(end, task + seq_tasks); ++t) {
-        const int32_t local0 = static_cast<int32_t>((t - task) / kv.num_kv_heads) * kQueryBlock;
-        const int32_t kvh = static_cast<int32_t>((t - task) % kv.num_kv_heads);
-        const int32_t num_q = std::min(kQueryBlock, s.num_q - local0);
-        const int64_t row0 = s.q_begin + local0;
-        const int64_t head0 = row0 * num_heads + static_cast<int64_t>(kvh) * group;
-        if (ops.attend != nullptr) {
-          AttnGroupArgs a;
-          a.k = kv.k;
-          a.v = kv.v;
-          a.f16 = kv.dtype == core::DType::kF16;
-          a.block_size = kv.block_size;
-          a.num_kv_heads = kv.num_kv_heads;
-          a.head_dim = d;
-          a.block_table = s.block_table;
-          a.kv_len = s.first_pos + local0 + 1;
-          a.num_q = num_q;
-          a.kv_head = kvh;
-          a.group = group;
-          a.scale = scale;
-          a.q = q + head0 * d;
-          a.out = out + head0 * d;
-          a.q_stride = static_cast<int64_t>(num_heads) * d;
-          a.scratch = buf;
-          a.scratch_queries = scratch_queries;
-          ops.attend(a);
-          continue;
-        }
-        for (int32_t i = 0; i < num_q; ++i) {
-          const int32_t kv_len = s.first_pos + local0 + i + 1;
-          for (int32_t g = 0; g < group; ++g) {
-            const int64_t hd = (head0 + static_cast<int64_t>(i) * num_heads + g) * d;
-            if (kv.dtype == core::DType::kF16) {
-              attend_one<uint16_t>(kv, s.block_table, kv_len, kvh, q + hd, scale, buf,
-                                   buf + max_len, out + hd);
-            } else {
-              attend_one<float>(kv, s.block_table, kv_len, kvh, q + hd, scale, buf, buf + max_len,
-                                out + hd);
-            }
+      for (int32_t i = 0; i < num_q; ++i) {
+        const int32_t kv_len = s.first_pos + local0 + i + 1;
+        for (int32_t g = 0; g < group; ++g) {
+          const int64_t hd = (head0 + static_cast<int64_t>(i) * num_heads + g) * d;
+          if (kv.dtype == core::DType::kF16) {
+            attend_one<uint16_t>(kv, s.block_table, kv_len, kvh, q + hd, scale, buf, buf + max_len,
+                                 out + hd);
+          } else {
+            attend_one<float>(kv, s.block_table, kv_len, kvh, q + hd, scale, buf, buf + max_len,
+                              out + hd);
           }
         }
       }
-      task += seq_tasks;
     }
   });
 }

@@ -48,7 +48,9 @@ void get_rows(const CpuOps& ops, core::DType dtype, const void* table, size_t ro
 
 /// A non-owning view of one layer's paged KV cache.
 struct PagedKvLayer {
-  void* k = nullptr;                      // [num_blocks, num_kv_heads, block_size, head_dim], dtype
+  // Per block and KV head, K is stored transposed: position is the fastest index, so 16
+  // positions of one head dimension are one vector for the score loops.
+  void* k = nullptr;                      // [num_blocks, num_kv_heads, head_dim, block_size], dtype
   void* v = nullptr;                      // [num_blocks, num_kv_heads, block_size, head_dim], dtype
   core::DType dtype = core::DType::kF16;  // kF16 or kF32
   int32_t num_blocks = 0;
@@ -76,6 +78,12 @@ void kv_store(const PagedKvLayer& kv, const int32_t* block_table, int32_t first_
 /// same or smaller shapes).
 struct AttnScratch {
   std::vector<float> buf;
+  /// One call's work items: (sequence, block of query rows, KV head) with a cost estimate.
+  struct Task {
+    int64_t cost;
+    int32_t seq, local0, kv_head;
+  };
+  std::vector<Task> tasks;
 };
 
 /// Causal attention for a mixed batch: q: [num_tokens, num_heads, head_dim] (already rotated),

@@ -75,7 +75,8 @@ void pack_x_q8_k(const float* src, void* dst, int64_t k) {
     d[s] = blk.d;
     if constexpr (kType == core::DType::kQ4_K) {
       auto* sums = reinterpret_cast<int16_t*>(tail) + s * 8;
-      for (int i = 0; i < 8; ++i) sums[i] = static_cast<int16_t>(blk.bsums[2 * i] + blk.bsums[2 * i + 1]);
+      for (int i = 0; i < 8; ++i)
+        sums[i] = static_cast<int16_t>(blk.bsums[2 * i] + blk.bsums[2 * i + 1]);
     } else {
       auto* corr = reinterpret_cast<int32_t*>(tail) + s * 16;
       for (int i = 0; i < 16; ++i) corr[i] = -32 * blk.bsums[i];
@@ -84,6 +85,34 @@ void pack_x_q8_k(const float* src, void* dst, int64_t k) {
   const size_t tail_bytes = kType == core::DType::kQ4_K ? 16 : 64;
   const size_t used = static_cast<size_t>(ns) * (core::kQK_K + 4 + tail_bytes);
   std::memset(out + used, 0, packed_x_bytes(kType, k) - used);
+}
+
+/// Element offset of the region of the block holding position pos for the call's KV head:
+/// block_size * head_dim elements, [head_dim, block_size] in K and [block_size, head_dim] in V
+/// (kernels/ops.h).
+inline size_t kv_region(const AttnGroupArgs& a, int32_t pos) {
+  const int32_t block = a.block_table[pos / a.block_size];
+  return (static_cast<size_t>(block) * static_cast<size_t>(a.num_kv_heads) +
+          static_cast<size_t>(a.kv_head)) *
+         static_cast<size_t>(a.block_size) * static_cast<size_t>(a.head_dim);
+}
+
+/// Element offset of V's row for position pos.
+inline size_t v_row(const AttnGroupArgs& a, int32_t pos) {
+  return kv_region(a, pos) +
+         static_cast<size_t>(pos % a.block_size) * static_cast<size_t>(a.head_dim);
+}
+
+/// Prefetches the cache regions (K or V) of the blocks holding positions [p0, p0 + n): a task's
+/// blocks are scattered and strided by the other KV heads, which the hardware prefetchers follow
+/// poorly.
+inline void prefetch_regions(const AttnGroupArgs& a, const void* base, int32_t p0, int64_t n) {
+  const size_t elem = a.f16 ? 2 : 4;
+  const size_t bytes = static_cast<size_t>(a.block_size) * static_cast<size_t>(a.head_dim) * elem;
+  for (int32_t b = p0 / a.block_size; b * static_cast<int64_t>(a.block_size) < p0 + n; ++b) {
+    const char* r = static_cast<const char*>(base) + kv_region(a, b * a.block_size) * elem;
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(r + o, 0, 3);
+  }
 }
 
 /// Calls attend(part, nq) for consecutive parts of a's queries: AttnGroupArgs::scratch_queries

@@ -72,74 +72,79 @@ TEST(Ops, Swiglu) {
     EXPECT_NEAR(o[i], g[i] / (1 + std::exp(-double(g[i]))) * u[i], 1e-5);
 }
 
-// Every ISA's attention against a dense double-precision reference: GQA, scattered blocks,
-// several sequences with chunks and decodes, head sizes below and between SIMD widths.
+// Every ISA's attention against a dense double-precision reference: GQA, scattered blocks
+// smaller than a vector, larger but not a multiple of it, and a multiple of it (K is stored
+// transposed per block; the AVX-512 kernel reads 16-position vectors straight from such blocks),
+// several sequences with chunks and decodes, head sizes below, between and at SIMD widths.
 TEST(Ops, PagedAttentionMatchesDense) {
   for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx}) {
     if (!isa_supported(isa)) continue;
-    for (int32_t hd : {8, 40}) {
+    for (int32_t hd : {8, 40, 64}) {
       for (core::DType dt : {core::DType::kF32, core::DType::kF16}) {
-        SCOPED_TRACE(std::string(isa_name(isa)) + " hd " + std::to_string(hd) + " " +
-                     std::string(core::dtype_name(dt)));
-        const int32_t kv_heads = 2, heads = 6, bs = 4, nblocks = 64;
-        std::vector<uint16_t> kbuf(nblocks * bs * kv_heads * hd * 2), vbuf(kbuf.size());
-        PagedKvLayer kv{kbuf.data(), vbuf.data(), dt, nblocks, bs, kv_heads, hd};
-        core::ThreadPool pool(2);
-        AttnScratch scratch;
-        struct Seq {
-          int first, num;
-          std::vector<int32_t> table;
-          std::vector<float> k, v;
-        };
-        std::vector<Seq> seqs = {{0, 9, {}, {}, {}}, {13, 1, {}, {}, {}}, {5, 6, {}, {}, {}}};
-        int32_t next_block = 63;
-        uint32_t seed = 10;
-        for (auto& s : seqs) {
-          const int total = s.first + s.num;
-          for (int b = 0; b < (total + bs - 1) / bs; ++b)
-            s.table.push_back(next_block--);  // scattered
-          s.k = randn(static_cast<size_t>(total * kv_heads * hd), seed++);
-          s.v = randn(static_cast<size_t>(total * kv_heads * hd), seed++);
-          kv_store(kv, s.table.data(), 0, total, s.k.data(), s.v.data());
-        }
-        int rows = 0;
-        std::vector<AttnSeq> as;
-        for (auto& s : seqs) {
-          as.push_back({rows, s.num, s.first, s.table.data()});
-          rows += s.num;
-        }
-        auto q = randn(static_cast<size_t>(rows * heads * hd), 99);
-        std::vector<float> out(q.size());
-        const float scale = 1.0f / std::sqrt(float(hd));
-        attention(cpu_ops_for(isa), kv, as, q.data(), heads, scale, out.data(), pool, scratch);
-        // f16 storage and rounding of Q and P bound the error at a few f16 ulps of O(1) values.
-        const double tol = dt == core::DType::kF16 ? 5e-3 : 1e-5;
-        auto rd = [&](float x) {
-          return dt == core::DType::kF16 ? core::f16_to_f32(core::f32_to_f16(x)) : x;
-        };
-        for (size_t si = 0; si < seqs.size(); ++si) {
-          const Seq& s = seqs[si];
-          for (int i = 0; i < s.num; ++i) {
-            const int len = s.first + i + 1;
-            for (int h = 0; h < heads; ++h) {
-              const int kvh = h / (heads / kv_heads);
-              const float* qh = q.data() + ((as[si].q_begin + i) * heads + h) * hd;
-              std::vector<double> sc(static_cast<size_t>(len));
-              double mx = -1e300, sum = 0;
-              for (int p = 0; p < len; ++p) {
-                double d = 0;
-                for (int j = 0; j < hd; ++j)
-                  d += double(qh[j]) * rd(s.k[(p * kv_heads + kvh) * hd + j]);
-                sc[p] = d * scale;
-                mx = std::max(mx, sc[p]);
-              }
-              for (auto& x : sc) sum += (x = std::exp(x - mx));
-              for (int j = 0; j < hd; ++j) {
-                double o = 0;
-                for (int p = 0; p < len; ++p)
-                  o += sc[p] / sum * rd(s.v[(p * kv_heads + kvh) * hd + j]);
-                EXPECT_NEAR(out[((as[si].q_begin + i) * heads + h) * hd + j], o, tol)
-                    << "seq " << si << " q " << i << " head " << h;
+        for (int32_t bs : {4, 24, 32}) {
+          SCOPED_TRACE(std::string(isa_name(isa)) + " hd " + std::to_string(hd) + " " +
+                       std::string(core::dtype_name(dt)) + " block " + std::to_string(bs));
+          const int32_t kv_heads = 2, heads = 6, nblocks = 64;
+          std::vector<uint16_t> kbuf(nblocks * bs * kv_heads * hd * 2), vbuf(kbuf.size());
+          PagedKvLayer kv{kbuf.data(), vbuf.data(), dt, nblocks, bs, kv_heads, hd};
+          core::ThreadPool pool(2);
+          AttnScratch scratch;
+          struct Seq {
+            int first, num;
+            std::vector<int32_t> table;
+            std::vector<float> k, v;
+          };
+          std::vector<Seq> seqs = {
+              {0, 9, {}, {}, {}}, {13, 1, {}, {}, {}}, {5, 6, {}, {}, {}}, {40, 30, {}, {}, {}}};
+          int32_t next_block = 63;
+          uint32_t seed = 10;
+          for (auto& s : seqs) {
+            const int total = s.first + s.num;
+            for (int b = 0; b < (total + bs - 1) / bs; ++b)
+              s.table.push_back(next_block--);  // scattered
+            s.k = randn(static_cast<size_t>(total * kv_heads * hd), seed++);
+            s.v = randn(static_cast<size_t>(total * kv_heads * hd), seed++);
+            kv_store(kv, s.table.data(), 0, total, s.k.data(), s.v.data());
+          }
+          int rows = 0;
+          std::vector<AttnSeq> as;
+          for (auto& s : seqs) {
+            as.push_back({rows, s.num, s.first, s.table.data()});
+            rows += s.num;
+          }
+          auto q = randn(static_cast<size_t>(rows * heads * hd), 99);
+          std::vector<float> out(q.size());
+          const float scale = 1.0f / std::sqrt(float(hd));
+          attention(cpu_ops_for(isa), kv, as, q.data(), heads, scale, out.data(), pool, scratch);
+          // f16 storage and rounding of Q and P bound the error at a few f16 ulps of O(1) values.
+          const double tol = dt == core::DType::kF16 ? 5e-3 : 1e-5;
+          auto rd = [&](float x) {
+            return dt == core::DType::kF16 ? core::f16_to_f32(core::f32_to_f16(x)) : x;
+          };
+          for (size_t si = 0; si < seqs.size(); ++si) {
+            const Seq& s = seqs[si];
+            for (int i = 0; i < s.num; ++i) {
+              const int len = s.first + i + 1;
+              for (int h = 0; h < heads; ++h) {
+                const int kvh = h / (heads / kv_heads);
+                const float* qh = q.data() + ((as[si].q_begin + i) * heads + h) * hd;
+                std::vector<double> sc(static_cast<size_t>(len));
+                double mx = -1e300, sum = 0;
+                for (int p = 0; p < len; ++p) {
+                  double d = 0;
+                  for (int j = 0; j < hd; ++j)
+                    d += double(qh[j]) * rd(s.k[(p * kv_heads + kvh) * hd + j]);
+                  sc[p] = d * scale;
+                  mx = std::max(mx, sc[p]);
+                }
+                for (auto& x : sc) sum += (x = std::exp(x - mx));
+                for (int j = 0; j < hd; ++j) {
+                  double o = 0;
+                  for (int p = 0; p < len; ++p)
+                    o += sc[p] / sum * rd(s.v[(p * kv_heads + kvh) * hd + j]);
+                  EXPECT_NEAR(out[((as[si].q_begin + i) * heads + h) * hd + j], o, tol)
+                      << "seq " << si << " q " << i << " head " << h;
+                }
               }
             }
           }

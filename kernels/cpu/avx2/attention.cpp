@@ -1,14 +1,15 @@
-// AVX2 attention (8 f32 lanes), the same algorithm as kernels/cpu/avx512/attention.cpp: K and V
-// rows converted to f32 in 64-position tiles that every head of the GQA group and every query of
-// the call reuse; scores for 8 positions from one transposing sum; softmax with a Cephes exp and
-// double sums; P . V with each V vector loaded once for two heads. Each query goes through the
-// same operations whatever the number of queries in the call (batch invariance).
+// AVX2 attention (8 f32 lanes), the same algorithm as kernels/cpu/avx512/attention.cpp: K
+// (stored transposed per block) and V converted to f32 in 64-position tiles that every head of
+// the GQA group and every query of the call reuse; scores for 8 positions as one vector of FMA
+// chains over the head dimensions; softmax with a Cephes exp and double sums; P . V with each V
+// vector loaded once for two heads. Each query goes through the same operations whatever the
+// number of queries in the call (batch invariance).
 
 #include <cstddef>
 #include <cstring>
 
-#include "kernels/cpu/common.h"
 #include "kernels/cpu/avx2/type_ops.h"
+#include "kernels/cpu/common.h"
 #include "kernels/cpu/intrin.h"
 
 namespace sarathi::kernels::avx2 {
@@ -42,27 +43,6 @@ __m256 round_f16(__m256 x) {
   return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
-// Lane i = the sum of the 8 lanes of v[i].
-SARATHI_INLINE __m256 transpose_sum8(const __m256 (&v)[8]) {
-  const __m256 a0 = _mm256_hadd_ps(v[0], v[1]);
-  const __m256 a1 = _mm256_hadd_ps(v[2], v[3]);
-  const __m256 a2 = _mm256_hadd_ps(v[4], v[5]);
-  const __m256 a3 = _mm256_hadd_ps(v[6], v[7]);
-  const __m256 b0 = _mm256_hadd_ps(a0, a1);  // per 128-bit half: sums of v0..v3
-  const __m256 b1 = _mm256_hadd_ps(a2, a3);  // of v4..v7
-  return _mm256_add_ps(_mm256_permute2f128_ps(b0, b1, 0x20), _mm256_permute2f128_ps(b0, b1, 0x31));
-}
-
-// Element offset of position pos's row for the group's KV head (head-major blocks).
-size_t row_offset(const AttnGroupArgs& a, int32_t pos) {
-  const int32_t block = a.block_table[pos / a.block_size];
-  return ((static_cast<size_t>(block) * static_cast<size_t>(a.num_kv_heads) +
-           static_cast<size_t>(a.kv_head)) *
-              static_cast<size_t>(a.block_size) +
-          static_cast<size_t>(pos % a.block_size)) *
-         static_cast<size_t>(a.head_dim);
-}
-
 // One cache row (head_dim elements) as f32 into dst, zero-padded to nc floats.
 void convert_row(const AttnGroupArgs& a, const void* base, size_t off, float* dst, int64_t nc) {
   const int64_t d = a.head_dim;
@@ -92,41 +72,116 @@ void convert_row(const AttnGroupArgs& a, const void* base, size_t off, float* ds
   for (; c < nc; c += 8) _mm256_storeu_ps(dst + c, _mm256_setzero_ps());
 }
 
-// Rows [p0, p0 + n) of one KV head into dst, nc floats apart.
-void load_rows(const AttnGroupArgs& a, const void* base, int32_t p0, int64_t n, float* dst,
-               int64_t nc) {
-  // A head's rows of one block are contiguous: walk the block table once per block rather than
-  // dividing per row.
+// V rows [p0, p0 + n) of the group's KV head into dst, nc floats apart. A head's rows of one
+// block are contiguous: walk the block table once per block rather than dividing per row.
+void load_v_rows(const AttnGroupArgs& a, int32_t p0, int64_t n, float* dst, int64_t nc) {
   int32_t pos = p0;
   for (int64_t i = 0; i < n;) {
     const int32_t in_block = a.block_size - pos % a.block_size;
     const int64_t run = in_block < n - i ? in_block : n - i;
-    const size_t off = row_offset(a, pos);
+    const size_t off = cpu::v_row(a, pos);
     for (int64_t r = 0; r < run; ++r)
-      convert_row(a, base, off + static_cast<size_t>(r * a.head_dim), dst + (i + r) * nc, nc);
+      convert_row(a, a.v, off + static_cast<size_t>(r * a.head_dim), dst + (i + r) * nc, nc);
     pos += static_cast<int32_t>(run);
     i += run;
   }
 }
 
-// Scores of one query head against np (<= 8) rows nc floats apart: per row an FMA chain over
-// the head's 8-float pieces in order, then one transposing sum.
-__m256 scores8(const float* qh, const float* rows, int64_t nc, int64_t np) {
-  __m256 part[8];
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) {
-    part[i] = _mm256_setzero_ps();
-    if (i >= np) continue;
-    const float* kr = rows + i * nc;
-    for (int64_t c = 0; c < nc; c += 8)
-      part[i] = _mm256_fmadd_ps(_mm256_loadu_ps(qh + c), _mm256_loadu_ps(kr + c), part[i]);
+// K of positions [p0, p0 + n) as f32 into kt: [head_dim][kTile], lanes from n up to the next
+// multiple of 8 zero. The cache stores K transposed per block, so a block's positions of one
+// head dimension are contiguous.
+void load_k_tile(const AttnGroupArgs& a, int32_t p0, int64_t n, float* kt) {
+  const int64_t d = a.head_dim;
+  const auto bs = static_cast<size_t>(a.block_size);
+  int32_t pos = p0;
+  for (int64_t i = 0; i < n;) {
+    const int32_t slot = pos % a.block_size;
+    const int64_t run = a.block_size - slot < n - i ? a.block_size - slot : n - i;
+    const size_t off = cpu::kv_region(a, pos) + static_cast<size_t>(slot);
+    for (int64_t j = 0; j < d; ++j) {
+      const size_t src = off + static_cast<size_t>(j) * bs;
+      float* dst = kt + j * kTile + i;
+      int64_t c = 0;
+      if (a.f16) {
+        const uint16_t* k = static_cast<const uint16_t*>(a.k) + src;
+        for (; c + 8 <= run; c += 8)
+          _mm256_storeu_ps(
+              dst + c, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + c))));
+        for (; c < run; ++c) dst[c] = core::f16_to_f32(k[c]);
+      } else {
+        const float* k = static_cast<const float*>(a.k) + src;
+        for (; c + 8 <= run; c += 8) _mm256_storeu_ps(dst + c, _mm256_loadu_ps(k + c));
+        for (; c < run; ++c) dst[c] = k[c];
+      }
+    }
+    pos += static_cast<int32_t>(run);
+    i += run;
   }
-  return transpose_sum8(part);
+  for (int64_t j = 0; j < d; ++j)
+    for (int64_t c = n; c % 8 != 0; ++c) kt[j * kTile + c] = 0.0f;
+}
+
+// Scores of HN query heads (rows of q, qstride floats apart) against PV 8-position vectors of
+// the K tile from kt: per (head, position) one FMA chain over the head dimensions in order.
+template <int HN, int PV>
+SARATHI_INLINE void scores_block(const float* q, int64_t qstride, const float* kt, int64_t d,
+                                 __m256 (&acc)[HN][PV]) {
+#pragma GCC unroll 4
+  for (int h = 0; h < HN; ++h)
+#pragma GCC unroll 4
+    for (int v = 0; v < PV; ++v) acc[h][v] = _mm256_setzero_ps();
+  for (int64_t j = 0; j < d; ++j) {
+    __m256 kv[PV];
+#pragma GCC unroll 4
+    for (int v = 0; v < PV; ++v) kv[v] = _mm256_loadu_ps(kt + j * kTile + 8 * v);
+#pragma GCC unroll 4
+    for (int h = 0; h < HN; ++h) {
+      const __m256 qj = _mm256_broadcast_ss(q + h * qstride + j);
+#pragma GCC unroll 4
+      for (int v = 0; v < PV; ++v) acc[h][v] = _mm256_fmadd_ps(kv[v], qj, acc[h][v]);
+    }
+  }
 }
 
 __m256i lane_mask(int64_t count) {
   const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), idx);
+}
+
+// Scaled scores of HN heads of one query (length len) for positions [p0, p0 + 8 * PV) of the
+// tile starting at t0, stored to sc rows (len16 apart) and folded into the running maxima.
+template <int HN, int PV>
+void scores_into(const float* q, int64_t nc16, const float* kt, int64_t d, int64_t t0, int64_t p0,
+                 int64_t len, float* sc, int64_t len16, float* mx, __m256 scale) {
+  __m256 acc[HN][PV];
+  scores_block<HN, PV>(q, nc16, kt + (p0 - t0), d, acc);
+#pragma GCC unroll 4
+  for (int h = 0; h < HN; ++h) {
+    __m256 vmax = _mm256_loadu_ps(mx + 16 * h);
+#pragma GCC unroll 4
+    for (int v = 0; v < PV; ++v) {
+      const int64_t p = p0 + 8 * v;
+      const __m256 sv = _mm256_mul_ps(acc[h][v], scale);
+      _mm256_storeu_ps(sc + h * len16 + p, sv);
+      vmax =
+          _mm256_blendv_ps(vmax, _mm256_max_ps(vmax, sv), _mm256_castsi256_ps(lane_mask(len - p)));
+    }
+    _mm256_storeu_ps(mx + 16 * h, vmax);
+  }
+}
+
+// The scores of HN heads over the tile's positions [t0, end): blocks of kPV vectors, then single
+// vectors.
+template <int HN>
+void scores_heads(const float* q, int64_t nc16, const float* kt, int64_t d, int64_t t0, int64_t end,
+                  int64_t len, float* sc, int64_t len16, float* mx, __m256 scale) {
+  constexpr int kPV = 8 / HN > 4 ? 4 : 8 / HN;
+  int64_t p0 = t0;
+  for (; p0 + 8 * kPV <= (end + 7) / 8 * 8; p0 += 8 * kPV)
+    scores_into<HN, kPV>(q, nc16, kt, d, t0, p0, len, sc, len16, mx, scale);
+  if constexpr (kPV > 1) {
+    for (; p0 < end; p0 += 8) scores_into<HN, 1>(q, nc16, kt, d, t0, p0, len, sc, len16, mx, scale);
+  }
 }
 
 // P . V over one tile for HN heads and 32 output floats from c0 (4 vectors per head), each V
@@ -159,7 +214,7 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
   const int64_t nc16 = round_up16(d);  // rows padded to 16 floats, as the scratch is sized
   const int64_t len16 = round_up16(max_len);
   const int64_t heads = static_cast<int64_t>(nq) * a.group;
-  float* kt = a.scratch;           // [kTile, nc16]: K, then V rows of one tile
+  float* kt = a.scratch;           // K of one tile ([d, kTile]), then its V rows ([kTile, nc16])
   float* sc = kt + kTile * nc16;   // [heads, len16]
   float* qb = sc + heads * len16;  // [heads, nc16]: rounded queries, then P . V sums
   float* mx = qb + heads * nc16;   // [heads, 16]: 8 running maxima
@@ -181,22 +236,27 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
   const __m256 scale = _mm256_set1_ps(a.scale);
   for (int64_t t0 = 0; t0 < max_len; t0 += kTile) {
     const int64_t nt = max_len - t0 < kTile ? max_len - t0 : kTile;
-    load_rows(a, a.k, static_cast<int32_t>(t0), nt, kt, nc16);
-    for (int64_t qh = 0; qh < heads; ++qh) {
-      const int64_t len = len_of(static_cast<int32_t>(qh / a.group));
+    load_k_tile(a, static_cast<int32_t>(t0), nt, kt);
+    for (int32_t i = 0; i < nq; ++i) {
+      const int64_t len = len_of(i);
       if (len <= t0) continue;
       const int64_t end = t0 + nt < len ? t0 + nt : len;
-      const float* q = qb + qh * nc16;
-      float* sh = sc + qh * len16;
-      __m256 vmax = _mm256_loadu_ps(mx + 16 * qh);
-      for (int64_t p0 = t0; p0 < end; p0 += 8) {
-        const int64_t np = len - p0 < 8 ? len - p0 : 8;
-        const __m256 sv = _mm256_mul_ps(scores8(q, kt + (p0 - t0) * nc16, nc16, np), scale);
-        _mm256_storeu_ps(sh + p0, sv);
-        const __m256 m = _mm256_castsi256_ps(lane_mask(np));
-        vmax = _mm256_blendv_ps(vmax, _mm256_max_ps(vmax, sv), m);
+      for (int32_t h0 = 0; h0 < a.group;) {
+        const int64_t qh = static_cast<int64_t>(i) * a.group + h0;
+        const float* q = qb + qh * nc16;
+        float* sh = sc + qh * len16;
+        float* m = mx + 16 * qh;
+        if (a.group - h0 >= 4) {
+          scores_heads<4>(q, nc16, kt, d, t0, end, len, sh, len16, m, scale);
+          h0 += 4;
+        } else if (a.group - h0 >= 2) {
+          scores_heads<2>(q, nc16, kt, d, t0, end, len, sh, len16, m, scale);
+          h0 += 2;
+        } else {
+          scores_heads<1>(q, nc16, kt, d, t0, end, len, sh, len16, m, scale);
+          h0 += 1;
+        }
       }
-      _mm256_storeu_ps(mx + 16 * qh, vmax);
     }
   }
   for (int64_t qh = 0; qh < heads; ++qh) {
@@ -231,7 +291,7 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
     for (int64_t c = 0; c < nc16; c += 8) _mm256_storeu_ps(qb + qh * nc16 + c, _mm256_setzero_ps());
   for (int64_t t0 = 0; t0 < max_len; t0 += kTile) {
     const int64_t nt_all = max_len - t0 < kTile ? max_len - t0 : kTile;
-    load_rows(a, a.v, static_cast<int32_t>(t0), nt_all, kt, nc16);
+    load_v_rows(a, static_cast<int32_t>(t0), nt_all, kt, nc16);
     for (int32_t i = 0; i < nq; ++i) {
       const int64_t len = len_of(i);
       if (len <= t0) continue;

@@ -1,15 +1,16 @@
-// AVX-512 attention for one query token and the query heads sharing one KV head: K and V rows
-// are converted to f32 in L1-sized tiles and reused by every head of the group; scores for 16 positions
-// come out of one transposing sum; exp is a vectorised Cephes polynomial. Each output depends
-// only on its own query and the cache, with a fixed order of operations (batch invariance).
+// AVX-512 attention for the queries of one sequence and the query heads sharing one KV head: K
+// (stored transposed per block) and V are converted to f32 in L1-sized tiles and reused by every
+// head of the group and every query; scores for 16 positions are one vector of FMA chains over
+// the head dimensions; exp is a vectorised Cephes polynomial. Each output depends only on its own
+// query and the cache, with a fixed order of operations (batch invariance).
 
-#include "kernels/cpu/intrin.h"
+#include "kernels/cpu/avx512/attention.h"
 
 #include <cstddef>
 
-#include "kernels/cpu/common.h"
-#include "kernels/cpu/avx512/attention.h"
 #include "kernels/cpu/avx512/vec_math.h"
+#include "kernels/cpu/common.h"
+#include "kernels/cpu/intrin.h"
 
 namespace sarathi::kernels::avx512 {
 namespace {
@@ -20,99 +21,8 @@ __mmask16 mask16(int64_t count) {
   return count >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << count) - 1u);
 }
 
-// The row at element offset `off` of the cache, converted to f32 (head_dim floats; the caller
-// pads).
-void convert_row(const AttnGroupArgs& a, const void* base, size_t off, float* dst) {
-  for (int64_t c = 0; c < a.head_dim; c += 16) {
-    const __mmask16 m = mask16(a.head_dim - c);
-    __m512 v;
-    if (a.f16) {
-      v = _mm512_cvtph_ps(
-          _mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(base) + off + c));
-    } else {
-      v = _mm512_maskz_loadu_ps(m, static_cast<const float*>(base) + off + c);
-    }
-    _mm512_storeu_ps(dst + c, v);
-  }
-}
-
-// Element offset of position pos's row for the group's KV head (head-major blocks: a head's
-// rows of one block are contiguous).
-size_t row_offset(const AttnGroupArgs& a, int32_t pos) {
-  const int32_t block = a.block_table[pos / a.block_size];
-  return ((static_cast<size_t>(block) * static_cast<size_t>(a.num_kv_heads) +
-           static_cast<size_t>(a.kv_head)) *
-              static_cast<size_t>(a.block_size) +
-          static_cast<size_t>(pos % a.block_size)) *
-         static_cast<size_t>(a.head_dim);
-}
-
-// Lane i of the result = the sum of the 16 lanes of v[i].
-inline __attribute__((always_inline)) __m512 transpose_sum16(const __m512 (&v)[16]) {
-  __m512 t[8];
-  for (int i = 0; i < 8; ++i)
-    t[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
-                         _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
-  __m512 u[4];
-  for (int i = 0; i < 4; ++i) {
-    const __m512d a = _mm512_castps_pd(t[2 * i]);
-    const __m512d b = _mm512_castps_pd(t[2 * i + 1]);
-    u[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
-                         _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
-  }
-  const __m512 w0 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                                  _mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
-  const __m512 w1 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(2, 0, 2, 0)),
-                                  _mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(3, 1, 3, 1)));
-  return _mm512_add_ps(_mm512_shuffle_f32x4(w0, w1, _MM_SHUFFLE(2, 0, 2, 0)),
-                       _mm512_shuffle_f32x4(w0, w1, _MM_SHUFFLE(3, 1, 3, 1)));
-}
-
 __m512 round_f16(__m512 x) {
   return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-}
-
-// Scores of one query head against np (<= 16) converted rows (nc16 = 16 * NC floats apart):
-// per row an FMA chain over the head's 16-float pieces in order, then one transposing sum. NC is
-// a template argument so the query and the 16 partial sums stay in registers.
-template <int NC>
-__m512 scores16_fixed(const float* qh, const float* rows, int64_t np) {
-  __m512 q[NC];
-#pragma GCC unroll 8
-  for (int c = 0; c < NC; ++c) q[c] = _mm512_loadu_ps(qh + 16 * c);
-  __m512 part[16];
-#pragma GCC unroll 16
-  for (int i = 0; i < 16; ++i) {
-    part[i] = _mm512_setzero_ps();
-    if (i < np) {
-#pragma GCC unroll 8
-      for (int c = 0; c < NC; ++c)
-        part[i] = _mm512_fmadd_ps(q[c], _mm512_loadu_ps(rows + (i * NC + c) * 16), part[i]);
-    }
-  }
-  return transpose_sum16(part);
-}
-
-__m512 scores16(const float* qh, const float* rows, int64_t nc16, int64_t np) {
-  switch (nc16 / 16) {
-    case 4: return scores16_fixed<4>(qh, rows, np);
-    case 8: return scores16_fixed<8>(qh, rows, np);
-    case 2: return scores16_fixed<2>(qh, rows, np);
-    case 6: return scores16_fixed<6>(qh, rows, np);
-    case 3: return scores16_fixed<3>(qh, rows, np);
-    case 5: return scores16_fixed<5>(qh, rows, np);
-    case 1: return scores16_fixed<1>(qh, rows, np);
-    default: break;
-  }
-  __m512 part[16];
-  for (int64_t i = 0; i < 16; ++i) {
-    part[i] = _mm512_setzero_ps();
-    if (i >= np) continue;
-    const float* kr = rows + i * nc16;
-    for (int64_t c = 0; c < nc16; c += 16)
-      part[i] = _mm512_fmadd_ps(_mm512_loadu_ps(qh + c), _mm512_loadu_ps(kr + c), part[i]);
-  }
-  return transpose_sum16(part);
 }
 
 // Tiles of kTile positions whose K (then V) rows are converted into L1-sized buffers and used
@@ -122,55 +32,268 @@ __m512 scores16(const float* qh, const float* rows, int64_t nc16, int64_t np) {
 // the attention of a 512-token prefill 26% faster.)
 constexpr int64_t kTile = 64;
 
-// Rows [p0, p0 + n) of one KV head into dst (nc16 floats apart), walking the block table
-// instead of dividing per row.
-void load_rows(const AttnGroupArgs& a, const void* base, int32_t p0, int64_t n, float* dst,
-               int64_t nc16) {
+// K of positions [p0, p0 + n) as f32 into kt: [head_dim][kTile], lanes from n up to the next
+// multiple of 16 zero. The cache stores K transposed per block, so a block's positions of one
+// head dimension are contiguous and convert as one masked vector.
+void load_k_tile(const AttnGroupArgs& a, int32_t p0, int64_t n, float* kt) {
+  const int64_t d = a.head_dim;
+  const auto bs = static_cast<size_t>(a.block_size);
+  int32_t pos = p0;
+  for (int64_t i = 0; i < n;) {
+    const int32_t slot = pos % a.block_size;
+    const int64_t run = a.block_size - slot < n - i ? a.block_size - slot : n - i;
+    const size_t off = cpu::kv_region(a, pos) + static_cast<size_t>(slot);
+    if (run == 16 && a.f16) {
+      // The common case (16-position blocks): whole vectors, no masks (masked stores are slow
+      // on Zen 4).
+      const uint16_t* k = static_cast<const uint16_t*>(a.k) + off;
+      for (int64_t j = 0; j < d; ++j)
+        _mm512_storeu_ps(kt + j * kTile + i,
+                         _mm512_cvtph_ps(_mm256_loadu_si256(
+                             reinterpret_cast<const __m256i*>(k + static_cast<size_t>(j) * bs))));
+      pos += 16;
+      i += 16;
+      continue;
+    }
+    for (int64_t j = 0; j < d; ++j) {
+      const size_t src = off + static_cast<size_t>(j) * bs;
+      float* dst = kt + j * kTile + i;
+      for (int64_t c = 0; c < run; c += 16) {
+        const __mmask16 m = mask16(run - c);
+        const __m512 v =
+            a.f16 ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(
+                        m, static_cast<const uint16_t*>(a.k) + src + static_cast<size_t>(c)))
+                  : _mm512_maskz_loadu_ps(
+                        m, static_cast<const float*>(a.k) + src + static_cast<size_t>(c));
+        _mm512_mask_storeu_ps(dst + c, m, v);
+      }
+    }
+    pos += static_cast<int32_t>(run);
+    i += run;
+  }
+  if (n % 16 != 0) {
+    const auto pad = static_cast<__mmask16>(~mask16(n % 16));
+    for (int64_t j = 0; j < d; ++j)
+      _mm512_mask_storeu_ps(kt + j * kTile + n / 16 * 16, pad, _mm512_setzero_ps());
+  }
+}
+
+// V rows [p0, p0 + n) of the group's KV head into dst (nc16 floats apart, zero-padded), walking
+// the block table once per block.
+void load_v_rows(const AttnGroupArgs& a, int32_t p0, int64_t n, float* dst, int64_t nc16) {
+  const int64_t d = a.head_dim;
   int32_t pos = p0;
   for (int64_t i = 0; i < n;) {
     const int32_t in_block = a.block_size - pos % a.block_size;
     const int64_t run = in_block < n - i ? in_block : n - i;
     // A head's rows of one block are contiguous.
-    const size_t off = row_offset(a, pos);
-    const size_t stride = static_cast<size_t>(a.head_dim);
-    if (nc16 == a.head_dim) {
+    const size_t off = cpu::v_row(a, pos);
+    if (nc16 == d) {
       // No padding: the run converts as one flat array.
       const int64_t n_el = run * nc16;
       float* out = dst + i * nc16;
       if (a.f16) {
-        const uint16_t* src = static_cast<const uint16_t*>(base) + off;
+        const uint16_t* src = static_cast<const uint16_t*>(a.v) + off;
         for (int64_t e = 0; e < n_el; e += 16)
-          _mm512_storeu_ps(out + e, _mm512_cvtph_ps(_mm256_loadu_si256(
-                                        reinterpret_cast<const __m256i*>(src + e))));
+          _mm512_storeu_ps(
+              out + e,
+              _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + e))));
       } else {
-        const float* src = static_cast<const float*>(base) + off;
+        const float* src = static_cast<const float*>(a.v) + off;
         for (int64_t e = 0; e < n_el; e += 16) _mm512_storeu_ps(out + e, _mm512_loadu_ps(src + e));
       }
     } else {
-      for (int64_t r = 0; r < run; ++r)
-        convert_row(a, base, off + static_cast<size_t>(r) * stride, dst + (i + r) * nc16);
+      for (int64_t r = 0; r < run; ++r) {
+        const size_t row = off + static_cast<size_t>(r * d);
+        for (int64_t c = 0; c < nc16; c += 16) {
+          const __mmask16 m = mask16(d - c);
+          const __m512 v =
+              a.f16 ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(
+                          m, static_cast<const uint16_t*>(a.v) + row + static_cast<size_t>(c)))
+                    : _mm512_maskz_loadu_ps(
+                          m, static_cast<const float*>(a.v) + row + static_cast<size_t>(c));
+          _mm512_storeu_ps(dst + (i + r) * nc16 + c, v);
+        }
+      }
     }
     pos += static_cast<int32_t>(run);
     i += run;
   }
 }
 
-// Prefetches the cache lines of rows [p0, p0 + n) (the next tile) while this one is computed:
-// a task's rows are scattered over blocks and strided by the other KV heads, which the hardware
-// prefetchers follow poorly.
-void prefetch_rows(const AttnGroupArgs& a, const void* base, int32_t p0, int64_t n) {
-  const size_t elem = a.f16 ? 2 : 4;
-  const size_t row_bytes = static_cast<size_t>(a.head_dim) * elem;
-  int32_t pos = p0;
-  for (int64_t i = 0; i < n;) {
-    const int32_t in_block = a.block_size - pos % a.block_size;
-    const int64_t run = in_block < n - i ? in_block : n - i;
-    // The run's rows are contiguous.
-    const char* row = static_cast<const char*>(base) + row_offset(a, pos) * elem;
-    for (size_t b = 0; b < static_cast<size_t>(run) * row_bytes; b += 64)
-      _mm_prefetch(row + b, _MM_HINT_T0);
-    pos += static_cast<int32_t>(run);
-    i += run;
+SARATHI_INLINE __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+SARATHI_INLINE __m512 load16(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// Where the K vectors of a tile come from: the converted tile (f32, kTile apart) or, when every
+// 16 positions from a multiple of 16 lie in one block, the cache itself (T = the cache type;
+// block_size apart), converted as they are loaded.
+template <class T>
+struct KSource {
+  const AttnGroupArgs* a;
+  const T* tile;  // the converted tile's column 0 (position t0), or null: read the cache
+  int64_t t0;
+  const T* at(int64_t p) const {
+    if (tile != nullptr) return tile + (p - t0);
+    return static_cast<const T*>(a->k) + cpu::kv_region(*a, static_cast<int32_t>(p)) +
+           p % a->block_size;
+  }
+  int64_t stride() const { return tile != nullptr ? kTile : a->block_size; }
+};
+
+// Scores of HN query heads (rows of q, qstride floats apart) against PV 16-position vectors of
+// K (k[v], dimension j at k[v] + j * kstride): per (head, position) one FMA chain over the head
+// dimensions in order. Each K vector is loaded once for the HN heads; HN * PV independent chains
+// hide the FMA latency.
+template <int HN, int PV, class T>
+SARATHI_INLINE void scores_block(const float* q, int64_t qstride, const T* const (&k)[PV],
+                                 int64_t kstride, int64_t d, __m512 (&acc)[HN][PV]) {
+#pragma GCC unroll 8
+  for (int h = 0; h < HN; ++h)
+#pragma GCC unroll 4
+    for (int v = 0; v < PV; ++v) acc[h][v] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < d; ++j) {
+    __m512 kv[PV];
+#pragma GCC unroll 4
+    for (int v = 0; v < PV; ++v) kv[v] = load16(k[v] + j * kstride);
+#pragma GCC unroll 8
+    for (int h = 0; h < HN; ++h) {
+      const __m512 qj = _mm512_set1_ps(q[h * qstride + j]);
+#pragma GCC unroll 4
+      for (int v = 0; v < PV; ++v) acc[h][v] = _mm512_fmadd_ps(kv[v], qj, acc[h][v]);
+    }
+  }
+}
+
+// Scaled scores of HN heads of one query (length len) for positions [p0, p0 + 16 * PV), stored
+// to sc rows (len16 apart) and folded into the running maxima.
+template <int HN, int PV, class T>
+void scores_into(const float* q, int64_t nc16, const KSource<T>& ks, int64_t d, int64_t p0,
+                 int64_t len, float* sc, int64_t len16, float* mx, __m512 scale) {
+  const T* k[PV];
+#pragma GCC unroll 4
+  for (int v = 0; v < PV; ++v) k[v] = ks.at(p0 + 16 * v);
+  __m512 acc[HN][PV];
+  scores_block<HN, PV, T>(q, nc16, k, ks.stride(), d, acc);
+#pragma GCC unroll 8
+  for (int h = 0; h < HN; ++h) {
+    __m512 vmax = _mm512_loadu_ps(mx + 16 * h);
+#pragma GCC unroll 4
+    for (int v = 0; v < PV; ++v) {
+      const int64_t p = p0 + 16 * v;
+      const __m512 sv = _mm512_mul_ps(acc[h][v], scale);
+      _mm512_storeu_ps(sc + h * len16 + p, sv);
+      vmax = _mm512_mask_max_ps(vmax, mask16(len - p), vmax, sv);
+    }
+    _mm512_storeu_ps(mx + 16 * h, vmax);
+  }
+}
+
+// The scores of HN heads over the tile's positions [t0, end): blocks of kPV vectors, then single
+// vectors.
+template <int HN, class T>
+void scores_heads(const float* q, int64_t nc16, const KSource<T>& ks, int64_t d, int64_t end,
+                  int64_t len, float* sc, int64_t len16, float* mx, __m512 scale) {
+  constexpr int kPV = 8 / HN > 4 ? 4 : 8 / HN;
+  int64_t p0 = ks.t0;
+  for (; p0 + 16 * kPV <= (end + 15) / 16 * 16; p0 += 16 * kPV)
+    scores_into<HN, kPV, T>(q, nc16, ks, d, p0, len, sc, len16, mx, scale);
+  if constexpr (kPV > 1) {
+    for (; p0 < end; p0 += 16) scores_into<HN, 1, T>(q, nc16, ks, d, p0, len, sc, len16, mx, scale);
+  }
+}
+
+// The scores of all heads of query i over the tile: heads in blocks of 8, 4, 2, 1.
+template <class T>
+void scores_query(const AttnGroupArgs& a, const float* qb, int64_t nc16, const KSource<T>& ks,
+                  int32_t i, int64_t end, int64_t len, float* sc, int64_t len16, float* mx,
+                  __m512 scale) {
+  const int64_t d = a.head_dim;
+  for (int32_t h0 = 0; h0 < a.group;) {
+    const int64_t qh = static_cast<int64_t>(i) * a.group + h0;
+    const float* q = qb + qh * nc16;
+    float* sh = sc + qh * len16;
+    float* m = mx + 16 * qh;
+    const int32_t left = a.group - h0;
+    if (left >= 8) {
+      scores_heads<8, T>(q, nc16, ks, d, end, len, sh, len16, m, scale);
+      h0 += 8;
+    } else if (left >= 4) {
+      scores_heads<4, T>(q, nc16, ks, d, end, len, sh, len16, m, scale);
+      h0 += 4;
+    } else if (left >= 2) {
+      scores_heads<2, T>(q, nc16, ks, d, end, len, sh, len16, m, scale);
+      h0 += 2;
+    } else {
+      scores_heads<1, T>(q, nc16, ks, d, end, len, sh, len16, m, scale);
+      h0 += 1;
+    }
+  }
+}
+
+// P · V straight from the cache for HN heads and output dimensions [c0, c0 + 32): `count` V
+// rows from position p at rows (head_dim elements apart, converted as loaded), each V vector
+// used by the HN heads. Per (head, lane) the FMAs run over positions in order, as in pv_tile.
+template <int HN, class T>
+void pv_rows(float* out, int64_t d, const float* sq, int64_t len16, int64_t p, int64_t count,
+             const T* rows, int64_t c0) {
+  __m512 acc[HN][2];
+#pragma GCC unroll 8
+  for (int h = 0; h < HN; ++h) {
+    acc[h][0] = _mm512_loadu_ps(out + h * d + c0);
+    acc[h][1] = _mm512_loadu_ps(out + h * d + c0 + 16);
+  }
+  for (int64_t r = 0; r < count; ++r) {
+    const __m512 v0 = load16(rows + r * d + c0), v1 = load16(rows + r * d + c0 + 16);
+#pragma GCC unroll 8
+    for (int h = 0; h < HN; ++h) {
+      const __m512 w = _mm512_set1_ps(sq[h * len16 + p + r]);
+      acc[h][0] = _mm512_fmadd_ps(w, v0, acc[h][0]);
+      acc[h][1] = _mm512_fmadd_ps(w, v1, acc[h][1]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int h = 0; h < HN; ++h) {
+    _mm512_storeu_ps(out + h * d + c0, acc[h][0]);
+    _mm512_storeu_ps(out + h * d + c0 + 16, acc[h][1]);
+  }
+}
+
+// P · V of one query (length len) over positions [t0, t0 + nt) straight from the cache, block
+// run by block run; heads in blocks of 8, 4, 2, 1.
+template <class T>
+void pv_query_direct(const AttnGroupArgs& a, float* out, const float* sq, int64_t len16, int64_t t0,
+                     int64_t nt) {
+  const int64_t d = a.head_dim;
+  for (int32_t h0 = 0; h0 < a.group;) {
+    const int32_t left = a.group - h0;
+    const int hn = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+    float* oh = out + h0 * d;
+    const float* sh = sq + h0 * len16;
+    for (int64_t c0 = 0; c0 < d; c0 += 32) {
+      for (int64_t p = t0; p < t0 + nt;) {
+        const int64_t in_block = a.block_size - p % a.block_size;
+        const int64_t run = in_block < t0 + nt - p ? in_block : t0 + nt - p;
+        const T* rows = static_cast<const T*>(a.v) + cpu::v_row(a, static_cast<int32_t>(p));
+        switch (hn) {
+          case 8:
+            pv_rows<8, T>(oh, d, sh, len16, p, run, rows, c0);
+            break;
+          case 4:
+            pv_rows<4, T>(oh, d, sh, len16, p, run, rows, c0);
+            break;
+          case 2:
+            pv_rows<2, T>(oh, d, sh, len16, p, run, rows, c0);
+            break;
+          default:
+            pv_rows<1, T>(oh, d, sh, len16, p, run, rows, c0);
+            break;
+        }
+        p += run;
+      }
+    }
+    h0 += hn;
   }
 }
 
@@ -182,7 +305,8 @@ void pv_tile(const AttnGroupArgs& a, float* out, const float* sc, int64_t len16,
              int64_t nt, const float* vt, int64_t nc16, int32_t h0, int64_t c0) {
   __m512 acc[HN][4];
   for (int h = 0; h < HN; ++h)
-    for (int j = 0; j < 4; ++j) acc[h][j] = _mm512_loadu_ps(out + (h0 + h) * a.head_dim + c0 + 16 * j);
+    for (int j = 0; j < 4; ++j)
+      acc[h][j] = _mm512_loadu_ps(out + (h0 + h) * a.head_dim + c0 + 16 * j);
   for (int64_t p = 0; p < nt; ++p) {
     const float* vr = vt + p * nc16 + c0;
     const __m512 v0 = _mm512_loadu_ps(vr), v1 = _mm512_loadu_ps(vr + 16);
@@ -196,7 +320,8 @@ void pv_tile(const AttnGroupArgs& a, float* out, const float* sc, int64_t len16,
     }
   }
   for (int h = 0; h < HN; ++h)
-    for (int j = 0; j < 4; ++j) _mm512_storeu_ps(out + (h0 + h) * a.head_dim + c0 + 16 * j, acc[h][j]);
+    for (int j = 0; j < 4; ++j)
+      _mm512_storeu_ps(out + (h0 + h) * a.head_dim + c0 + 16 * j, acc[h][j]);
 }
 
 // nq consecutive queries of one sequence (query i sees kv_len + i positions) over the same
@@ -208,11 +333,15 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
   const int64_t nc16 = round_up16(d);
   const int64_t len16 = round_up16(max_len);
   const int64_t heads = static_cast<int64_t>(nq) * a.group;  // (query, head) pairs
-  float* kt = a.scratch;          // [kTile, nc16]: K, then V rows of one tile
-  float* sc = kt + kTile * nc16;  // [nq * group, len16]
-  float* qb = sc + heads * len16; // [nq * group, nc16]
-  float* mx = qb + heads * nc16;  // [nq * group, 16] running maxima
+  float* kt = a.scratch;           // K of one tile ([d, kTile]), then its V rows ([kTile, nc16])
+  float* sc = kt + kTile * nc16;   // [nq * group, len16]
+  float* qb = sc + heads * len16;  // [nq * group, nc16]
+  float* mx = qb + heads * nc16;   // [nq * group, 16] running maxima
   auto len_of = [&](int32_t i) { return static_cast<int64_t>(a.kv_len) + i; };
+  // With 16-position vectors inside blocks and whole 32-float pieces of a head, K and V are read
+  // from the cache as they are used (no conversion buffers: on Zen 4 their stores cost about a
+  // third of a decode's attention); otherwise through the converted tiles.
+  const bool direct = a.block_size % 16 == 0 && d % 32 == 0;
   for (int32_t i = 0; i < nq; ++i) {
     for (int32_t h = 0; h < a.group; ++h) {
       const int64_t qh = static_cast<int64_t>(i) * a.group + h;
@@ -227,29 +356,23 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
   const __m512 scale = _mm512_set1_ps(a.scale);
   for (int64_t t0 = 0; t0 < max_len; t0 += kTile) {
     const int64_t nt = max_len - t0 < kTile ? max_len - t0 : kTile;
-    load_rows(a, a.k, static_cast<int32_t>(t0), nt, kt, nc16);
+    if (!direct) load_k_tile(a, static_cast<int32_t>(t0), nt, kt);
     if (t0 + kTile < max_len) {
-      prefetch_rows(a, a.k, static_cast<int32_t>(t0 + kTile),
-                    max_len - t0 - kTile < kTile ? max_len - t0 - kTile : kTile);
+      cpu::prefetch_regions(a, a.k, static_cast<int32_t>(t0 + kTile),
+                            max_len - t0 - kTile < kTile ? max_len - t0 - kTile : kTile);
     } else {
-      prefetch_rows(a, a.v, 0, max_len < kTile ? max_len : kTile);
+      cpu::prefetch_regions(a, a.v, 0, max_len < kTile ? max_len : kTile);
     }
     for (int32_t i = 0; i < nq; ++i) {
       const int64_t len = len_of(i);
       if (len <= t0) continue;
       const int64_t end = t0 + nt < len ? t0 + nt : len;
-      for (int32_t h = 0; h < a.group; ++h) {
-        const int64_t qh = static_cast<int64_t>(i) * a.group + h;
-        const float* q = qb + qh * nc16;
-        float* sh = sc + qh * len16;
-        __m512 vmax = _mm512_loadu_ps(mx + 16 * qh);
-        for (int64_t p0 = t0; p0 < end; p0 += 16) {
-          const int64_t np = len - p0 < 16 ? len - p0 : 16;
-          const __m512 sv = _mm512_mul_ps(scores16(q, kt + (p0 - t0) * nc16, nc16, np), scale);
-          _mm512_storeu_ps(sh + p0, sv);
-          vmax = _mm512_mask_max_ps(vmax, mask16(np), vmax, sv);
-        }
-        _mm512_storeu_ps(mx + 16 * qh, vmax);
+      if (!direct) {
+        scores_query<float>(a, qb, nc16, {&a, kt, t0}, i, end, len, sc, len16, mx, scale);
+      } else if (a.f16) {
+        scores_query<uint16_t>(a, qb, nc16, {&a, nullptr, t0}, i, end, len, sc, len16, mx, scale);
+      } else {
+        scores_query<float>(a, qb, nc16, {&a, nullptr, t0}, i, end, len, sc, len16, mx, scale);
       }
     }
   }
@@ -278,28 +401,45 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
   for (int32_t i = 0; i < nq; ++i)
     for (int32_t h = 0; h < a.group; ++h)
       for (int64_t c = 0; c < d; c += 16)
-        _mm512_mask_storeu_ps(a.out + i * a.q_stride + h * d + c, mask16(d - c), _mm512_setzero_ps());
+        _mm512_mask_storeu_ps(a.out + i * a.q_stride + h * d + c, mask16(d - c),
+                              _mm512_setzero_ps());
   for (int64_t t0 = 0; t0 < max_len; t0 += kTile) {
     const int64_t nt_all = max_len - t0 < kTile ? max_len - t0 : kTile;
-    load_rows(a, a.v, static_cast<int32_t>(t0), nt_all, kt, nc16);
+    if (!direct) load_v_rows(a, static_cast<int32_t>(t0), nt_all, kt, nc16);
     if (t0 + kTile < max_len)
-      prefetch_rows(a, a.v, static_cast<int32_t>(t0 + kTile),
-                    max_len - t0 - kTile < kTile ? max_len - t0 - kTile : kTile);
+      cpu::prefetch_regions(a, a.v, static_cast<int32_t>(t0 + kTile),
+                            max_len - t0 - kTile < kTile ? max_len - t0 - kTile : kTile);
     for (int32_t i = 0; i < nq; ++i) {
       const int64_t len = len_of(i);
       if (len <= t0) continue;
       const int64_t nt = t0 + nt_all < len ? nt_all : len - t0;
       float* out = a.out + i * a.q_stride;
       const float* sq = sc + static_cast<int64_t>(i) * a.group * len16;
+      if (direct) {
+        if (a.f16) {
+          pv_query_direct<uint16_t>(a, out, sq, len16, t0, nt);
+        } else {
+          pv_query_direct<float>(a, out, sq, len16, t0, nt);
+        }
+        continue;
+      }
       for (int32_t h0 = 0; h0 < a.group; h0 += 4) {
         const int hn = a.group - h0 < 4 ? a.group - h0 : 4;
         for (int64_t c0 = 0; c0 < nc16; c0 += 64) {
           if (nc16 - c0 >= 64 && d - c0 >= 64) {
             switch (hn) {
-              case 4: pv_tile<4>(a, out, sq, len16, t0, nt, kt, nc16, h0, c0); break;
-              case 3: pv_tile<3>(a, out, sq, len16, t0, nt, kt, nc16, h0, c0); break;
-              case 2: pv_tile<2>(a, out, sq, len16, t0, nt, kt, nc16, h0, c0); break;
-              default: pv_tile<1>(a, out, sq, len16, t0, nt, kt, nc16, h0, c0); break;
+              case 4:
+                pv_tile<4>(a, out, sq, len16, t0, nt, kt, nc16, h0, c0);
+                break;
+              case 3:
+                pv_tile<3>(a, out, sq, len16, t0, nt, kt, nc16, h0, c0);
+                break;
+              case 2:
+                pv_tile<2>(a, out, sq, len16, t0, nt, kt, nc16, h0, c0);
+                break;
+              default:
+                pv_tile<1>(a, out, sq, len16, t0, nt, kt, nc16, h0, c0);
+                break;
             }
             continue;
           }
