@@ -173,6 +173,7 @@ CpuOps make_avx512_ops() {
   }
   o.attend = avx512::attend_group;
   o.swiglu = avx512::swiglu;
+  o.rms_norm = avx512::rms_norm;
   return o;
 }
 

@@ -72,7 +72,7 @@ struct GemmOps {
 /// activation rows packed by PackedGemmOps::pack_x.
 struct PackedGemmArgs {
   core::DType dtype = core::DType::kQ8_0;  // one of kernels/packed.h's kPackableTypes
-  const uint8_t* w = nullptr;  // packed groups, group_bytes apart
+  const uint8_t* w = nullptr;              // packed groups, group_bytes apart
   size_t group_bytes = 0;
   int64_t k = 0;
   int64_t rows = 0;
@@ -126,15 +126,18 @@ struct AttnGroupArgs {
   int32_t kv_head = 0;
   int32_t group = 0;
   float scale = 1.0f;
-  const float* q = nullptr;  // [num_q][group, head_dim] with rows q_stride floats apart, rotated
-  float* out = nullptr;      // [num_q][group, head_dim], same strides
-  int64_t q_stride = 0;      // floats from one query token to the next
-  float* scratch = nullptr;  // attend_scratch_floats(kv_len + num_q - 1, ..., scratch_queries)
+  const float* q = nullptr;     // [num_q][group, head_dim] with rows q_stride floats apart, rotated
+  float* out = nullptr;         // [num_q][group, head_dim], same strides
+  int64_t q_stride = 0;         // floats from one query token to the next
+  float* scratch = nullptr;     // attend_scratch_floats(kv_len + num_q - 1, ..., scratch_queries)
   int32_t scratch_queries = 1;  // queries whose scores the scratch holds at once
 };
 using AttendFn = void (*)(const AttnGroupArgs& args);
 /// out[i] = silu(gate[i]) * up[i] over n elements (out may alias gate).
 using SwigluFn = void (*)(const float* gate, const float* up, float* out, int64_t n);
+/// y = x / rms(x) * w for num_rows rows of n (y may alias x).
+using RmsNormFn = void (*)(const float* x, const float* w, float* y, int64_t num_rows, int64_t n,
+                           float eps);
 
 struct CpuOps {
   Isa isa = Isa::kScalar;
@@ -143,6 +146,8 @@ struct CpuOps {
   AttendFn attend = nullptr;
   /// SIMD SwiGLU; null: kernels::swiglu (ops.h).
   SwigluFn swiglu = nullptr;
+  /// SIMD RMSNorm; null: kernels::rms_norm (ops.h).
+  RmsNormFn rms_norm = nullptr;
 
   /// Ops for a type; every core::DType has an entry.
   const TypeOps& type(core::DType t) const;

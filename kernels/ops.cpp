@@ -113,6 +113,12 @@ inline float round_f16(float x) { return core::f16_to_f32(core::f32_to_f16(x)); 
 
 void kv_store(const PagedKvLayer& kv, const int32_t* block_table, int32_t first_pos, int32_t num,
               const float* k, const float* v) {
+  kv_store(cpu_ops(), kv, block_table, first_pos, num, k, v);
+}
+
+void kv_store(const CpuOps& ops, const PagedKvLayer& kv, const int32_t* block_table,
+              int32_t first_pos, int32_t num, const float* k, const float* v) {
+  const FromFloatFn to_f16 = ops.f16.from_float;
   const int64_t d = kv.head_dim;
   const int64_t width = static_cast<int64_t>(kv.num_kv_heads) * d;
   const auto bs = static_cast<size_t>(kv.block_size);
@@ -124,10 +130,14 @@ void kv_store(const PagedKvLayer& kv, const int32_t* block_table, int32_t first_
       const float* vr = v + i * width + h * d;
       if (kv.dtype == core::DType::kF16) {
         auto* kd = static_cast<uint16_t*>(kv.k) + koff;
-        auto* vd = static_cast<uint16_t*>(kv.v) + voff;
-        for (int64_t j = 0; j < d; ++j) {
-          kd[static_cast<size_t>(j) * bs] = core::f32_to_f16(kr[j]);
-          vd[j] = core::f32_to_f16(vr[j]);
+        to_f16(vr, static_cast<uint16_t*>(kv.v) + voff, d);
+        // K's row goes to a column of its block: converted in pieces, then scattered.
+        constexpr int64_t kPiece = 64;
+        uint16_t tmp[kPiece];
+        for (int64_t j0 = 0; j0 < d; j0 += kPiece) {
+          const int64_t len = std::min(kPiece, d - j0);
+          to_f16(kr + j0, tmp, len);
+          for (int64_t j = 0; j < len; ++j) kd[static_cast<size_t>(j0 + j) * bs] = tmp[j];
         }
       } else {
         auto* kd = static_cast<float*>(kv.k) + koff;

@@ -73,6 +73,9 @@ struct AttnSeq {
 /// sequence, converting to the cache dtype.
 void kv_store(const PagedKvLayer& kv, const int32_t* block_table, int32_t first_pos, int32_t num,
               const float* k, const float* v);
+/// The same, converting to f16 with the op table's f16 from_float (bit-equal to core::f32_to_f16).
+void kv_store(const CpuOps& ops, const PagedKvLayer& kv, const int32_t* block_table,
+              int32_t first_pos, int32_t num, const float* k, const float* v);
 
 /// Scratch reused across attention calls (sized on first use, then never reallocated for the
 /// same or smaller shapes).

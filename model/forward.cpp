@@ -169,9 +169,10 @@ void Forward::layer(int32_t l, int64_t T) {
 
   const int64_t d = c.n_embd;
   const kernels::SwigluFn swiglu = ops_.swiglu != nullptr ? ops_.swiglu : kernels::swiglu;
+  const kernels::RmsNormFn rms_norm = ops_.rms_norm != nullptr ? ops_.rms_norm : kernels::rms_norm;
   auto norm = [&](const float* weight) {
     for_rows(pool_, T, [&](int64_t b, int64_t e) {
-      kernels::rms_norm(x_.data() + b * d, weight, h_.data() + b * d, e - b, d, c.norm_eps);
+      rms_norm(x_.data() + b * d, weight, h_.data() + b * d, e - b, d, c.norm_eps);
     });
   };
   auto add_residual = [&] {
@@ -206,8 +207,8 @@ void Forward::layer(int32_t l, int64_t T) {
   const kernels::PagedKvLayer kv = cache_.layer(l);
   timed(profile_, P::kKvStore, [&] {
     for (const kernels::AttnSeq& s : seqs_)
-      kernels::kv_store(kv, s.block_table, s.first_pos, s.num_q, k_.data() + s.q_begin * kv_dim,
-                        v_.data() + s.q_begin * kv_dim);
+      kernels::kv_store(ops_, kv, s.block_table, s.first_pos, s.num_q,
+                        k_.data() + s.q_begin * kv_dim, v_.data() + s.q_begin * kv_dim);
   });
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   timed(profile_, P::kAttention, [&] {
@@ -278,7 +279,8 @@ core::Result<std::span<const float>> Forward::run(std::span<const SeqInput> batc
   }
   if (L > 0) {
     timed(profile_, OpProfile::kLogits, [&] {
-      kernels::rms_norm(last_h_.data(), w.output_norm, last_h_.data(), L, c.n_embd, c.norm_eps);
+      (ops_.rms_norm != nullptr ? ops_.rms_norm : kernels::rms_norm)(
+          last_h_.data(), w.output_norm, last_h_.data(), L, c.n_embd, c.norm_eps);
       kernels::matmul(ops_, pool_, w.output, last_h_.data(), L, logits_.data(), mm_scratch_);
     });
   }

@@ -1,4 +1,4 @@
-// The SIMD attention (CpuOps::attend) and SwiGLU (CpuOps::swiglu) against the scalar versions
+// The SIMD attention (CpuOps::attend), SwiGLU, RMSNorm and kv_store against the scalar versions
 // on every ISA this machine has: random caches with scattered blocks, grouped-query heads, head
 // dims with and without a 16-lane tail, and batch invariance of attention.
 #include <gtest/gtest.h>
@@ -43,12 +43,24 @@ TEST(SimdOps, PeakLoopsRunAndCount) {
     SCOPED_TRACE(std::string(peak_op_name(op)));
     double per_iter = 0;
     switch (op) {
-      case PeakOp::kFmaYmm: per_iter = 12 * 8 * 2; break;
-      case PeakOp::kFmaZmm: per_iter = 12 * 16 * 2; break;
-      case PeakOp::kVnniZmm: per_iter = 12 * 64 * 2; break;
-      case PeakOp::kBf16Zmm: per_iter = 12 * 32 * 2; break;
-      case PeakOp::kAmxBf16: per_iter = 4 * 16 * 16 * 32 * 2; break;
-      case PeakOp::kAmxInt8: per_iter = 4 * 16 * 16 * 64 * 2; break;
+      case PeakOp::kFmaYmm:
+        per_iter = 12 * 8 * 2;
+        break;
+      case PeakOp::kFmaZmm:
+        per_iter = 12 * 16 * 2;
+        break;
+      case PeakOp::kVnniZmm:
+        per_iter = 12 * 64 * 2;
+        break;
+      case PeakOp::kBf16Zmm:
+        per_iter = 12 * 32 * 2;
+        break;
+      case PeakOp::kAmxBf16:
+        per_iter = 4 * 16 * 16 * 32 * 2;
+        break;
+      case PeakOp::kAmxInt8:
+        per_iter = 4 * 16 * 16 * 64 * 2;
+        break;
     }
     EXPECT_EQ(peak_loop(op, 1000), 1000 * per_iter);
   }
@@ -74,6 +86,49 @@ TEST(SimdOps, SwigluMatchesScalar) {
         ASSERT_NEAR(y[i], yr[i], 1e-6 * (std::fabs(yr[i]) + 1e-30)) << isa_name(isa) << " i=" << i;
       }
     }
+  }
+}
+
+// RMSNorm per ISA against kernels::rms_norm: rows of odd and vector lengths, in place and not,
+// values spanning orders of magnitude; only the order of the double sum of squares differs.
+TEST(SimdOps, RmsNormMatchesScalar) {
+  for (Isa isa : isas()) {
+    const CpuOps& ops = cpu_ops_for(isa);
+    if (ops.rms_norm == nullptr) continue;
+    for (int64_t n : {1, 15, 16, 33, 2048}) {
+      const int64_t rows = 3;
+      auto x = randn(static_cast<size_t>(rows * n), 7, 3.0f);
+      x[0] = 1e4f;
+      const auto w = randn(static_cast<size_t>(n), 8);
+      std::vector<float> y(x.size()), yr(x.size());
+      ops.rms_norm(x.data(), w.data(), y.data(), rows, n, 1e-5f);
+      rms_norm(x.data(), w.data(), yr.data(), rows, n, 1e-5f);
+      for (size_t i = 0; i < y.size(); ++i)
+        ASSERT_NEAR(y[i], yr[i], 1e-6 * std::fabs(yr[i]) + 1e-30) << isa_name(isa) << " n=" << n;
+      std::vector<float> inplace = x;
+      ops.rms_norm(inplace.data(), w.data(), inplace.data(), rows, n, 1e-5f);
+      ASSERT_EQ(inplace, y) << isa_name(isa) << " n=" << n;
+    }
+  }
+}
+
+// kv_store with an op table's f16 conversion writes the same bits as the scalar one.
+TEST(SimdOps, KvStoreMatchesScalar) {
+  for (Isa isa : isas()) {
+    const int32_t kv_heads = 2, hd = 72, bs = 16, nblocks = 4, num = 37;
+    std::vector<uint16_t> k1(static_cast<size_t>(nblocks * bs * kv_heads * hd)), v1(k1.size());
+    std::vector<uint16_t> k2(k1.size()), v2(k1.size());
+    PagedKvLayer a{k1.data(), v1.data(), core::DType::kF16, nblocks, bs, kv_heads, hd};
+    PagedKvLayer b{k2.data(), v2.data(), core::DType::kF16, nblocks, bs, kv_heads, hd};
+    const std::vector<int32_t> table = {2, 0, 3};
+    auto k = randn(static_cast<size_t>(num * kv_heads * hd), 9, 100.0f);
+    const auto v = randn(k.size(), 10);
+    k[5] = 1e6f;   // rounds to inf
+    k[6] = 3e-8f;  // f16 subnormal
+    kv_store(cpu_ops_for(isa), a, table.data(), 3, num, k.data(), v.data());
+    kv_store(cpu_ops_for(Isa::kScalar), b, table.data(), 3, num, k.data(), v.data());
+    EXPECT_EQ(k1, k2) << isa_name(isa);
+    EXPECT_EQ(v1, v2) << isa_name(isa);
   }
 }
 
