@@ -56,21 +56,29 @@ void matmul_gemm(const GemmOps& g, core::ThreadPool& pool, const WeightView& w, 
 
 // Interleaved weights: threads split the 16-row groups; each passes over its groups once per
 // block of tokens.
+// reuse_x: the caller's x is the one the previous call packed (matmul_shared_x).
 void matmul_packed(const PackedGemmOps& g, core::ThreadPool& pool, const WeightView& w,
-                   const float* x, int64_t m, float* y, MatmulScratch& scratch) {
+                   const float* x, int64_t m, float* y, MatmulScratch& scratch, bool reuse_x) {
   const size_t xrb = packed_x_bytes(w.dtype, w.cols);
   const size_t need = xrb * static_cast<size_t>(m);
-  if (scratch.x_converted.size() < need) scratch.x_converted.resize(need);
-  uint8_t* xp = scratch.x_converted.data();
-  auto pack = [&](int, int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i)
-      g.pack_x(x + i * w.cols, xp + static_cast<size_t>(i) * xrb, w.cols);
-  };
-  if (m < kParallelPackMin) {
-    pack(0, 0, m);
-  } else {
-    pool.parallel_for(m, 4, pack);
+  if (!(reuse_x && scratch.packed_by == g.pack_x && scratch.packed_m == m &&
+        scratch.packed_cols == w.cols)) {
+    if (scratch.x_converted.size() < need) scratch.x_converted.resize(need);
+    uint8_t* xp = scratch.x_converted.data();
+    auto pack = [&](int, int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        g.pack_x(x + i * w.cols, xp + static_cast<size_t>(i) * xrb, w.cols);
+    };
+    if (m < kParallelPackMin) {
+      pack(0, 0, m);
+    } else {
+      pool.parallel_for(m, 4, pack);
+    }
+    scratch.packed_by = g.pack_x;
+    scratch.packed_m = m;
+    scratch.packed_cols = w.cols;
   }
+  uint8_t* xp = scratch.x_converted.data();
   PackedGemmArgs base;
   base.dtype = w.dtype;
   base.w = static_cast<const uint8_t*>(w.data);
@@ -97,15 +105,18 @@ void matmul_packed(const PackedGemmOps& g, core::ThreadPool& pool, const WeightV
 
 }  // namespace
 
-void matmul(const CpuOps& ops, core::ThreadPool& pool, const WeightView& w, const float* x,
-            int64_t m, float* y, MatmulScratch& scratch) {
+namespace {
+
+void matmul_one(const CpuOps& ops, core::ThreadPool& pool, const WeightView& w, const float* x,
+                int64_t m, float* y, MatmulScratch& scratch, bool reuse_x) {
   const TypeOps& wt = ops.type(w.dtype);
   if (w.packed) {
     SARATHI_CHECK(wt.packed.run != nullptr, "{} ops have no path for packed {} weights",
                   isa_name(ops.isa), core::dtype_name(w.dtype));
-    matmul_packed(wt.packed, pool, w, x, m, y, scratch);
+    matmul_packed(wt.packed, pool, w, x, m, y, scratch, reuse_x);
     return;
   }
+  scratch.packed_by = nullptr;
   if (wt.gemm.run != nullptr) {
     matmul_gemm(wt.gemm, pool, w, x, m, y, scratch);
     return;
@@ -140,6 +151,23 @@ void matmul(const CpuOps& ops, core::ThreadPool& pool, const WeightView& w, cons
       }
     }
   });
+}
+
+}  // namespace
+
+void matmul(const CpuOps& ops, core::ThreadPool& pool, const WeightView& w, const float* x,
+            int64_t m, float* y, MatmulScratch& scratch) {
+  matmul_one(ops, pool, w, x, m, y, scratch, false);
+}
+
+void matmul_shared_x(const CpuOps& ops, core::ThreadPool& pool,
+                     std::initializer_list<MatmulTarget> targets, const float* x, int64_t m,
+                     MatmulScratch& scratch) {
+  bool first = true;
+  for (const MatmulTarget& t : targets) {
+    matmul_one(ops, pool, *t.w, x, m, t.y, scratch, !first);
+    first = false;
+  }
 }
 
 void matmul_ref(const CpuOps& ops, const WeightView& w, const float* x, int64_t m, float* y) {

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 #include "core/dtype.h"
@@ -29,11 +30,28 @@ struct WeightView {
 /// Scratch for converted activations; grows to the largest batch seen, then stays.
 struct MatmulScratch {
   std::vector<uint8_t> x_converted;
+  /// What x_converted holds for the interleaved path (pack_x, m rows of cols), so weights that
+  /// share activations skip repacking; null after any other use of the buffer.
+  void (*packed_by)(const float*, void*, int64_t) = nullptr;
+  int64_t packed_m = 0, packed_cols = 0;
 };
 
 /// y[m][rows] = x[m][cols] · Wᵀ.
 void matmul(const CpuOps& ops, core::ThreadPool& pool, const WeightView& w, const float* x,
             int64_t m, float* y, MatmulScratch& scratch);
+
+/// One weight and its output for matmul_shared_x.
+struct MatmulTarget {
+  const WeightView* w;
+  float* y;
+};
+
+/// y_i = x · W_iᵀ for weights that read the same activations (Q/K/V, gate/up): each is what
+/// matmul gives, but the activations are packed once for consecutive weights with the same
+/// packed format.
+void matmul_shared_x(const CpuOps& ops, core::ThreadPool& pool,
+                     std::initializer_list<MatmulTarget> targets, const float* x, int64_t m,
+                     MatmulScratch& scratch);
 
 /// Plain f32 reference: dequantizes W and accumulates in double. For tests.
 void matmul_ref(const CpuOps& ops, const WeightView& w, const float* x, int64_t m, float* y);

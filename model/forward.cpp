@@ -185,9 +185,9 @@ void Forward::layer(int32_t l, int64_t T) {
   // Attention block.
   timed(profile_, P::kNorm, [&] { norm(w.attn_norm); });
   timed(profile_, P::kMatmulQkv, [&] {
-    kernels::matmul(ops_, pool_, w.wq, h_.data(), T, q_.data(), mm_scratch_);
-    kernels::matmul(ops_, pool_, w.wk, h_.data(), T, k_.data(), mm_scratch_);
-    kernels::matmul(ops_, pool_, w.wv, h_.data(), T, v_.data(), mm_scratch_);
+    kernels::matmul_shared_x(ops_, pool_,
+                             {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}},
+                             h_.data(), T, mm_scratch_);
     if (w.bq) {
       for (int64_t t = 0; t < T; ++t) {
         kernels::add_inplace(q_.data() + t * q_dim, w.bq, q_dim);
@@ -222,8 +222,8 @@ void Forward::layer(int32_t l, int64_t T) {
   // Feed-forward block (SwiGLU).
   timed(profile_, P::kNorm, [&] { norm(w.ffn_norm); });
   timed(profile_, P::kMatmulGateUp, [&] {
-    kernels::matmul(ops_, pool_, w.w_gate, h_.data(), T, gate_.data(), mm_scratch_);
-    kernels::matmul(ops_, pool_, w.w_up, h_.data(), T, up_.data(), mm_scratch_);
+    kernels::matmul_shared_x(ops_, pool_, {{&w.w_gate, gate_.data()}, {&w.w_up, up_.data()}},
+                             h_.data(), T, mm_scratch_);
   });
   timed(profile_, P::kSwiglu, [&] {
     for_rows(pool_, T, [&](int64_t b, int64_t e) {

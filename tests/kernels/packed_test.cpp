@@ -4,6 +4,8 @@
 // and two threads), which also makes every output independent of its batch. The oracle itself
 // is checked against the dequantize-then-double reference and against the packed-layout
 // scalar kernel.
+#include "kernels/packed.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -16,7 +18,6 @@
 #include "core/fp16.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
-#include "kernels/packed.h"
 #ifdef SARATHI_AMX_EMULATE
 #include "kernels/cpu/amx/packed_gemm.h"
 #include "kernels/cpu/avx512/gemm.h"
@@ -169,8 +170,8 @@ TEST(PackedLayout, Bf16ElementPositions) {
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t e = 0; e < cols; ++e) {
         const size_t off = static_cast<size_t>(r / 16) * gb + static_cast<size_t>(e / 32) * 1024 +
-                           static_cast<size_t>((e % 32) / 2) * 64 + static_cast<size_t>(r % 16) * 4 +
-                           static_cast<size_t>(e % 2) * 2;
+                           static_cast<size_t>((e % 32) / 2) * 64 +
+                           static_cast<size_t>(r % 16) * 4 + static_cast<size_t>(e % 2) * 2;
         uint16_t v = 0;
         std::memcpy(&v, bytes + off, 2);
         ASSERT_EQ(v, src[static_cast<size_t>(r * cols + e)]) << "row " << r << " element " << e;
@@ -234,10 +235,16 @@ TEST(PackedKernels, PackXMatchesReference) {
     const CpuOps& ops = t.ops;
     for (DType dt : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K, DType::kBF16}) {
       if (ops.type(dt).packed.pack_x == nullptr) continue;
-      const std::vector<int64_t> widths =
-          dt == DType::kQ4_K || dt == DType::kQ6_K ? std::vector<int64_t>{256, 768, 2048} : std::vector<int64_t>{32, 96, 2048};
+      const std::vector<int64_t> widths = dt == DType::kQ4_K || dt == DType::kQ6_K
+                                              ? std::vector<int64_t>{256, 768, 2048}
+                                              : std::vector<int64_t>{32, 96, 2048};
       for (int64_t k : widths) {
-        const auto x = randn(static_cast<size_t>(k), 5, 3.0f);
+        auto x = randn(static_cast<size_t>(k), 5, 3.0f);
+        // A block of zeros (scale 0) and one with a huge outlier (quants of 0 and +-127).
+        if (k >= 96) {
+          std::fill(x.begin() + 32, x.begin() + 64, 0.0f);
+          x[70] = -3e30f;
+        }
         const size_t bytes = packed_x_bytes(dt, k);
         std::vector<uint8_t> want(bytes, 0xaa), got(bytes, 0x55);
         pack_x_ref(dt, x.data(), want.data(), k);
@@ -267,10 +274,9 @@ TEST(PackedKernels, BitEqualToOracleOnEveryIsa) {
         packed_matmul_oracle(w.view, x.data(), max_m, oracle.data());
         for (int64_t m : kTokenCounts) {
           for (core::ThreadPool* pool : {&pool1, &pool2}) {
-            SCOPED_TRACE(t.name + " " + std::string(core::dtype_name(dt)) +
-                         " " + std::to_string(s.rows) + "x" + std::to_string(s.cols) +
-                         " m=" + std::to_string(m) +
-                         " threads=" + std::to_string(pool->num_threads()));
+            SCOPED_TRACE(t.name + " " + std::string(core::dtype_name(dt)) + " " +
+                         std::to_string(s.rows) + "x" + std::to_string(s.cols) + " m=" +
+                         std::to_string(m) + " threads=" + std::to_string(pool->num_threads()));
             MatmulScratch scratch;
             std::vector<float> y(static_cast<size_t>(m * s.rows), -7.0f);
             // The batch starts at a varying token of x, so tokens sit at every tile position.
@@ -308,12 +314,14 @@ void check_packed_bf16(const CpuOps& ops) {
     std::vector<double> magnitude(oracle.size(), 0.0);
     std::vector<float> wf(static_cast<size_t>(s.cols));
     for (int64_t r = 0; r < s.rows; ++r) {
-      ops.bf16.to_float(static_cast<const uint8_t*>(w.view.data) + static_cast<size_t>(r) * w.view.row_bytes,
-                        wf.data(), s.cols);
+      ops.bf16.to_float(
+          static_cast<const uint8_t*>(w.view.data) + static_cast<size_t>(r) * w.view.row_bytes,
+          wf.data(), s.cols);
       for (int64_t t = 0; t < max_m; ++t)
         for (int64_t e = 0; e < s.cols; ++e)
           magnitude[static_cast<size_t>(t * s.rows + r)] +=
-              std::fabs(static_cast<double>(wf[static_cast<size_t>(e)]) * x[static_cast<size_t>(t * s.cols + e)]);
+              std::fabs(static_cast<double>(wf[static_cast<size_t>(e)]) *
+                        x[static_cast<size_t>(t * s.cols + e)]);
     }
     std::vector<float> alone(static_cast<size_t>(max_m * s.rows));
     {
@@ -329,13 +337,14 @@ void check_packed_bf16(const CpuOps& ops) {
     }
     for (int64_t m : kTokenCounts) {
       for (core::ThreadPool* pool : {&pool1, &pool2}) {
-        SCOPED_TRACE(std::to_string(s.rows) + "x" + std::to_string(s.cols) + " m=" + std::to_string(m) +
-                     " threads=" + std::to_string(pool->num_threads()));
+        SCOPED_TRACE(std::to_string(s.rows) + "x" + std::to_string(s.cols) +
+                     " m=" + std::to_string(m) + " threads=" + std::to_string(pool->num_threads()));
         MatmulScratch scratch;
         std::vector<float> y(static_cast<size_t>(m * s.rows), -7.0f);
         const int64_t first = (max_m - m) / 2;
         matmul(ops, *pool, p, x.data() + first * s.cols, m, y.data(), scratch);
-        const std::vector<float> want(alone.begin() + first * s.rows, alone.begin() + (first + m) * s.rows);
+        const std::vector<float> want(alone.begin() + first * s.rows,
+                                      alone.begin() + (first + m) * s.rows);
         ASSERT_TRUE(bit_equal(y, want));
       }
     }
@@ -366,6 +375,45 @@ TEST(PackedKernels, EmulatedAmxBf16MatchesOracleAndIsBatchInvariant) {
   for (const NamedOps& t : packed_tables()) check_packed_bf16(t.ops);
 }
 #endif
+
+// matmul_shared_x gives each weight exactly what matmul gives it: weights that share the packed
+// activations (q8_0 then q8_0), a different packed format between them (q4_0), a weight in the
+// GGML layout (which uses the buffer otherwise), and a second call with fewer tokens.
+TEST(PackedKernels, SharedActivationsEqualSeparateMatmuls) {
+  core::ThreadPool pool(2);
+  for (const NamedOps& t : packed_tables()) {
+    SCOPED_TRACE(t.name);
+    const int64_t cols = 256;
+    std::vector<Weights> ws;
+    std::vector<AlignedBuffer> bufs(4);
+    std::vector<WeightView> views;
+    const DType types[] = {DType::kQ8_0, DType::kQ8_0, DType::kQ4_0, DType::kQ8_0};
+    for (int i = 0; i < 4; ++i) {
+      ws.push_back(make_weights(types[i], 40 + 16 * i, cols, 50 + static_cast<uint32_t>(i)));
+      views.push_back(i == 3 ? ws.back().view
+                             : pack_weight(ws.back().view, bufs[static_cast<size_t>(i)]));
+    }
+    const auto x = randn(static_cast<size_t>(20 * cols), 60, 1.0f);
+    MatmulScratch shared;
+    for (int64_t m : {20, 7}) {
+      std::vector<std::vector<float>> got(4), want(4);
+      for (size_t i = 0; i < 4; ++i) {
+        got[i].assign(static_cast<size_t>(m * views[i].rows), -1.0f);
+        want[i].assign(got[i].size(), -2.0f);
+        MatmulScratch own;
+        matmul(t.ops, pool, views[i], x.data(), m, want[i].data(), own);
+      }
+      matmul_shared_x(t.ops, pool,
+                      {{&views[0], got[0].data()},
+                       {&views[1], got[1].data()},
+                       {&views[2], got[2].data()},
+                       {&views[3], got[3].data()},
+                       {&views[0], got[0].data()}},
+                      x.data(), m, shared);
+      for (size_t i = 0; i < 4; ++i) EXPECT_TRUE(bit_equal(got[i], want[i])) << i << " m=" << m;
+    }
+  }
+}
 
 TEST(PackedKernels, PackedPathsPerIsa) {
   // The scalar table keeps the GGML layout; AVX2 and up pack every integer type and bf16.

@@ -2,9 +2,8 @@
 // any n works without a scalar loop. bf16 dot products use AVX512_BF16 (vdpbf16ps); dispatch
 // only installs vec_dot_bf16 on CPUs that have it.
 
-#include "kernels/cpu/intrin.h"
-
 #include "kernels/cpu/avx512/type_ops.h"
+#include "kernels/cpu/intrin.h"
 
 namespace sarathi::kernels::avx512 {
 namespace {

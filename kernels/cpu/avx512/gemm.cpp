@@ -3,14 +3,14 @@
 // own accumulator that sees the same operations in the same order whatever the tile shape (a
 // full tile, a row or token tail, M = 1), then one fixed horizontal sum: batch invariance.
 
-#include "kernels/cpu/intrin.h"
+#include "kernels/cpu/avx512/gemm.h"
 
 #include <cstring>
 #include <type_traits>
 
 #include "core/dtype.h"
-#include "kernels/cpu/avx512/gemm.h"
 #include "kernels/cpu/avx512/type_ops.h"
+#include "kernels/cpu/intrin.h"
 
 namespace sarathi::kernels::avx512 {
 namespace {

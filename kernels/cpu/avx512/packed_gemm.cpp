@@ -4,14 +4,13 @@
 // of 32 elements for 16 outputs. Tiles of G groups x C tokens keep the weight vectors in registers
 // while they meet C tokens.
 
-#include "kernels/cpu/intrin.h"
-
 #include <cstring>
 
 #include "core/dtype.h"
 #include "kernels/cpu/avx512/gemm.h"
 #include "kernels/cpu/avx512/packed_tile.h"
 #include "kernels/cpu/avx512/type_ops.h"
+#include "kernels/cpu/intrin.h"
 #include "kernels/packed.h"
 
 namespace sarathi::kernels::avx512 {
@@ -63,7 +62,8 @@ void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t nb) {
       }
     }
     const size_t soff = static_cast<size_t>(b / 2) * kPairBytes + static_cast<size_t>(b % 2) * 32;
-    const size_t qoff = static_cast<size_t>(b / 2) * kPairBytes + 64 + static_cast<size_t>(b % 2) * kQBytes;
+    const size_t qoff =
+        static_cast<size_t>(b / 2) * kPairBytes + 64 + static_cast<size_t>(b % 2) * kQBytes;
     if constexpr (kQ8) {
 #pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
@@ -109,8 +109,8 @@ void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t nb) {
         for (int i = 1; i < K; ++i) ia[g][c][0] = _mm512_add_epi32(ia[g][c][0], ia[g][c][i]);
 #pragma GCC unroll 8
     for (int g = 0; g < G; ++g) {
-      const __m512 dw = _mm512_cvtph_ps(
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wq[g] + soff)));
+      const __m512 dw =
+          _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wq[g] + soff)));
 #pragma GCC unroll 8
       for (int c = 0; c < C; ++c) {
         const __m512 s = _mm512_mul_ps(dw, _mm512_set1_ps(x[c].d[b]));
@@ -152,11 +152,9 @@ void run(const PackedGemmArgs& a) {
 }  // namespace
 
 void pack_x_packed_q8_0(const float* src, void* dst, int64_t k) {
-  cpu::pack_x_q8<from_float_q8_0>(src, dst, k, 128);
+  pack_x_q8_rows(src, dst, k, 128);
 }
-void pack_x_packed_q4_0(const float* src, void* dst, int64_t k) {
-  cpu::pack_x_q8<from_float_q8_0>(src, dst, k, 8);
-}
+void pack_x_packed_q4_0(const float* src, void* dst, int64_t k) { pack_x_q8_rows(src, dst, k, 8); }
 void packed_gemm_q8_0(const PackedGemmArgs& args) { run<true>(args); }
 void packed_gemm_q4_0(const PackedGemmArgs& args) { run<false>(args); }
 

@@ -7,14 +7,13 @@
 // outputs. Tiles of G groups x C tokens keep the weight vectors in registers while they meet C
 // tokens.
 
-#include "kernels/cpu/intrin.h"
-
 #include <cstring>
 
 #include "core/dtype.h"
 #include "kernels/cpu/avx512/gemm.h"
 #include "kernels/cpu/avx512/packed_tile.h"
 #include "kernels/cpu/avx512/type_ops.h"
+#include "kernels/cpu/intrin.h"
 #include "kernels/packed.h"
 
 namespace sarathi::kernels::avx512 {
@@ -79,8 +78,8 @@ void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
         __m512i mp[G];
 #pragma GCC unroll 8
         for (int g = 0; g < G; ++g)
-          mp[g] = _mm512_cvtepu8_epi16(_mm256_loadu_si256(
-              reinterpret_cast<const __m256i*>(sb[g] + kQ4KMinsOff + 32 * p)));
+          mp[g] = _mm512_cvtepu8_epi16(
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb[g] + kQ4KMinsOff + 32 * p)));
 #pragma GCC unroll 8
         for (int c = 0; c < C; ++c) {
           const __m512i xs = _mm512_set1_epi32(load_i32(x[c].tail + s * 8 + 2 * p));
@@ -214,8 +213,7 @@ void tile6(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
         __m512i ua[G], ub[G];
 #pragma GCC unroll 8
         for (int g = 0; g < G; ++g) {
-          const __m512i v =
-              _mm512_loadu_si512(sb[g] + q6k_nibbles_off(j) + 64 * jj);
+          const __m512i v = _mm512_loadu_si512(sb[g] + q6k_nibbles_off(j) + 64 * jj);
           // Bits 2jj..2jj+1 of each high-plane byte, moved to bits 4..5 (16-bit shifts: the
           // masks drop what crosses a byte).
           const __m512i hia = _mm512_and_si512(_mm512_srli_epi16(ha[g], 2 * jj), lo2);
@@ -238,7 +236,8 @@ void tile6(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
 #pragma GCC unroll 8
       for (int g = 0; g < G; ++g) {
         const uint8_t* sc = sb[g] + kQ6KScalesOff + static_cast<size_t>(j) * 32;
-        const __m512i sa = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)));
+        const __m512i sa =
+            _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)));
         const __m512i sbv =
             _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc + 16)));
 #pragma GCC unroll 8

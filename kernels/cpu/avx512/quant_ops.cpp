@@ -2,12 +2,12 @@
 // dequantization, and the integer dot products with VNNI: vpdpbusd for q8_0/q4_0 (two 32-blocks
 // per vector), maddubs + vpdpwssd for the K-quants (scales applied in the int16 domain).
 
-#include "kernels/cpu/intrin.h"
-
 #include <cstring>
 
 #include "core/dtype.h"
 #include "kernels/cpu/avx512/type_ops.h"
+#include "kernels/cpu/intrin.h"
+#include "kernels/packed.h"
 
 namespace sarathi::kernels::avx512 {
 namespace {
@@ -125,6 +125,32 @@ void from_float_q8_0(const float* src, void* dst, int64_t n) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(b[i].qs), _mm512_cvtsepi32_epi8(q0));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(b[i].qs + 16), _mm512_cvtsepi32_epi8(q1));
   }
+}
+
+void pack_x_q8_rows(const float* src, void* dst, int64_t k, int32_t c) {
+  const int64_t nb = k / kQK8_0;
+  auto* out = static_cast<uint8_t*>(dst);
+  auto* d = reinterpret_cast<float*>(out + nb * kQK8_0);
+  auto* corr = reinterpret_cast<int32_t*>(out + nb * (kQK8_0 + 4));
+  for (int64_t i = 0; i < nb; ++i) {
+    // from_float_q8_0's block, with the sum of its quants taken from the same registers.
+    const __m512 v0 = _mm512_loadu_ps(src + i * kQK8_0);
+    const __m512 v1 = _mm512_loadu_ps(src + i * kQK8_0 + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    const float dd = amax / 127.0f;
+    const float id = dd != 0.0f ? 1.0f / dd : 0.0f;
+    d[i] = _cvtsh_ss(f32_to_f16_bits(dd));
+    const __m512 vid = _mm512_set1_ps(id);
+    const __m512i q0 = _mm512_cvttps_epi32(round_away(_mm512_mul_ps(v0, vid)));
+    const __m512i q1 = _mm512_cvttps_epi32(round_away(_mm512_mul_ps(v1, vid)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i * kQK8_0), _mm512_cvtsepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i * kQK8_0 + 16), _mm512_cvtsepi32_epi8(q1));
+    // |q| <= 127 after round_away of |x| * 127 / amax, so the int32 sum equals that of the
+    // saturated int8 quants.
+    corr[i] = -c * _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+  }
+  const size_t used = static_cast<size_t>(nb) * (kQK8_0 + 8);
+  std::memset(out + used, 0, packed_x_bytes(k) - used);
 }
 
 float vec_dot_q8_0(int64_t n, const void* w, const void* x) {

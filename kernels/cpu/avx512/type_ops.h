@@ -17,6 +17,9 @@ void to_float_q4_0(const void* src, float* dst, int64_t n);
 void from_float_f16(const float* src, void* dst, int64_t n);
 void from_float_bf16(const float* src, void* dst, int64_t n);
 void from_float_q8_0(const float* src, void* dst, int64_t n);
+/// One activation row into the interleaved q8_0 / q4_0 layout (as cpu::pack_x_q8 around
+/// from_float_q8_0, bit-equal, in one pass per block; c: 128 for q8_0, 8 for q4_0).
+void pack_x_q8_rows(const float* src, void* dst, int64_t k, int32_t c);
 void from_float_q8_k(const float* src, void* dst, int64_t n);
 
 /// Same as ref::vec_dot_* up to f32 summation order (integer parts are exact).
