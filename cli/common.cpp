@@ -88,8 +88,7 @@ double median(std::vector<double> v) { return percentile(std::move(v), 50.0); }
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0.0;
   std::sort(v.begin(), v.end());
-  if (p == 50.0 && v.size() % 2 == 0)
-    return 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  if (p == 50.0 && v.size() % 2 == 0) return 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
   const double rank = std::ceil(p / 100.0 * static_cast<double>(v.size()));
   const size_t idx = static_cast<size_t>(std::clamp(rank, 1.0, static_cast<double>(v.size()))) - 1;
   return v[idx];
@@ -127,7 +126,8 @@ void add_sched_options(CLI::App& cmd, SchedArgs& a, bool with_policy) {
                  "sarathi: shrink chunks so chunk + decodes is a multiple of this (1 = off)")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
-  cmd.add_option("--block-size", a.block_size, "Tokens per KV block")
+  cmd.add_option("--block-size", a.block_size,
+                 "Tokens per KV block (multiples of 16 take the fastest attention path)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   cmd.add_option("--max-model-len", a.max_model_len,
@@ -158,17 +158,21 @@ std::optional<int64_t> parse_bytes(const std::string& s) {
   std::string unit = s.substr(pos);
   for (char& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   double mult = 1;
-  if (unit.empty() || unit == "b") mult = 1;
-  else if (unit == "k" || unit == "kb" || unit == "kib") mult = 1024.0;
-  else if (unit == "m" || unit == "mb" || unit == "mib") mult = 1024.0 * 1024;
-  else if (unit == "g" || unit == "gb" || unit == "gib") mult = 1024.0 * 1024 * 1024;
-  else return std::nullopt;
+  if (unit.empty() || unit == "b")
+    mult = 1;
+  else if (unit == "k" || unit == "kb" || unit == "kib")
+    mult = 1024.0;
+  else if (unit == "m" || unit == "mb" || unit == "mib")
+    mult = 1024.0 * 1024;
+  else if (unit == "g" || unit == "gb" || unit == "gib")
+    mult = 1024.0 * 1024 * 1024;
+  else
+    return std::nullopt;
   if (!(v > 0) || v * mult > 1e15) return std::nullopt;
   return static_cast<int64_t>(v * mult);
 }
 
-std::optional<sched::SchedulerConfig> sched_config(const SchedArgs& a,
-                                                   const model::LlamaConfig& m,
+std::optional<sched::SchedulerConfig> sched_config(const SchedArgs& a, const model::LlamaConfig& m,
                                                    core::DType kv_dtype) {
   sched::SchedulerConfig c;
   c.policy = a.policy;
@@ -188,8 +192,8 @@ std::optional<sched::SchedulerConfig> sched_config(const SchedArgs& a,
                    a.kv_cache_memory.c_str());
       return std::nullopt;
     }
-    const auto per_block = static_cast<int64_t>(
-        model::PagedKvCache::bytes_per_block(m, a.block_size, kv_dtype));
+    const auto per_block =
+        static_cast<int64_t>(model::PagedKvCache::bytes_per_block(m, a.block_size, kv_dtype));
     c.num_kv_blocks = static_cast<int32_t>(std::min<int64_t>(*bytes / per_block, 1 << 28));
     if (c.num_kv_blocks < 1) {
       std::fprintf(stderr, "error: --kv-cache-memory %s holds no KV block (%lld bytes each)\n",

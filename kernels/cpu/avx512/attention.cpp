@@ -1,8 +1,9 @@
-// AVX-512 attention for the queries of one sequence and the query heads sharing one KV head: K
-// (stored transposed per block) and V are converted to f32 in L1-sized tiles and reused by every
-// head of the group and every query; scores for 16 positions are one vector of FMA chains over
-// the head dimensions; exp is a vectorised Cephes polynomial. Each output depends only on its own
-// query and the cache, with a fixed order of operations (batch invariance).
+// AVX-512 attention for the queries of one sequence and the query heads sharing one KV head,
+// over 64-position tiles: a chunk's queries share K (stored transposed per block) and V converted
+// to f32 in L1-sized buffers; one query (a decode) reads them straight from the cache where the
+// shapes allow. Scores for 16 positions are one vector of FMA chains over the head dimensions,
+// each K vector serving up to 8 heads; exp is a vectorised Cephes polynomial. Each output depends
+// only on its own query and the cache, with a fixed order of operations (batch invariance).
 
 #include "kernels/cpu/avx512/attention.h"
 
