@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <string_view>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -21,7 +23,58 @@ struct OpsArgs {
   int32_t decodes = 1;
   int32_t context = 512;
   int32_t repeats = 5;
+  bool roofline = false;
 };
+
+// Bytes of a weight matrix (each is read once per step, whatever the batch).
+double matrix_bytes(const kernels::WeightView& w) {
+  return static_cast<double>(w.rows) * static_cast<double>(w.row_bytes);
+}
+double matrix_ops(const kernels::WeightView& w) {  // 2 x multiply-adds per token
+  return 2.0 * static_cast<double>(w.rows) * static_cast<double>(w.cols);
+}
+
+// The step's ceilings: the matmuls' rate, and for a decode-only step the memory floor (every
+// weight matrix once plus the KV the decodes read, over the read bandwidth measured now).
+void print_roofline(const model::LlamaModel& m, const OpsArgs& a, core::ThreadPool& pool,
+                    const model::OpProfile& profile, double step_s) {
+  const model::LlamaConfig& c = m.config();
+  const model::LlamaWeights& w = m.weights();
+  double layer_bytes = 0, layer_ops = 0;
+  for (const model::LayerWeights& l : w.layers) {
+    for (const kernels::WeightView* v :
+         {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+      layer_bytes += matrix_bytes(*v);
+      layer_ops += matrix_ops(*v);
+    }
+  }
+  const int64_t tokens = static_cast<int64_t>(a.chunk) + a.decodes;
+  const int64_t logit_rows = (a.chunk > 0 ? 1 : 0) + a.decodes;
+  const double ops = layer_ops * static_cast<double>(tokens) +
+                     matrix_ops(w.output) * static_cast<double>(logit_rows);
+  double matmul_s = 0;
+  for (int op = 0; op < model::OpProfile::kNumOps; ++op) {
+    const std::string_view name = model::OpProfile::name(op);
+    if (name.starts_with("matmul") || name == "logits") matmul_s += profile.seconds[op];
+  }
+  matmul_s /= a.repeats;
+  std::printf("matmuls (logits included): %.1f GOP in %.2f ms = %.1f GOP/s\n", ops / 1e9,
+              matmul_s * 1e3, ops / matmul_s / 1e9);
+  if (a.chunk > 0) return;
+  std::vector<uint64_t> buf(size_t{256} << 20 >> 3);
+  for (size_t i = 0; i < buf.size(); ++i) buf[i] = i;
+  const double gbps = read_bandwidth_gbps(pool, buf, 5);
+  const double kv_elem = a.model.kv_type == "f32" ? 4.0 : 2.0;
+  const double kv_bytes = static_cast<double>(a.decodes) * (a.context + 1.0) * c.n_layer * 2.0 *
+                          c.n_head_kv * c.head_dim * kv_elem;
+  const double weight_bytes = layer_bytes + matrix_bytes(w.output);
+  const double floor_s = (weight_bytes + kv_bytes) / (gbps * 1e9);
+  std::printf(
+      "memory floor: weights %.3f GB + KV %.3f GB per step at %.1f GB/s (stream read, %d "
+      "threads, now) = %.2f ms; step %.2f ms = %.2fx the floor (%.2f of it)\n",
+      weight_bytes / 1e9, kv_bytes / 1e9, gbps, pool.num_threads(), floor_s * 1e3, step_s * 1e3,
+      step_s / floor_s, floor_s / step_s);
+}
 
 int run(const OpsArgs& a) {
   if (a.chunk == 0 && a.decodes == 0) {
@@ -106,6 +159,7 @@ int run(const OpsArgs& a) {
   }
   std::printf("%-16s %12.3f %7.1f%%\n", "other", (total_s - accounted) / a.repeats * 1e3,
               100.0 * (total_s - accounted) / total_s);
+  if (a.roofline) print_roofline(*m, a, pool, profile, median(step_s));
   for (auto& t : tables) blocks.release(t);
   return 0;
 }
@@ -129,6 +183,10 @@ Runner add_bench_ops(CLI::App& bench) {
   cmd->add_option("--repeats", args->repeats, "Timed steps")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
+  cmd->add_flag("--roofline", args->roofline,
+                "Also print the matmuls' GOP/s and, for a decode-only step, its memory floor "
+                "(every weight matrix once plus the KV read, at the read bandwidth measured "
+                "after the run) and the step's ratio to it");
   return [args] { return run(*args); };
 }
 

@@ -45,26 +45,6 @@ double median_seconds(int32_t repeats, Fn&& fn) {
   return median(t);
 }
 
-// Sums a buffer with 8 independent accumulators per thread: bound by the memory system.
-double read_bandwidth_gbps(core::ThreadPool& pool, const std::vector<uint64_t>& buf,
-                           int32_t repeats) {
-  std::vector<uint64_t> sinks(static_cast<size_t>(pool.num_threads()) * 8);
-  const auto n = static_cast<int64_t>(buf.size());
-  const double s = median_seconds(repeats, [&] {
-    pool.parallel_for(n, 4096, [&](int idx, int64_t b, int64_t e) {
-      uint64_t acc[8] = {};
-      for (int64_t i = b; i + 8 <= e; i += 8)
-        for (int j = 0; j < 8; ++j) acc[j] += buf[static_cast<size_t>(i + j)];
-      for (int j = 0; j < 8; ++j)
-        sinks[static_cast<size_t>(idx) * 8 + static_cast<size_t>(j)] += acc[j];
-    });
-  });
-  uint64_t total = 0;
-  for (uint64_t v : sinks) total += v;
-  if (total == 42) std::printf(" ");  // keeps the loads
-  return static_cast<double>(buf.size() * sizeof(uint64_t)) / s / 1e9;
-}
-
 struct Weights {
   std::vector<uint8_t> bytes;
   kernels::AlignedBuffer packed;
@@ -101,7 +81,9 @@ std::vector<Path> matmul_paths(const kernels::CpuOps& ops) {
     if (t == DType::kBF16) {  // interleaved bf16: TDPBF16PS on AMX, vdpbf16ps or FMA below
       const bool fma = to.packed.run == kernels::cpu_ops_for(kernels::Isa::kAvx2).bf16.packed.run;
       paths.push_back({t, &ops, true,
-                       ops.isa == kernels::Isa::kAmx ? "amx-bf16" : fma ? "fma-16" : "dpbf16-16"});
+                       ops.isa == kernels::Isa::kAmx ? "amx-bf16"
+                       : fma                         ? "fma-16"
+                                                     : "dpbf16-16"});
       continue;
     }
     // The interleaved layout: maddubs on AVX2; VNNI on AVX-512 and AMX (the AMX table runs the

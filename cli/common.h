@@ -3,12 +3,12 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/thread_pool.h"
 #include "model/llama.h"
 
 namespace sarathi::cli {
@@ -19,7 +19,7 @@ struct ModelArgs {
   int32_t ctx_size = 0;
   std::string kv_type = "f16";
   std::string dtype = "auto";  // float weight matrices: auto (the file's), f32, f16, bf16
-  uint64_t seed = 42;  // synthetic weights
+  uint64_t seed = 42;          // synthetic weights
 };
 
 /// Registers -m/--model, -t/--threads, -c/--ctx-size, --kv-type on a subcommand.
@@ -34,6 +34,11 @@ std::optional<core::DType> kv_dtype(const ModelArgs& args);
 /// Median, and the p-th percentile (0..100, nearest rank) of a sample; 0 for an empty one.
 double median(std::vector<double> v);
 double percentile(std::vector<double> v, double p);
+
+/// Streaming read bandwidth in GB/s on the pool's threads: the median of `repeats` sums of buf
+/// (after a warm-up), 8 independent accumulators per thread.
+double read_bandwidth_gbps(core::ThreadPool& pool, const std::vector<uint64_t>& buf,
+                           int32_t repeats);
 
 }  // namespace sarathi::cli
 
