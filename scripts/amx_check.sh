@@ -40,7 +40,7 @@ test_bin() {
 }
 # One line per step timing: the median and the per-operator times.
 step() {
-  timeout 120 "$@" 2>&1 | grep -E "median|matmul|attention" | tr -s ' ' | tr '\n' '|'
+  timeout 120 "$@" 2>&1 | grep -E "median|matmul|attention|floor" | tr -s ' ' | tr '\n' '|'
   echo
 }
 
@@ -64,9 +64,11 @@ step() {
         echo -n "$ty prefill 512, $b: "
         step "$p/$b" bench ops -m "$m" -t "$threads" --chunk 512 --decodes 0 --context 0 --repeats 2
         echo -n "$ty 1 decode, $b: "
-        step "$p/$b" bench ops -m "$m" -t "$threads" --chunk 0 --decodes 1 --context 16 --repeats 5
+        step "$p/$b" bench ops -m "$m" -t "$threads" --chunk 0 --decodes 1 --context 16 --repeats 5 \
+          $([[ $b == sarathi ]] && echo --roofline)
         echo -n "$ty 32 decodes at 512, $b: "
-        step "$p/$b" bench ops -m "$m" -t "$threads" --chunk 0 --decodes 32 --context 512 --repeats 3
+        step "$p/$b" bench ops -m "$m" -t "$threads" --chunk 0 --decodes 32 --context 512 --repeats 3 \
+          $([[ $b == sarathi ]] && echo --roofline)
       done
       # The SARATHI hybrid step (a 256-token chunk with 31 decodes at 1024 riding along) against
       # the chunk alone: the last column of the B = 32 row.
