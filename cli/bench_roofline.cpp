@@ -33,18 +33,6 @@ struct RooflineArgs {
   int32_t repeats = 7;
 };
 
-template <typename Fn>
-double median_seconds(int32_t repeats, Fn&& fn) {
-  fn();  // warm-up
-  std::vector<double> t;
-  for (int32_t r = 0; r < repeats; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return median(t);
-}
-
 struct Weights {
   std::vector<uint8_t> bytes;
   kernels::AlignedBuffer packed;

@@ -1,7 +1,6 @@
 #include "cli/common.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 
@@ -214,7 +213,7 @@ double read_bandwidth_gbps(core::ThreadPool& pool, const std::vector<uint64_t>& 
                            int32_t repeats) {
   std::vector<uint64_t> sinks(static_cast<size_t>(pool.num_threads()) * 8);
   const auto n = static_cast<int64_t>(buf.size());
-  auto pass = [&] {
+  const double seconds = median_seconds(repeats, [&] {
     pool.parallel_for(n, 4096, [&](int idx, int64_t b, int64_t e) {
       uint64_t acc[8] = {};
       for (int64_t i = b; i + 8 <= e; i += 8)
@@ -222,18 +221,11 @@ double read_bandwidth_gbps(core::ThreadPool& pool, const std::vector<uint64_t>& 
       for (int j = 0; j < 8; ++j)
         sinks[static_cast<size_t>(idx) * 8 + static_cast<size_t>(j)] += acc[j];
     });
-  };
-  pass();  // warm-up
-  std::vector<double> t;
-  for (int32_t r = 0; r < repeats; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    pass();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
+  });
   uint64_t total = 0;
   for (uint64_t v : sinks) total += v;
   if (total == 42) std::printf(" ");  // keeps the loads
-  return static_cast<double>(buf.size() * sizeof(uint64_t)) / median(t) / 1e9;
+  return static_cast<double>(buf.size() * sizeof(uint64_t)) / seconds / 1e9;
 }
 
 }  // namespace sarathi::cli

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,19 @@ std::optional<core::DType> kv_dtype(const ModelArgs& args);
 /// Median, and the p-th percentile (0..100, nearest rank) of a sample; 0 for an empty one.
 double median(std::vector<double> v);
 double percentile(std::vector<double> v, double p);
+
+/// Median wall time of `repeats` calls of fn, after one warm-up call.
+template <typename Fn>
+double median_seconds(int32_t repeats, Fn&& fn) {
+  fn();
+  std::vector<double> t;
+  for (int32_t r = 0; r < repeats; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return median(t);
+}
 
 /// Streaming read bandwidth in GB/s on the pool's threads: the median of `repeats` sums of buf
 /// (after a warm-up), 8 independent accumulators per thread.

@@ -19,21 +19,26 @@ constexpr int64_t kPackedTokenBlock = 256;
 // Fewer tokens than this are packed on the calling thread (a pool wake-up costs more).
 constexpr int64_t kParallelPackMin = 16;
 
-void matmul_gemm(const GemmOps& g, core::ThreadPool& pool, const WeightView& w, const float* x,
-                 int64_t m, float* y, MatmulScratch& scratch) {
-  const size_t xrb = g.packed_x_bytes(w.cols);
-  const size_t need = xrb * static_cast<size_t>(m);
-  if (scratch.x_converted.size() < need) scratch.x_converted.resize(need);
-  uint8_t* xp = scratch.x_converted.data();
+// Packs m activation rows of cols floats into xp (xrb bytes apart), on the pool for enough rows.
+void pack_rows(core::ThreadPool& pool, void (*pack_x)(const float*, void*, int64_t), const float* x,
+               int64_t m, int64_t cols, uint8_t* xp, size_t xrb) {
   auto pack = [&](int, int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i)
-      g.pack_x(x + i * w.cols, xp + static_cast<size_t>(i) * xrb, w.cols);
+    for (int64_t i = b; i < e; ++i) pack_x(x + i * cols, xp + static_cast<size_t>(i) * xrb, cols);
   };
   if (m < kParallelPackMin) {
     pack(0, 0, m);
   } else {
     pool.parallel_for(m, 4, pack);
   }
+}
+
+void matmul_gemm(const GemmOps& g, core::ThreadPool& pool, const WeightView& w, const float* x,
+                 int64_t m, float* y, MatmulScratch& scratch) {
+  const size_t xrb = g.packed_x_bytes(w.cols);
+  const size_t need = xrb * static_cast<size_t>(m);
+  if (scratch.x_converted.size() < need) scratch.x_converted.resize(need);
+  uint8_t* xp = scratch.x_converted.data();
+  pack_rows(pool, g.pack_x, x, m, w.cols, xp, xrb);
   GemmArgs base;
   base.w = static_cast<const uint8_t*>(w.data);
   base.w_row_bytes = w.row_bytes;
@@ -64,16 +69,7 @@ void matmul_packed(const PackedGemmOps& g, core::ThreadPool& pool, const WeightV
   if (!(reuse_x && scratch.packed_by == g.pack_x && scratch.packed_m == m &&
         scratch.packed_cols == w.cols)) {
     if (scratch.x_converted.size() < need) scratch.x_converted.resize(need);
-    uint8_t* xp = scratch.x_converted.data();
-    auto pack = [&](int, int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i)
-        g.pack_x(x + i * w.cols, xp + static_cast<size_t>(i) * xrb, w.cols);
-    };
-    if (m < kParallelPackMin) {
-      pack(0, 0, m);
-    } else {
-      pool.parallel_for(m, 4, pack);
-    }
+    pack_rows(pool, g.pack_x, x, m, w.cols, scratch.x_converted.data(), xrb);
     scratch.packed_by = g.pack_x;
     scratch.packed_m = m;
     scratch.packed_cols = w.cols;

@@ -103,6 +103,20 @@ inline size_t v_row(const AttnGroupArgs& a, int32_t pos) {
          static_cast<size_t>(pos % a.block_size) * static_cast<size_t>(a.head_dim);
 }
 
+/// Calls fn(pos, i, run) for the runs of positions [p0, p0 + n) that lie in one block each:
+/// position pos is the i-th of the range, and the run's rows (V) or columns (K) are contiguous.
+template <class Fn>
+inline void for_each_block_run(const AttnGroupArgs& a, int32_t p0, int64_t n, Fn&& fn) {
+  int32_t pos = p0;
+  for (int64_t i = 0; i < n;) {
+    const int64_t in_block = a.block_size - pos % a.block_size;
+    const int64_t run = in_block < n - i ? in_block : n - i;
+    fn(pos, i, run);
+    pos += static_cast<int32_t>(run);
+    i += run;
+  }
+}
+
 /// Prefetches the cache regions (K or V) of the blocks holding positions [p0, p0 + n): a task's
 /// blocks are scattered and strided by the other KV heads, which the hardware prefetchers follow
 /// poorly.

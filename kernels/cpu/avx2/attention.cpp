@@ -72,19 +72,14 @@ void convert_row(const AttnGroupArgs& a, const void* base, size_t off, float* ds
   for (; c < nc; c += 8) _mm256_storeu_ps(dst + c, _mm256_setzero_ps());
 }
 
-// V rows [p0, p0 + n) of the group's KV head into dst, nc floats apart. A head's rows of one
-// block are contiguous: walk the block table once per block rather than dividing per row.
+// V rows [p0, p0 + n) of the group's KV head into dst, nc floats apart (a head's rows of one
+// block are contiguous).
 void load_v_rows(const AttnGroupArgs& a, int32_t p0, int64_t n, float* dst, int64_t nc) {
-  int32_t pos = p0;
-  for (int64_t i = 0; i < n;) {
-    const int32_t in_block = a.block_size - pos % a.block_size;
-    const int64_t run = in_block < n - i ? in_block : n - i;
+  cpu::for_each_block_run(a, p0, n, [&](int32_t pos, int64_t i, int64_t run) {
     const size_t off = cpu::v_row(a, pos);
     for (int64_t r = 0; r < run; ++r)
       convert_row(a, a.v, off + static_cast<size_t>(r * a.head_dim), dst + (i + r) * nc, nc);
-    pos += static_cast<int32_t>(run);
-    i += run;
-  }
+  });
 }
 
 // K of positions [p0, p0 + n) as f32 into kt: [head_dim][kTile], lanes from n up to the next
@@ -93,11 +88,8 @@ void load_v_rows(const AttnGroupArgs& a, int32_t p0, int64_t n, float* dst, int6
 void load_k_tile(const AttnGroupArgs& a, int32_t p0, int64_t n, float* kt) {
   const int64_t d = a.head_dim;
   const auto bs = static_cast<size_t>(a.block_size);
-  int32_t pos = p0;
-  for (int64_t i = 0; i < n;) {
-    const int32_t slot = pos % a.block_size;
-    const int64_t run = a.block_size - slot < n - i ? a.block_size - slot : n - i;
-    const size_t off = cpu::kv_region(a, pos) + static_cast<size_t>(slot);
+  cpu::for_each_block_run(a, p0, n, [&](int32_t pos, int64_t i, int64_t run) {
+    const size_t off = cpu::kv_region(a, pos) + static_cast<size_t>(pos % a.block_size);
     for (int64_t j = 0; j < d; ++j) {
       const size_t src = off + static_cast<size_t>(j) * bs;
       float* dst = kt + j * kTile + i;
@@ -114,9 +106,7 @@ void load_k_tile(const AttnGroupArgs& a, int32_t p0, int64_t n, float* kt) {
         for (; c < run; ++c) dst[c] = k[c];
       }
     }
-    pos += static_cast<int32_t>(run);
-    i += run;
-  }
+  });
   for (int64_t j = 0; j < d; ++j)
     for (int64_t c = n; c % 8 != 0; ++c) kt[j * kTile + c] = 0.0f;
 }

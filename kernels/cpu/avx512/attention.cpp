@@ -34,17 +34,21 @@ __m512 round_f16(__m512 x) {
 // the attention of a 512-token prefill 26% faster.)
 constexpr int64_t kTile = 64;
 
+// The `m` lanes of the cache (K or V, f16 or f32) at element offset off, as f32 (others zero).
+__m512 maskz_load16(const AttnGroupArgs& a, const void* base, size_t off, __mmask16 m) {
+  return a.f16 ? _mm512_cvtph_ps(
+                     _mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(base) + off))
+               : _mm512_maskz_loadu_ps(m, static_cast<const float*>(base) + off);
+}
+
 // K of positions [p0, p0 + n) as f32 into kt: [head_dim][kTile], lanes from n up to the next
 // multiple of 16 zero. The cache stores K transposed per block, so a block's positions of one
 // head dimension are contiguous and convert as one masked vector.
 void load_k_tile(const AttnGroupArgs& a, int32_t p0, int64_t n, float* kt) {
   const int64_t d = a.head_dim;
   const auto bs = static_cast<size_t>(a.block_size);
-  int32_t pos = p0;
-  for (int64_t i = 0; i < n;) {
-    const int32_t slot = pos % a.block_size;
-    const int64_t run = a.block_size - slot < n - i ? a.block_size - slot : n - i;
-    const size_t off = cpu::kv_region(a, pos) + static_cast<size_t>(slot);
+  cpu::for_each_block_run(a, p0, n, [&](int32_t pos, int64_t i, int64_t run) {
+    const size_t off = cpu::kv_region(a, pos) + static_cast<size_t>(pos % a.block_size);
     if (run == 16 && a.f16) {
       // The common case (16-position blocks): whole vectors, no masks (masked stores are slow
       // on Zen 4).
@@ -53,26 +57,17 @@ void load_k_tile(const AttnGroupArgs& a, int32_t p0, int64_t n, float* kt) {
         _mm512_storeu_ps(kt + j * kTile + i,
                          _mm512_cvtph_ps(_mm256_loadu_si256(
                              reinterpret_cast<const __m256i*>(k + static_cast<size_t>(j) * bs))));
-      pos += 16;
-      i += 16;
-      continue;
+      return;
     }
     for (int64_t j = 0; j < d; ++j) {
-      const size_t src = off + static_cast<size_t>(j) * bs;
-      float* dst = kt + j * kTile + i;
       for (int64_t c = 0; c < run; c += 16) {
         const __mmask16 m = mask16(run - c);
-        const __m512 v =
-            a.f16 ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(
-                        m, static_cast<const uint16_t*>(a.k) + src + static_cast<size_t>(c)))
-                  : _mm512_maskz_loadu_ps(
-                        m, static_cast<const float*>(a.k) + src + static_cast<size_t>(c));
-        _mm512_mask_storeu_ps(dst + c, m, v);
+        _mm512_mask_storeu_ps(
+            kt + j * kTile + i + c, m,
+            maskz_load16(a, a.k, off + static_cast<size_t>(j) * bs + static_cast<size_t>(c), m));
       }
     }
-    pos += static_cast<int32_t>(run);
-    i += run;
-  }
+  });
   if (n % 16 != 0) {
     const auto pad = static_cast<__mmask16>(~mask16(n % 16));
     for (int64_t j = 0; j < d; ++j)
@@ -80,14 +75,10 @@ void load_k_tile(const AttnGroupArgs& a, int32_t p0, int64_t n, float* kt) {
   }
 }
 
-// V rows [p0, p0 + n) of the group's KV head into dst (nc16 floats apart, zero-padded), walking
-// the block table once per block.
+// V rows [p0, p0 + n) of the group's KV head into dst (nc16 floats apart, zero-padded).
 void load_v_rows(const AttnGroupArgs& a, int32_t p0, int64_t n, float* dst, int64_t nc16) {
   const int64_t d = a.head_dim;
-  int32_t pos = p0;
-  for (int64_t i = 0; i < n;) {
-    const int32_t in_block = a.block_size - pos % a.block_size;
-    const int64_t run = in_block < n - i ? in_block : n - i;
+  cpu::for_each_block_run(a, p0, n, [&](int32_t pos, int64_t i, int64_t run) {
     // A head's rows of one block are contiguous.
     const size_t off = cpu::v_row(a, pos);
     if (nc16 == d) {
@@ -104,23 +95,13 @@ void load_v_rows(const AttnGroupArgs& a, int32_t p0, int64_t n, float* dst, int6
         const float* src = static_cast<const float*>(a.v) + off;
         for (int64_t e = 0; e < n_el; e += 16) _mm512_storeu_ps(out + e, _mm512_loadu_ps(src + e));
       }
-    } else {
-      for (int64_t r = 0; r < run; ++r) {
-        const size_t row = off + static_cast<size_t>(r * d);
-        for (int64_t c = 0; c < nc16; c += 16) {
-          const __mmask16 m = mask16(d - c);
-          const __m512 v =
-              a.f16 ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(
-                          m, static_cast<const uint16_t*>(a.v) + row + static_cast<size_t>(c)))
-                    : _mm512_maskz_loadu_ps(
-                          m, static_cast<const float*>(a.v) + row + static_cast<size_t>(c));
-          _mm512_storeu_ps(dst + (i + r) * nc16 + c, v);
-        }
-      }
+      return;
     }
-    pos += static_cast<int32_t>(run);
-    i += run;
-  }
+    for (int64_t r = 0; r < run; ++r)
+      for (int64_t c = 0; c < nc16; c += 16)
+        _mm512_storeu_ps(dst + (i + r) * nc16 + c,
+                         maskz_load16(a, a.v, off + static_cast<size_t>(r * d + c), mask16(d - c)));
+  });
 }
 
 SARATHI_INLINE __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
@@ -276,6 +257,7 @@ void pv_query(const AttnGroupArgs& a, float* out, const float* sq, int64_t len16
     const float* sh = sq + h0 * len16;
     for (int64_t c0 = 0; c0 < d; c0 += 32) {
       for (int64_t p = t0; p < t0 + nt;) {
+        // The converted tile is one run; the cache, one run per block.
         int64_t run = t0 + nt - p;
         const T* rows = vbuf + (p - t0) * d;
         if (vbuf == nullptr) {
