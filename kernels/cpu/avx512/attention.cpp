@@ -215,32 +215,33 @@ void scores_query(const AttnGroupArgs& a, const float* qb, int64_t nc16, const K
   }
 }
 
-// P · V straight from the cache for HN heads and output dimensions [c0, c0 + 32): `count` V
-// rows from position p at rows (head_dim elements apart, converted as loaded), each V vector
-// used by the HN heads. Per (head, lane) the FMAs run over positions in order, as in pv_tile.
-template <int HN, class T>
+// P · V for HN heads and output dimensions [c0, c0 + 16 * NV): `count` V rows from position p
+// at rows (head_dim elements apart; T = uint16_t converts f16 as loaded), each V vector used by
+// the HN heads (HN * NV independent chains). Per (head, lane) the FMAs run over positions in
+// order, as in pv_tile.
+template <int HN, int NV, class T>
 void pv_rows(float* out, int64_t d, const float* sq, int64_t len16, int64_t p, int64_t count,
              const T* rows, int64_t c0) {
-  __m512 acc[HN][2];
+  __m512 acc[HN][NV];
 #pragma GCC unroll 8
-  for (int h = 0; h < HN; ++h) {
-    acc[h][0] = _mm512_loadu_ps(out + h * d + c0);
-    acc[h][1] = _mm512_loadu_ps(out + h * d + c0 + 16);
-  }
+  for (int h = 0; h < HN; ++h)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[h][j] = _mm512_loadu_ps(out + h * d + c0 + 16 * j);
   for (int64_t r = 0; r < count; ++r) {
-    const __m512 v0 = load16(rows + r * d + c0), v1 = load16(rows + r * d + c0 + 16);
+    __m512 v[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) v[j] = load16(rows + r * d + c0 + 16 * j);
 #pragma GCC unroll 8
     for (int h = 0; h < HN; ++h) {
       const __m512 w = _mm512_set1_ps(sq[h * len16 + p + r]);
-      acc[h][0] = _mm512_fmadd_ps(w, v0, acc[h][0]);
-      acc[h][1] = _mm512_fmadd_ps(w, v1, acc[h][1]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[h][j] = _mm512_fmadd_ps(w, v[j], acc[h][j]);
     }
   }
 #pragma GCC unroll 8
-  for (int h = 0; h < HN; ++h) {
-    _mm512_storeu_ps(out + h * d + c0, acc[h][0]);
-    _mm512_storeu_ps(out + h * d + c0 + 16, acc[h][1]);
-  }
+  for (int h = 0; h < HN; ++h)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) _mm512_storeu_ps(out + h * d + c0 + 16 * j, acc[h][j]);
 }
 
 // P · V of one query over positions [t0, t0 + nt) in 32-float pieces of the head: V rows from
@@ -255,7 +256,9 @@ void pv_query(const AttnGroupArgs& a, float* out, const float* sq, int64_t len16
     const int hn = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
     float* oh = out + h0 * d;
     const float* sh = sq + h0 * len16;
-    for (int64_t c0 = 0; c0 < d; c0 += 32) {
+    // 32 floats of the head per pass for 4 or 8 heads; 64 for 1 or 2 (four chains per head).
+    const int64_t piece = hn <= 2 && d % 64 == 0 ? 64 : 32;
+    for (int64_t c0 = 0; c0 < d; c0 += piece) {
       for (int64_t p = t0; p < t0 + nt;) {
         // The converted tile is one run; the cache, one run per block.
         int64_t run = t0 + nt - p;
@@ -264,19 +267,20 @@ void pv_query(const AttnGroupArgs& a, float* out, const float* sq, int64_t len16
           run = std::min<int64_t>(run, a.block_size - p % a.block_size);
           rows = static_cast<const T*>(a.v) + cpu::v_row(a, static_cast<int32_t>(p));
         }
-        switch (hn) {
-          case 8:
-            pv_rows<8, T>(oh, d, sh, len16, p, run, rows, c0);
-            break;
-          case 4:
-            pv_rows<4, T>(oh, d, sh, len16, p, run, rows, c0);
-            break;
-          case 2:
-            pv_rows<2, T>(oh, d, sh, len16, p, run, rows, c0);
-            break;
-          default:
-            pv_rows<1, T>(oh, d, sh, len16, p, run, rows, c0);
-            break;
+        if (hn == 8) {
+          pv_rows<8, 2, T>(oh, d, sh, len16, p, run, rows, c0);
+        } else if (hn == 4) {
+          pv_rows<4, 2, T>(oh, d, sh, len16, p, run, rows, c0);
+        } else if (piece == 64) {
+          if (hn == 2) {
+            pv_rows<2, 4, T>(oh, d, sh, len16, p, run, rows, c0);
+          } else {
+            pv_rows<1, 4, T>(oh, d, sh, len16, p, run, rows, c0);
+          }
+        } else if (hn == 2) {
+          pv_rows<2, 2, T>(oh, d, sh, len16, p, run, rows, c0);
+        } else {
+          pv_rows<1, 2, T>(oh, d, sh, len16, p, run, rows, c0);
         }
         p += run;
       }
