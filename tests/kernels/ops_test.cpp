@@ -79,7 +79,7 @@ TEST(Ops, Swiglu) {
 TEST(Ops, PagedAttentionMatchesDense) {
   for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx}) {
     if (!isa_supported(isa)) continue;
-    for (int32_t hd : {8, 40, 64}) {
+    for (int32_t hd : {8, 40, 64, 128}) {
       for (core::DType dt : {core::DType::kF32, core::DType::kF16}) {
         for (int32_t bs : {4, 24, 32}) {
           SCOPED_TRACE(std::string(isa_name(isa)) + " hd " + std::to_string(hd) + " " +
