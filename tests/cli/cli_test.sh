@@ -34,7 +34,7 @@ check dtype-bf16 0 "generation: +4 tokens" -- "$bin" generate -m synthetic:tiny:
 check dtype-ops 0 "weights bf16" -- "$bin" bench ops -m synthetic:tiny:f16 --dtype bf16 --chunk 8 --decodes 1 --context 8 --repeats 1
 check bad-temp 105 "temp" -- "$bin" generate -m synthetic:tiny -p hi --temp -1
 check long-prompt 1 "context" -- "$bin" generate -m synthetic:tiny -c 16 -p "this prompt is longer than sixteen bytes"
-check ops-floor 0 "memory floor: weights .* GB per step at .*x the floor" -- "$bin" bench ops -m synthetic:tiny --chunk 0 --decodes 2 --context 8 --repeats 1 --roofline
+check ops-floor 0 "memory floor: weights .* GB per step at .*x the floor" -- "$bin" bench ops -m synthetic:tiny --chunk 0 --decodes 2 --context 8 --repeats 1 --roofline --read-mib 64
 check ops-matmul-rate 0 "matmuls \(logits included\): .* GOP/s" -- "$bin" bench ops -m synthetic:tiny --chunk 8 --decodes 0 --context 0 --repeats 1 --roofline
 check roofline 0 "instruction peak" -- "$bin" bench roofline -t 1 --repeats 1 --read-mib 64 --decode-mib 4
 check step-cost 0 "hyb/chk" -- "$bin" bench step-cost -m synthetic:tiny --batch-sizes 1,4 --chunk-sizes 16 --context-lens 32 --repeats 1
