@@ -37,8 +37,8 @@ double matrix_ops(const kernels::WeightView& w) {  // 2 x multiply-adds per toke
 
 // The step's ceilings: the matmuls' rate, and for a decode-only step the memory floor (every
 // weight matrix once plus the KV the decodes read, over the read bandwidth measured now).
-void print_roofline(const model::LlamaModel& m, const OpsArgs& a, core::ThreadPool& pool,
-                    const model::OpProfile& profile, double step_s) {
+void print_roofline(const model::LlamaModel& m, const OpsArgs& a, core::DType kv_type,
+                    core::ThreadPool& pool, const model::OpProfile& profile, double step_s) {
   const model::LlamaConfig& c = m.config();
   const model::LlamaWeights& w = m.weights();
   double layer_bytes = 0, layer_ops = 0;
@@ -67,7 +67,7 @@ void print_roofline(const model::LlamaModel& m, const OpsArgs& a, core::ThreadPo
   std::vector<uint64_t> buf(static_cast<size_t>(a.read_mib) << 20 >> 3);
   for (size_t i = 0; i < buf.size(); ++i) buf[i] = i;
   const double gbps = read_bandwidth_gbps(pool, buf, 3);
-  const double kv_elem = a.model.kv_type == "f32" ? 4.0 : 2.0;
+  const auto kv_elem = static_cast<double>(*core::dtype_row_bytes(kv_type, 1));
   const double kv_bytes = static_cast<double>(a.decodes) * (a.context + 1.0) * c.n_layer * 2.0 *
                           c.n_head_kv * c.head_dim * kv_elem;
   const double weight_bytes = layer_bytes + matrix_bytes(w.output);
@@ -162,7 +162,7 @@ int run(const OpsArgs& a) {
   }
   std::printf("%-16s %12.3f %7.1f%%\n", "other", (total_s - accounted) / a.repeats * 1e3,
               100.0 * (total_s - accounted) / total_s);
-  if (a.roofline) print_roofline(*m, a, pool, profile, median(step_s));
+  if (a.roofline) print_roofline(*m, a, *kv, pool, profile, median(step_s));
   for (auto& t : tables) blocks.release(t);
   return 0;
 }

@@ -110,6 +110,15 @@ struct TypeOps {
   PackedGemmOps packed;        // path over interleaved weights; may be empty
 };
 
+/// Element offset of (block, KV head)'s region of a layer's K or V cache: block_size * head_dim
+/// elements, [head_dim, block_size] in K and [block_size, head_dim] in V (kernels/ops.h).
+inline size_t kv_region_offset(int32_t block, int32_t num_kv_heads, int32_t kv_head,
+                               int32_t block_size, int32_t head_dim) {
+  return (static_cast<size_t>(block) * static_cast<size_t>(num_kv_heads) +
+          static_cast<size_t>(kv_head)) *
+         static_cast<size_t>(block_size) * static_cast<size_t>(head_dim);
+}
+
 /// Attention of num_q consecutive query tokens of one sequence for the `group` query heads that
 /// share KV head kv_head: query i sees KV positions [0, kv_len + i) of the paged cache (see
 /// kernels/ops.h). Each query's result is the same whatever num_q (batch invariance).

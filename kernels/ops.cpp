@@ -90,9 +90,7 @@ inline size_t kv_region(const PagedKvLayer& kv, const int32_t* block_table, int3
                         int32_t head) {
   const int32_t block = block_table[pos / kv.block_size];
   SARATHI_DCHECK(block >= 0 && block < kv.num_blocks, "block {} out of range", block);
-  return (static_cast<size_t>(block) * static_cast<size_t>(kv.num_kv_heads) +
-          static_cast<size_t>(head)) *
-         static_cast<size_t>(kv.block_size) * static_cast<size_t>(kv.head_dim);
+  return kv_region_offset(block, kv.num_kv_heads, head, kv.block_size, kv.head_dim);
 }
 
 // V: the offset of (position, KV head)'s row. K: of its element 0; element j is j * block_size
@@ -159,10 +157,10 @@ void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_l
   for (int32_t j = 0; j < d; ++j) qbuf[j] = kF16 ? round_f16(q_in[j]) : q_in[j];
   const auto* kbase = static_cast<const KvT*>(kv.k);
   const auto* vbase = static_cast<const KvT*>(kv.v);
+  const auto bs = static_cast<size_t>(kv.block_size);  // K: row element j is j * bs further
   float max_score = -std::numeric_limits<float>::infinity();
   for (int32_t p = 0; p < kv_len; ++p) {
     const KvT* kr = kbase + k_offset(kv, block_table, p, kv_head);
-    const auto bs = static_cast<size_t>(kv.block_size);
     float s = 0.0f;
     for (int32_t j = 0; j < d; ++j) {
       if constexpr (kF16) {

@@ -91,10 +91,8 @@ void pack_x_q8_k(const float* src, void* dst, int64_t k) {
 /// block_size * head_dim elements, [head_dim, block_size] in K and [block_size, head_dim] in V
 /// (kernels/ops.h).
 inline size_t kv_region(const AttnGroupArgs& a, int32_t pos) {
-  const int32_t block = a.block_table[pos / a.block_size];
-  return (static_cast<size_t>(block) * static_cast<size_t>(a.num_kv_heads) +
-          static_cast<size_t>(a.kv_head)) *
-         static_cast<size_t>(a.block_size) * static_cast<size_t>(a.head_dim);
+  return kv_region_offset(a.block_table[pos / a.block_size], a.num_kv_heads, a.kv_head,
+                          a.block_size, a.head_dim);
 }
 
 /// Element offset of V's row for position pos.
