@@ -7,7 +7,7 @@ packages=(
   cmake ninja-build g++ pkg-config git
   libfmt-dev nlohmann-json3-dev libcli11-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libdnnl-dev   # bench/onednn only: oneDNN's bf16 matmul timed against ours
+  libdnnl-dev ocl-icd-opencl-dev   # bench/onednn only (Debian's dnnl config needs OpenCL)
   clang libclang-rt-14-dev   # libFuzzer target and sanitizer runtimes
   libcpp-httplib-dev libssl-dev curl   # sarathi serve (httplib's flags need OpenSSL headers)
 )
