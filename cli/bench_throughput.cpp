@@ -66,12 +66,15 @@ class PrefillCost {
 };
 
 struct Summary {
-  double mean = 0, p50 = 0, p99 = 0;
+  double mean = 0, p50 = 0, p99 = 0, max = 0;
 };
 Summary summarize(const std::vector<double>& v) {
   Summary s;
   if (v.empty()) return s;
-  for (double x : v) s.mean += x;
+  for (double x : v) {
+    s.mean += x;
+    s.max = std::max(s.max, x);
+  }
   s.mean /= static_cast<double>(v.size());
   s.p50 = median(v);
   s.p99 = percentile(v, 99);
@@ -88,16 +91,23 @@ struct PolicyResult {
 core::Result<PolicyResult> run_policy(const model::LlamaModel& m, sched::SchedulerConfig cfg,
                                       const std::vector<workload::RequestSpec>& reqs,
                                       const std::vector<std::vector<int32_t>>& prompts,
-                                      const ThroughputArgs& a, core::DType kv) {
+                                      const ThroughputArgs& a, core::DType kv, double& slo_s) {
   SARATHI_ASSIGN_OR_RETURN(auto exec, engine::ModelExecutor::create(
                                           m, {.num_blocks = cfg.num_kv_blocks,
                                               .block_size = cfg.block_size, .dtype = kv},
                                           a.model.threads));
+  engine::EngineOptions eo{.sched = cfg, .keep_finished = true};
+  if (slo_s != 0 && (cfg.policy == "sarathi-serve" || cfg.policy == "sarathi")) {
+    SARATHI_ASSIGN_OR_RETURN(engine::Calibration cal,
+                             engine::calibrate_slo(*exec, eo.sched, slo_s));
+    slo_s = eo.sched.tbt_slo_s;  // a strict SLO is resolved once, for every later policy
+    std::printf("%s: %s\n", cfg.policy.c_str(), engine::describe_slo(cal, eo.sched).c_str());
+    eo.cost_fitter = std::move(cal.fitter);
+  }
   PrefillCost cost;
-  cost.measure(*exec, std::min(sched::token_budget(cfg), cfg.max_model_len), cfg.block_size);
-  SARATHI_ASSIGN_OR_RETURN(auto eng,
-                           engine::Engine::create(*exec, &m.tokenizer(),
-                                                  {.sched = cfg, .keep_finished = true}));
+  const int32_t most = std::min(sched::token_budget(eo.sched), cfg.max_model_len);
+  cost.measure(*exec, eo.sched.tbt_slo_s > 0 ? std::min(most, 512) : most, cfg.block_size);
+  SARATHI_ASSIGN_OR_RETURN(auto eng, engine::Engine::create(*exec, &m.tokenizer(), eo));
   std::vector<engine::StepStats> steps;
   size_t next = 0;
   const double t0 = eng->now();
@@ -154,7 +164,7 @@ core::Result<PolicyResult> run_policy(const model::LlamaModel& m, sched::Schedul
 }
 
 nlohmann::json to_json(const Summary& s) {
-  return {{"mean", s.mean}, {"p50", s.p50}, {"p99", s.p99}};
+  return {{"mean", s.mean}, {"p50", s.p50}, {"p99", s.p99}, {"max", s.max}};
 }
 
 int run(const ThroughputArgs& a) {
@@ -169,6 +179,9 @@ int run(const ThroughputArgs& a) {
   if (!m) return 1;
   auto base = sched_config(a.sched, m->config(), *kv);
   if (!base) return 2;
+  const auto slo_request = tbt_slo_request(a.sched);
+  if (!slo_request) return 2;
+  double slo_s = *slo_request;
   // Random prompt tokens (vLLM's random dataset), the same for every policy.
   std::mt19937 rng(static_cast<uint32_t>(a.workload.seed));
   std::vector<std::vector<int32_t>> prompts;
@@ -194,9 +207,9 @@ int run(const ThroughputArgs& a) {
               std::isfinite(a.workload.request_rate) ? fmt::format("{}/s", a.workload.request_rate).c_str() : "inf",
               base->num_kv_blocks, base->block_size,
               std::string(kernels::isa_name(kernels::active_isa())).c_str());
-  std::printf("%-14s %10s %10s %10s | %8s %8s %8s | %8s %8s %8s | %6s %6s\n", "policy",
+  std::printf("%-14s %10s %10s %10s | %8s %8s %8s | %8s %8s %8s %8s | %6s %6s\n", "policy",
               "prefill/s", "decode/s", "e2e/s", "TTFT avg", "p50", "p99", "TBT avg", "p50", "p99",
-              "preempt", "steps");
+              "max", "preempt", "steps");
   nlohmann::json out = {{"model", m->config().name}, {"policies", nlohmann::json::array()}};
   for (const std::string& p : policies) {
     sched::SchedulerConfig cfg = *base;
@@ -206,14 +219,15 @@ int run(const ThroughputArgs& a) {
     if (p != "sarathi" && p != "sarathi-serve" && cfg.max_num_batched_tokens > 0 &&
         cfg.max_num_batched_tokens < cfg.max_model_len)
       cfg.max_num_batched_tokens = 0;
-    auto r = run_policy(*m, cfg, *reqs, prompts, a, *kv);
+    auto r = run_policy(*m, cfg, *reqs, prompts, a, *kv, slo_s);
     if (!r.ok()) {
       std::fprintf(stderr, "error: policy %s: %s\n", p.c_str(), r.error().message.c_str());
       return 1;
     }
-    std::printf("%-14s %10.1f %10.1f %10.1f | %7.3fs %7.3fs %7.3fs | %6.1fms %6.1fms %6.1fms | %6lld %6lld\n",
+    std::printf("%-14s %10.1f %10.1f %10.1f | %7.3fs %7.3fs %7.3fs | %6.1fms %6.1fms %6.1fms "
+                "%6.1fms | %6lld %6lld\n",
                 p.c_str(), r->prefill_tps, r->decode_tps, r->e2e_tps, r->ttft.mean, r->ttft.p50,
-                r->ttft.p99, r->tbt.mean * 1e3, r->tbt.p50 * 1e3, r->tbt.p99 * 1e3,
+                r->ttft.p99, r->tbt.mean * 1e3, r->tbt.p50 * 1e3, r->tbt.p99 * 1e3, r->tbt.max * 1e3,
                 static_cast<long long>(r->preemptions), static_cast<long long>(r->steps));
     std::fflush(stdout);
     out["policies"].push_back({{"policy", p}, {"prefill_tokens_per_s", r->prefill_tps},

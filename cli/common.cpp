@@ -122,6 +122,19 @@ void add_sched_options(CLI::App& cmd, SchedArgs& a, bool with_policy) {
                  "latency matters more than prefill throughput")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 24));
+  cmd.add_option("--tbt-slo", a.tbt_slo,
+                 "Time-between-tokens target in ms, or 'strict' (5x the one-sequence decode "
+                 "step, measured at load), for sarathi-serve's token budget and sarathi's chunk "
+                 "size: each step's prefill chunks are cut so the step's predicted duration "
+                 "stays within 85% of it, from a step-cost model fitted at load and refined from "
+                 "every step; 'off' or 0 disables it. --token-budget instead fixes the budget" +
+                     std::string(a.tbt_slo.empty() ? " (default: off)"
+                                                   : " (default: " + a.tbt_slo + ")"));
+  cmd.add_option("--min-chunk", a.min_chunk,
+                 "Under --tbt-slo, the least prefill per step while prompts wait, even when the "
+                 "decodes alone exceed the target (0 = one KV block)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 20));
   cmd.add_option("--tile-size", a.tile_size,
                  "sarathi: shrink chunks so chunk + decodes is a multiple of this (1 = off)")
       ->capture_default_str()
@@ -172,6 +185,25 @@ std::optional<int64_t> parse_bytes(const std::string& s) {
   return static_cast<int64_t>(v * mult);
 }
 
+std::optional<double> tbt_slo_request(const SchedArgs& a) {
+  if (a.tbt_slo.empty() || a.tbt_slo == "off" || a.token_budget > 0) return 0.0;
+  if (a.tbt_slo == "strict") return -1.0;
+  size_t pos = 0;
+  double ms = 0;
+  try {
+    ms = std::stod(a.tbt_slo, &pos);
+  } catch (...) {
+    pos = 0;
+  }
+  if (pos == a.tbt_slo.size() && ms == 0) return 0.0;
+  if (pos != a.tbt_slo.size() || !(ms > 0) || ms > 1e7) {
+    std::fprintf(stderr, "error: --tbt-slo '%s' is not a positive number of ms or 'strict'\n",
+                 a.tbt_slo.c_str());
+    return std::nullopt;
+  }
+  return ms * 1e-3;
+}
+
 std::optional<sched::SchedulerConfig> sched_config(const SchedArgs& a, const model::LlamaConfig& m,
                                                    core::DType kv_dtype) {
   sched::SchedulerConfig c;
@@ -182,6 +214,7 @@ std::optional<sched::SchedulerConfig> sched_config(const SchedArgs& a, const mod
   c.tile_size = a.tile_size;
   c.block_size = a.block_size;
   c.watermark = a.watermark;
+  c.min_chunk = a.min_chunk;
   c.max_model_len = a.max_model_len > 0 ? std::min(a.max_model_len, m.n_ctx) : m.n_ctx;
   if (a.num_kv_blocks > 0) {
     c.num_kv_blocks = a.num_kv_blocks;

@@ -72,10 +72,19 @@ struct SchedArgs {
   std::string kv_cache_memory = "2GiB";
   int32_t num_kv_blocks = 0;
   double watermark = 0.01;
+  // --tbt-slo: "" (off: fixed budget), "strict" (5x the one-sequence decode step, measured at
+  // load) or milliseconds. Ignored (fixed budget) when --token-budget is given.
+  std::string tbt_slo;
+  int32_t min_chunk = 0;
 };
 
-/// Registers --max-num-seqs, --chunk-size, --token-budget, --tile-size, --block-size,
-/// --max-model-len, --kv-cache-memory, --num-kv-blocks, --watermark (and --policy if asked).
+/// The SLO --tbt-slo asks for: 0 = off (none, or --token-budget fixes the budget), < 0 = strict,
+/// else seconds; nullopt (after printing an error) when malformed.
+std::optional<double> tbt_slo_request(const SchedArgs& args);
+
+/// Registers --max-num-seqs, --chunk-size, --token-budget, --tbt-slo, --min-chunk, --tile-size,
+/// --block-size, --max-model-len, --kv-cache-memory, --num-kv-blocks, --watermark (and --policy
+/// if asked).
 void add_sched_options(CLI::App& cmd, SchedArgs& args, bool with_policy);
 
 /// The scheduler configuration for a model: max_model_len defaults to the model's context; the

@@ -1,6 +1,7 @@
 // `sarathi generate`: run one prompt through a model and stream the completion.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -10,7 +11,8 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "engine/generator.h"
+#include "engine/engine.h"
+#include "engine/model_executor.h"
 #include "kernels/kernels.h"
 #include "model/llama.h"
 #include "model/tokenizer.h"
@@ -56,50 +58,77 @@ int run(const GenerateArgs& a) {
                  static_cast<double>(m.weight_bytes()) / (1 << 20), load_s);
   }
 
-  engine::Generator::Options gopt;
-  gopt.num_threads = a.model.threads;
-  gopt.kv.dtype = *kv;
-  auto gen = engine::Generator::create(m, gopt);
-  if (!gen.ok()) {
-    std::fprintf(stderr, "error: %s\n", gen.error().message.c_str());
+  // One request on the engine, the code path every request takes (scheduler, executor,
+  // sampler, detokenizer): the sarathi policy, whose chunk is --chunk-size.
+  const int32_t n_ctx = m.config().n_ctx;
+  const std::vector<int32_t> ids = m.tokenizer().encode(prompt, true, true);
+  if (static_cast<int64_t>(ids.size()) >= n_ctx) {
+    std::fprintf(stderr,
+                 "error: the prompt has %zu tokens, but the context holds %d (leave room for "
+                 "output; -c/--ctx-size)\n",
+                 ids.size(), n_ctx);
     return 1;
   }
-  const std::vector<int32_t> ids = m.tokenizer().encode(prompt, true, true);
-
-  engine::GenerateOptions opt;
-  opt.max_tokens = a.num_predict;
-  opt.sampling.temperature = a.temperature;
-  opt.sampling.top_k = a.top_k;
-  opt.sampling.top_p = a.top_p;
-  opt.sampling.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : std::random_device{}();
-  opt.prefill_chunk = a.chunk;
-  opt.ignore_eos = a.ignore_eos;
+  sched::SchedulerConfig cfg;
+  cfg.policy = "sarathi";
+  cfg.max_num_seqs = 1;
+  cfg.chunk_size = a.chunk;
+  cfg.block_size = 16;
+  cfg.watermark = 0;
+  cfg.max_model_len = n_ctx;
+  cfg.num_kv_blocks = (n_ctx + cfg.block_size - 1) / cfg.block_size;
+  auto exec = engine::ModelExecutor::create(
+      m, {.num_blocks = cfg.num_kv_blocks, .block_size = cfg.block_size, .dtype = *kv},
+      a.model.threads);
+  if (!exec.ok()) {
+    std::fprintf(stderr, "error: %s\n", exec.error().message.c_str());
+    return 1;
+  }
+  auto eng = engine::Engine::create(**exec, &m.tokenizer(), {.sched = cfg, .keep_finished = true});
+  if (!eng.ok()) {
+    std::fprintf(stderr, "error: %s\n", eng.error().message.c_str());
+    return 1;
+  }
+  engine::RequestParams params;
+  // Generation also stops at the end of the context, as before.
+  params.max_tokens = std::min(a.num_predict, n_ctx - static_cast<int32_t>(ids.size()));
+  params.ignore_eos = a.ignore_eos;
+  params.sampling.temperature = a.temperature;
+  params.sampling.top_k = a.top_k;
+  params.sampling.top_p = a.top_p;
+  params.sampling.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : std::random_device{}();
 
   std::fwrite(prompt.data(), 1, prompt.size(), stdout);
   std::fflush(stdout);
-  model::IncrementalDecoder decoder(m.tokenizer());
-  auto stats = (*gen)->generate(ids, opt, [&](int32_t token) {
-    const std::string text = decoder.push(token);
-    std::fwrite(text.data(), 1, text.size(), stdout);
+  auto id = (*eng)->add_request(ids, params, [](const engine::TokenEvent& ev) {
+    std::fwrite(ev.text.data(), 1, ev.text.size(), stdout);
     std::fflush(stdout);
-    return true;
   });
-  const std::string tail = decoder.flush();
-  std::fwrite(tail.data(), 1, tail.size(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
-  if (!stats.ok()) {
-    std::fprintf(stderr, "error: %s\n", stats.error().message.c_str());
+  if (!id.ok()) {
+    std::fprintf(stderr, "\nerror: %s\n", id.error().message.c_str());
     return 1;
   }
-  const auto& s = *stats;
-  std::fprintf(stderr, "\nprompt:     %5d tokens in %8.3f s = %9.2f tokens/s\n",
-               s.num_prompt_tokens, s.prompt_seconds,
-               s.prompt_seconds > 0 ? s.num_prompt_tokens / s.prompt_seconds : 0.0);
+  int32_t prefill_steps = 0, decode_steps = 0;
+  while ((*eng)->has_work()) {
+    auto st = (*eng)->step();
+    if (!st.ok()) {
+      std::fprintf(stderr, "\nerror: %s\n", st.error().message.c_str());
+      return 1;
+    }
+    (st->num_prefill_tokens > 0 ? prefill_steps : decode_steps) += 1;
+  }
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+  const engine::RequestRecord& rec = (*eng)->finished().back();
+  const double prompt_s = rec.times.first_token - rec.times.arrival;
+  const double gen_s = rec.times.finish - rec.times.first_token;
+  const auto n_out = static_cast<int32_t>(rec.output.size());
+  std::fprintf(stderr, "\nprompt:     %5zu tokens in %8.3f s = %9.2f tokens/s (%d steps)\n",
+               ids.size(), prompt_s, prompt_s > 0 ? static_cast<double>(ids.size()) / prompt_s : 0.0,
+               prefill_steps);
+  // The first token comes with the prompt's last step; each later one takes a decode step.
   std::fprintf(stderr, "generation: %5d tokens in %8.3f s = %9.2f tokens/s (%d decode steps)\n",
-               s.num_generated_tokens, s.generate_seconds,
-               s.generate_seconds > 0 ? s.num_decode_steps / s.generate_seconds : 0.0,
-               s.num_decode_steps);
+               n_out, gen_s, gen_s > 0 ? decode_steps / gen_s : 0.0, decode_steps);
   return 0;
 }
 
@@ -130,7 +159,8 @@ Runner add_generate(CLI::App& app) {
       ->check(CLI::Range(0.0f, 1.0f));
   cmd->add_option("-s,--seed", args->seed, "Sampling seed; -1 = random (also seeds nothing else)")
       ->capture_default_str();
-  cmd->add_option("--chunk-size", args->chunk, "Prompt tokens per prefill step")
+  cmd->add_option("--chunk-size", args->chunk, "Prompt tokens per prefill step (the engine's "
+                                               "sarathi policy chunk)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_flag("--ignore-eos", args->ignore_eos, "Do not stop at end-of-generation tokens");

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <sstream>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -38,12 +39,26 @@ core::Result<std::unique_ptr<server::ServedModel>> load(const ServeArgs& a,
   if (!kv) return core::make_error(core::ErrorCode::kInvalidArgument, "bad --kv-type");
   const auto cfg = sched_config(a.sched, m->config(), *kv);
   if (!cfg) return core::make_error(core::ErrorCode::kInvalidArgument, "bad scheduler options");
+  const auto slo = tbt_slo_request(a.sched);
+  if (!slo) return core::make_error(core::ErrorCode::kInvalidArgument, "bad --tbt-slo");
+  const bool chunked = cfg->policy == "sarathi-serve" || cfg->policy == "sarathi";
+  if (a.sched.token_budget > 0 && !a.sched.tbt_slo.empty() && chunked)
+    std::fprintf(stderr, "serve: --token-budget %d fixes the budget (no SLO-driven chunking)\n",
+                 a.sched.token_budget);
   auto served = server::make_served_model(std::move(m), {.sched = *cfg,
                                                          .kv_dtype = *kv,
                                                          .num_threads = a.model.threads,
                                                          .chat_template = a.chat_template,
                                                          .max_queue = a.max_queue,
-                                                         .model_name = name});
+                                                         .model_name = name,
+                                                         .tbt_slo_s = chunked ? *slo : 0.0,
+                                                         .log = [](const std::string& text) {
+                                                           std::string line;
+                                                           std::istringstream in(text);
+                                                           while (std::getline(in, line))
+                                                             std::fprintf(stderr, "serve: %s\n",
+                                                                          line.c_str());
+                                                         }});
   if (served.ok())
     std::fprintf(stderr, "serve: model ready (policy %s, %d KV blocks, max model len %d)\n",
                  cfg->policy.c_str(), cfg->num_kv_blocks, cfg->max_model_len);
@@ -102,6 +117,7 @@ Runner add_serve(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server");
   add_model_options(*cmd, a->model);
+  a->sched.tbt_slo = "strict";  // Sarathi-Serve's strict SLO unless told otherwise
   add_sched_options(*cmd, a->sched, /*with_policy=*/true);
   cmd->add_option("--host", a->host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", a->port, "Port (0: any free port)")

@@ -1,5 +1,7 @@
 #include "engine/async_engine.h"
 
+#include <cstdio>
+
 namespace sarathi::engine {
 
 using core::ErrorCode;
@@ -53,11 +55,27 @@ core::Result<std::unique_ptr<AsyncEngine>> AsyncEngine::create(Executor& executo
   SARATHI_ASSIGN_OR_RETURN(auto eng, Engine::create(executor, tokenizer, std::move(options)));
   std::unique_ptr<AsyncEngine> a(new AsyncEngine(std::move(eng), std::move(async_options)));
   *holder = a.get();
+  const sched::SchedulerConfig& cfg = a->engine_->scheduler().config();
+  a->metrics_.set_slo(cfg.tbt_slo_s, sched::slo_step_target_s(cfg));
+  a->metrics_.set_cost_model(a->engine_->cost_model());
   a->thread_ = std::thread([p = a.get()] { p->loop(); });
   return a;
 }
 
 AsyncEngine::~AsyncEngine() { shutdown(std::chrono::milliseconds(0)); }
+
+void AsyncEngine::warn_over_slo(const StepStats& st) {
+  const double now = engine_->now();
+  if (now - last_slo_warning_ < 10.0) return;
+  last_slo_warning_ = now;
+  const sched::SchedulerConfig& cfg = engine_->scheduler().config();
+  std::fprintf(stderr,
+               "warning: %d running decodes alone are predicted beyond the TBT SLO's step "
+               "target (%.1f ms; this step %.1f ms): serving on, prompts advance by at least %d "
+               "tokens a step (sarathi:steps_decodes_over_slo_total counts such steps)\n",
+               st.num_decode_tokens, sched::slo_step_target_s(cfg) * 1e3, st.duration_s * 1e3,
+               sched::slo_min_chunk(cfg));
+}
 
 core::Result<std::shared_ptr<RequestStream>> AsyncEngine::submit(std::vector<int32_t> prompt,
                                                                  const RequestParams& params) {
@@ -142,7 +160,11 @@ void AsyncEngine::loop() {
     if (engine_->has_work()) {
       auto st = engine_->step();
       std::lock_guard<std::mutex> lock(mu_);
-      if (st.ok() && st->num_seqs > 0) metrics_.on_step(*st);
+      if (st.ok() && st->num_seqs > 0) {
+        metrics_.on_step(*st);
+        metrics_.set_cost_model(engine_->cost_model());
+        if (st->decodes_over_slo) warn_over_slo(*st);
+      }
     }
     for (auto it = live.begin(); it != live.end();)
       it = it->second->finished() ? live.erase(it) : std::next(it);

@@ -80,6 +80,7 @@ class AsyncEngine {
  private:
   AsyncEngine(std::unique_ptr<Engine> engine, AsyncOptions options);
   void loop();
+  void warn_over_slo(const StepStats& st);  // engine thread, at most every 10 s
   void cancel(std::shared_ptr<RequestStream> s);
   friend class RequestStream;
 
@@ -101,6 +102,7 @@ class AsyncEngine {
   bool idle_ = true;                   // no work and nothing pending, as of the last loop turn
   int32_t sched_waiting_ = 0;          // scheduler's waiting count as of the last step
   Metrics metrics_;
+  double last_slo_warning_ = -1e300;   // engine clock; engine thread only
   std::thread thread_;
 };
 

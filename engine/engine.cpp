@@ -233,6 +233,12 @@ core::Result<StepStats> Engine::step() {
   pending_aborts_.clear();
   ++num_steps_;
   stats.duration_s = now() - stats.start;
+  stats.predicted_s = plan.predicted_s;
+  stats.decodes_over_slo = plan.decodes_over_slo;
+  if (options_.cost_fitter) {
+    options_.cost_fitter->add(shape_of(plan), stats.duration_s);
+    sched_.set_cost_model(options_.cost_fitter->fit());
+  }
   return stats;
 }
 

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "core/status.h"
 #include "engine/executor.h"
 #include "engine/request.h"
+#include "engine/step_cost.h"
 #include "engine/stop_checker.h"
 #include "model/tokenizer.h"
 #include "sched/scheduler.h"
@@ -28,6 +30,9 @@ struct EngineOptions {
   ClockFn clock;        // seconds; default: steady clock since the engine started
   bool keep_finished = false;  // keep finished requests' records (benchmarks)
   std::function<void(const RequestRecord&)> on_finish;  // every finished or aborted request
+  // The step-cost model's fitter (from calibrate()): the scheduler plans with its fit, and the
+  // engine refines it from every step's measured duration. Empty: no cost model.
+  std::optional<StepCostFitter> cost_fitter;
 };
 
 class Engine {
@@ -58,6 +63,8 @@ class Engine {
   /// Records of finished requests (kept only with keep_finished), in finish order.
   const std::vector<RequestRecord>& finished() const { return finished_; }
   double now() const { return clock_(); }
+  /// The step-cost model the scheduler plans with (invalid without a cost_fitter).
+  const sched::StepCostModel& cost_model() const { return sched_.cost_model(); }
   int64_t num_steps() const { return num_steps_; }
 
  private:

@@ -1,5 +1,7 @@
 #include "engine/metrics.h"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -78,6 +80,17 @@ void Metrics::on_step(const StepStats& s) {
   step_prefill_.observe(s.num_prefill_tokens);
   step_decode_.observe(s.num_decode_tokens);
   step_duration_.observe(s.duration_s);
+  if (s.decodes_over_slo) ++steps_over_slo_;
+  if (s.predicted_s > 0 && s.duration_s > 0) {
+    const double err = std::abs(s.predicted_s / s.duration_s - 1.0);
+    rel_error_ewma_ = steps_predicted_ == 0 ? err : 0.98 * rel_error_ewma_ + 0.02 * err;
+    ++steps_predicted_;
+  }
+}
+
+void Metrics::set_slo(double tbt_slo_s, double step_target_s) {
+  tbt_slo_s_ = tbt_slo_s;
+  step_target_s_ = step_target_s;
 }
 
 void Metrics::set_gauges(int32_t running, int32_t waiting, double kv_usage, int64_t preemptions) {
@@ -126,6 +139,22 @@ std::string Metrics::render() const {
   hist("sarathi:step_prefill_tokens", "Prefill tokens per engine step.", step_prefill_);
   hist("sarathi:step_decode_tokens", "Decode tokens per engine step.", step_decode_);
   hist("sarathi:step_duration_seconds", "Duration of an engine step in seconds.", step_duration_);
+  gauge("sarathi:tbt_slo_seconds", "The time-between-tokens SLO chunking plans to (0: none).",
+        tbt_slo_s_);
+  gauge("sarathi:step_target_seconds", "The predicted step duration chunking keeps within.",
+        step_target_s_);
+  o += "# HELP sarathi:step_cost_model_seconds Step-cost model: seconds per unit of each term "
+       "(base: per step; token; seq; mpair: per million query-key pairs attended).\n"
+       "# TYPE sarathi:step_cost_model_seconds gauge\n";
+  const char* terms[] = {"base", "token", "seq", "mpair"};
+  for (int i = 0; i < sched::StepCostModel::kNumTerms; ++i)
+    o += fmt::format("sarathi:step_cost_model_seconds{{{},term=\"{}\"}} {}\n", labels_, terms[i],
+                     cost_model_.coefs()[static_cast<size_t>(i)]);
+  gauge("sarathi:step_cost_model_relative_error",
+        "Moving average of |predicted / measured step duration - 1|.", rel_error_ewma_);
+  counter("sarathi:steps_decodes_over_slo_total",
+          "Steps whose running decodes alone were predicted beyond the SLO's step target.",
+          static_cast<double>(steps_over_slo_));
   return o;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/request.h"
+#include "sched/cost_model.h"
 
 namespace sarathi::engine {
 
@@ -38,6 +39,10 @@ class Metrics {
   void on_step(const StepStats& s);
   /// Gauges, set by the engine thread after each step.
   void set_gauges(int32_t running, int32_t waiting, double kv_usage, int64_t preemptions);
+  /// The TBT SLO in force (seconds; 0: none) and the step duration chunking plans to.
+  void set_slo(double tbt_slo_s, double step_target_s);
+  /// The step-cost model the scheduler plans with now.
+  void set_cost_model(const sched::StepCostModel& model) { cost_model_ = model; }
   /// The whole exposition (text/plain; version=0.0.4).
   std::string render() const;
 
@@ -54,6 +59,11 @@ class Metrics {
   std::map<std::string, uint64_t> success_;  // by finished_reason
   Histogram ttft_, itl_, e2e_, queue_;
   Histogram step_prefill_, step_decode_, step_duration_;
+  double tbt_slo_s_ = 0, step_target_s_ = 0;
+  sched::StepCostModel cost_model_;
+  uint64_t steps_over_slo_ = 0;  // steps whose decodes alone were predicted beyond the target
+  uint64_t steps_predicted_ = 0;
+  double rel_error_ewma_ = 0;    // |predicted / measured - 1|, exponentially averaged
 };
 
 }  // namespace sarathi::engine

@@ -75,6 +75,8 @@ struct StepStats {
   double start = 0;              // engine clock at the start of the step
   double duration_s = 0;         // schedule + execute + sample
   double schedule_s = 0;         // scheduler time alone
+  double predicted_s = 0;        // the cost model's prediction of duration_s (0: no model)
+  bool decodes_over_slo = false; // the decodes alone were predicted beyond the TBT SLO target
 };
 
 }  // namespace sarathi::engine

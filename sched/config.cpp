@@ -11,7 +11,9 @@ using core::make_error;
 
 int32_t token_budget(const SchedulerConfig& config) {
   if (config.max_num_batched_tokens > 0) return config.max_num_batched_tokens;
-  if (config.policy == "sarathi-serve") return kDefaultTokenBudgetSarathiServe;
+  if (config.policy == "sarathi-serve")
+    return config.tbt_slo_s > 0 ? std::max(kDefaultTokenBudgetWholePrompt, config.max_num_seqs)
+                                : kDefaultTokenBudgetSarathiServe;
   if (config.policy == "static") return std::numeric_limits<int32_t>::max();
   return std::max(kDefaultTokenBudgetWholePrompt, config.max_model_len);
 }
@@ -35,6 +37,10 @@ core::Status validate(const SchedulerConfig& c) {
   if (!(c.watermark >= 0.0 && c.watermark < 1.0))
     return make_error(ErrorCode::kInvalidArgument, "watermark must be in [0, 1), got {}",
                       c.watermark);
+  if (!(c.tbt_slo_s >= 0.0) || c.min_chunk < 0)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "need tbt_slo >= 0 (0: off) and min_chunk >= 0 (0: one block), got {} s "
+                      "and {}", c.tbt_slo_s, c.min_chunk);
   const int32_t tau = token_budget(c);
   if (c.policy == "sarathi-serve" && tau < c.max_num_seqs)
     return make_error(ErrorCode::kInvalidArgument,

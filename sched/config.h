@@ -22,13 +22,32 @@ struct SchedulerConfig {
   int32_t num_kv_blocks = 1024;  // blocks in the KV pool
   double watermark = 0.01;       // fraction of the pool that admitting new prefills leaves free
   int32_t max_model_len = 4096;  // prompt + max output tokens of one request, at most
+  // SLO-driven chunking (sarathi-serve, sarathi; --tbt-slo): when > 0, each step's prefill chunks
+  // are cut so that the step's predicted duration (the StepCostModel the engine hands the
+  // Scheduler) stays within kSloPlanFraction of this many seconds, and never exceed the token
+  // budget / chunk size. 0: fixed budget only.
+  double tbt_slo_s = 0;
+  // The least prefill a step makes under an SLO when any prompt is pending, even if the decodes
+  // alone exceed the target (so a prefill never starves). 0: one KV block.
+  int32_t min_chunk = 0;
 };
+
+/// The fraction of the TBT SLO a step is planned to: the rest absorbs the model's error and the
+/// step's noise, since the SLO is met on the P99 and the model predicts the mean.
+inline constexpr double kSloPlanFraction = 0.85;
+
+/// The step duration SLO-driven chunking plans to (0 when off).
+inline double slo_step_target_s(const SchedulerConfig& c) { return c.tbt_slo_s * kSloPlanFraction; }
+/// The SLO's minimum prefill chunk: min_chunk, or block_size when 0.
+inline int32_t slo_min_chunk(const SchedulerConfig& c) {
+  return c.min_chunk > 0 ? c.min_chunk : c.block_size;
+}
 
 inline constexpr int32_t kDefaultTokenBudgetSarathiServe = 512;
 inline constexpr int32_t kDefaultTokenBudgetWholePrompt = 2048;
 
 /// The token budget τ the policy runs with: the configured one, or the policy's default:
-/// sarathi-serve 512; vllm and orca max(2048, max_model_len) (whole prompts must fit one step);
+/// sarathi-serve 512 (under a TBT SLO: max(2048, max_num_seqs), a cap the SLO cuts down); vllm and orca max(2048, max_model_len) (whole prompts must fit one step);
 /// static unlimited (its batch is bounded by max_num_seqs and KV).
 int32_t token_budget(const SchedulerConfig& config);
 

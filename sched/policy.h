@@ -9,6 +9,7 @@
 
 #include "kv/block_manager.h"
 #include "sched/config.h"
+#include "sched/cost_model.h"
 #include "sched/types.h"
 
 namespace sarathi::sched {
@@ -18,8 +19,9 @@ class SchedView {
  public:
   /// Wraps the scheduler's queues, its block manager and config.
   SchedView(const SchedulerConfig& config, std::span<const SeqState* const> waiting,
-            std::span<const SeqState* const> running, const kv::BlockManager& kv)
-      : config_(&config), waiting_(waiting), running_(running), kv_(&kv) {}
+            std::span<const SeqState* const> running, const kv::BlockManager& kv,
+            const StepCostModel* cost_model = nullptr)
+      : config_(&config), waiting_(waiting), running_(running), kv_(&kv), cost_(cost_model) {}
 
   /// Waiting sequences, FCFS: recompute-preempted ones first (by arrival), then never-run ones
   /// by arrival. None holds KV blocks.
@@ -28,6 +30,10 @@ class SchedView {
   std::span<const SeqState* const> running() const { return running_; }
   /// The scheduler's configuration.
   const SchedulerConfig& config() const { return *config_; }
+
+  /// The step-cost model SLO-driven chunking plans with, or nullptr when chunking is not
+  /// SLO-driven (no tbt_slo, or no valid model yet).
+  const StepCostModel* slo_model() const { return cost_; }
 
   /// Tokens per KV block.
   int32_t block_size() const { return kv_->block_size(); }
@@ -47,6 +53,7 @@ class SchedView {
   std::span<const SeqState* const> waiting_;
   std::span<const SeqState* const> running_;
   const kv::BlockManager* kv_;
+  const StepCostModel* cost_;
 };
 
 /// A batching policy: reads a SchedView and returns the next step's plan. Implementations live in

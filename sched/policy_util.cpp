@@ -41,6 +41,7 @@ void PlanBuilder::add_running(size_t idx, int32_t num_tokens) {
   taken_[idx] = 1;
   plan_.chunks.push_back(
       {.seq = s.id, .first_token = s.num_computed_tokens, .num_tokens = num_tokens});
+  shape_.add_chunk(s.num_computed_tokens, num_tokens);
   if (s.is_prefilling()) {
     ++num_prefill_chunks_;
   } else {
@@ -53,6 +54,7 @@ void PlanBuilder::admit(const SeqState& s, int32_t num_tokens, int32_t num_kv_to
                           .first_token = s.num_computed_tokens,
                           .num_tokens = num_tokens,
                           .num_kv_tokens = num_kv_tokens});
+  shape_.add_chunk(s.num_computed_tokens, num_tokens);
   ++num_admitted_;
   ++num_prefill_chunks_;
 }
@@ -108,6 +110,17 @@ int32_t chunk_len(const SeqState& s, int32_t budget_left, int32_t block_size) {
   const int32_t end = (s.num_computed_tokens + budget_left) / block_size * block_size;
   if (end > s.num_computed_tokens) return end - s.num_computed_tokens;
   return budget_left;
+}
+
+int32_t slo_chunk_cap(const SeqState& s, int32_t max_tokens, const SchedView& view,
+                      const PlanBuilder& plan) {
+  const StepCostModel* model = view.slo_model();
+  max_tokens = std::min(max_tokens, s.num_prefill_left());
+  if (model == nullptr || max_tokens <= 0) return max_tokens;
+  const int32_t fit = max_chunk_within(*model, plan.shape(), s.num_computed_tokens, max_tokens,
+                                       slo_step_target_s(view.config()));
+  if (plan.num_prefill_chunks() > 0) return fit;
+  return std::max(fit, std::min(slo_min_chunk(view.config()), max_tokens));
 }
 
 bool can_admit_more(const SchedView& view, const PlanBuilder& plan) {

@@ -75,6 +75,8 @@ class PlanBuilder {
   int32_t num_decodes() const { return num_decodes_; }
   /// Prefill chunks so far.
   int32_t num_prefill_chunks() const { return num_prefill_chunks_; }
+  /// The shape of the step so far (what the cost model predicts from).
+  const StepShape& shape() const { return shape_; }
   /// Whether this plan preempts anything.
   bool any_preempted() const { return !plan_.preempted.empty(); }
   /// Running sequences once the plan is applied: running - preempted + admitted.
@@ -89,6 +91,7 @@ class PlanBuilder {
   int32_t num_admitted_ = 0;
   int32_t num_decodes_ = 0;
   int32_t num_prefill_chunks_ = 0;
+  StepShape shape_;
 };
 
 /// Schedules one decode token for running()[idx] (decoding, not taken). While the ledger lacks
@@ -104,6 +107,14 @@ int32_t schedule_all_decodes(const SchedView& view, KvLedger& kv, PlanBuilder& p
 /// less than a block of budget is left, all of budget_left (so small budgets are not wasted;
 /// the next chunk re-aligns). 0 when budget_left <= 0.
 int32_t chunk_len(const SeqState& s, int32_t budget_left, int32_t block_size);
+
+/// Under a TBT SLO (view.slo_model() set): the most tokens (<= max_tokens) the next prefill
+/// chunk of s may have so that the step so far plus the chunk is predicted within the SLO's
+/// step target; when the plan has no prefill chunk yet, at least min(slo_min_chunk, max_tokens),
+/// so prompts progress even when the decodes alone exceed the target. Without an SLO:
+/// max_tokens.
+int32_t slo_chunk_cap(const SeqState& s, int32_t max_tokens, const SchedView& view,
+                      const PlanBuilder& plan);
 
 /// Whether one more waiting sequence may be admitted: nothing was preempted in this plan (no
 /// re-admission in the step that evicted) and running stays below max_num_seqs.

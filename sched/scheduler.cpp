@@ -87,14 +87,29 @@ double Scheduler::kv_usage() const {
 BatchPlan Scheduler::schedule() {
   SARATHI_CHECK(!step_in_flight_, "schedule() called again before on_step_done()");
   BatchPlan plan;
+  const bool slo = config_.tbt_slo_s > 0 && cost_model_.valid();
   if (!waiting_.empty() || !running_.empty())
-    plan = policy_->plan(SchedView(config_, waiting_, running_, kv_));
+    plan = policy_->plan(
+        SchedView(config_, waiting_, running_, kv_, slo ? &cost_model_ : nullptr));
   check_plan_shape(plan);
   apply_rejections(plan);
   for (SeqId id : plan.preempted) apply_preemption(id);
   plan.num_prefill_tokens = 0;
   plan.num_decode_tokens = 0;
-  for (const SeqChunk& c : plan.chunks) apply_chunk(c, plan);
+  StepShape all, decodes;
+  for (const SeqChunk& c : plan.chunks) {
+    const SeqState* st = find(c.seq);
+    const bool decode = st != nullptr && !st->is_prefilling();
+    apply_chunk(c, plan);
+    all.add_chunk(c.first_token, c.num_tokens);
+    if (decode) decodes.add_chunk(c.first_token, c.num_tokens);
+  }
+  if (cost_model_.valid() && !plan.chunks.empty()) {
+    plan.predicted_s = cost_model_.predict(all);
+    plan.decodes_over_slo =
+        slo && cost_model_.predict(decodes) > slo_step_target_s(config_);
+    num_over_slo_ += plan.decodes_over_slo ? 1 : 0;
+  }
   SARATHI_CHECK(num_running() <= config_.max_num_seqs, "policy {} runs {} > max_num_seqs {}",
                 policy_->name(), num_running(), config_.max_num_seqs);
   if (!plan.chunks.empty()) {

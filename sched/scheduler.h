@@ -13,6 +13,7 @@
 #include "core/status.h"
 #include "kv/block_manager.h"
 #include "sched/config.h"
+#include "sched/cost_model.h"
 #include "sched/policy.h"
 #include "sched/types.h"
 
@@ -91,6 +92,13 @@ class Scheduler {
   const SchedulerConfig& config() const { return config_; }
   /// The policy's name.
   std::string_view policy_name() const { return policy_->name(); }
+  /// Sets the step-cost model: plans then carry predicted_s, and with tbt_slo_s > 0 the
+  /// SLO-driven policies cut their chunks with it. An invalid (all-zero) model turns both off.
+  void set_cost_model(const StepCostModel& model) { cost_model_ = model; }
+  const StepCostModel& cost_model() const { return cost_model_; }
+  /// Planned steps whose decodes alone were predicted beyond the SLO's step target.
+  int64_t num_steps_decodes_over_slo() const { return num_over_slo_; }
+
   /// The block manager (read-only).
   const kv::BlockManager& kv() const { return kv_; }
 
@@ -119,6 +127,8 @@ class Scheduler {
   int64_t next_arrival_idx_ = 0;
   int64_t num_preemptions_ = 0;
   int64_t num_steps_ = 0;
+  int64_t num_over_slo_ = 0;
+  StepCostModel cost_model_;
   bool step_in_flight_ = false;
 };
 

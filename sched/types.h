@@ -64,6 +64,10 @@ struct BatchPlan {
   std::vector<SeqId> rejected;
   int32_t num_prefill_tokens = 0;  // filled by the Scheduler: tokens of prefill chunks
   int32_t num_decode_tokens = 0;   // filled by the Scheduler: decode chunks (1 token each)
+  // Filled by the Scheduler when it has a cost model: the step's predicted seconds, and whether
+  // its decodes alone are predicted beyond the TBT SLO's step target (the SLO cannot be met).
+  double predicted_s = 0;
+  bool decodes_over_slo = false;
 
   /// Tokens of the whole step.
   int32_t num_tokens() const { return num_prefill_tokens + num_decode_tokens; }

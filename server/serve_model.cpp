@@ -51,9 +51,17 @@ core::Result<std::unique_ptr<ServedModel>> make_served_model(
                                                           .block_size = options.sched.block_size,
                                                           .dtype = options.kv_dtype},
                                                          options.num_threads));
+  engine::EngineOptions eo{.sched = options.sched};
+  if (options.tbt_slo_s != 0) {
+    SARATHI_ASSIGN_OR_RETURN(engine::Calibration cal,
+                             engine::calibrate_slo(*s->executor, eo.sched, options.tbt_slo_s));
+    if (options.log) options.log(engine::describe_slo(cal, eo.sched));
+    eo.cost_fitter = std::move(cal.fitter);
+    s->sched = eo.sched;
+  }
   SARATHI_ASSIGN_OR_RETURN(s->engine,
                            engine::AsyncEngine::create(
-                               *s->executor, &model->tokenizer(), {.sched = options.sched},
+                               *s->executor, &model->tokenizer(), std::move(eo),
                                {.max_queue = options.max_queue, .model_name = options.model_name}));
   s->model = std::move(model);
   return s;

@@ -4,6 +4,7 @@
 // knows nothing of HTTP.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -24,6 +25,10 @@ struct ServedModelOptions {
   std::string chat_template;           // override: a file path or inline Jinja text
   int32_t max_queue = 0;               // waiting requests at most (0 = unlimited)
   std::string model_name = "sarathi";  // for the metrics' model_name label
+  // TBT SLO for SLO-driven chunking: 0 = off (fixed token budget), < 0 = the strict SLO (5x the
+  // one-sequence decode step), else seconds. The engine calibrates its step-cost model at load.
+  double tbt_slo_s = 0;
+  std::function<void(const std::string&)> log;  // start-up lines (the SLO and the fitted model)
 };
 
 /// Everything a request needs; destroyed in reverse order (engine first, model last).

@@ -4,7 +4,9 @@
 // other running request (at most max_num_seqs - 1 beside a chunk). Tile-quantization rule: a
 // chunk cut by chunk_size shrinks so that chunk + decodes is a multiple of tile_size, if that
 // leaves a positive chunk; a prompt's last chunk is never shrunk (it would only add a step).
-// The whole prompt's blocks are reserved at admission.
+// The whole prompt's blocks are reserved at admission. Under a TBT SLO (tbt_slo_s) the chunk is
+// also cut so the step's predicted duration stays within the SLO's step target (chunk_size
+// then caps it).
 #include <algorithm>
 
 #include "sched/policies/policies.h"
@@ -28,21 +30,22 @@ class SarathiPolicy final : public Policy {
     for (size_t i = 0; i < running.size(); ++i) {  // a partial prefill goes first
       const SeqState& s = *running[i];
       if (p.taken(i) || !s.is_prefilling()) continue;
-      const int32_t n = chunk(s, num_decodes);
+      const int32_t n = chunk(s, num_decodes, v, p);
       if (kv.try_reserve(s, s.num_computed_tokens + n)) p.add_running(i, n);
       return p.take();
     }
     if (can_admit_more(v, p) && !v.waiting().empty()) {
       const SeqState& s = *v.waiting().front();
-      try_admit_prefill(s, chunk(s, num_decodes), kv, p);
+      try_admit_prefill(s, chunk(s, num_decodes, v, p), kv, p);
     }
     return p.take();
   }
 
  private:
-  int32_t chunk(const SeqState& s, int32_t num_decodes) const {
+  int32_t chunk(const SeqState& s, int32_t num_decodes, const SchedView& v,
+                const PlanBuilder& p) const {
     const int32_t rest = s.num_prefill_left();
-    int32_t n = std::min(rest, chunk_size_);
+    int32_t n = slo_chunk_cap(s, chunk_size_, v, p);
     if (n < rest && tile_size_ > 1) {
       const int32_t shrunk = (n + num_decodes) / tile_size_ * tile_size_ - num_decodes;
       if (shrunk > 0) n = shrunk;

@@ -34,7 +34,7 @@ class SarathiServePolicy final : public Policy {
     for (size_t i = 0; i < running.size(); ++i) {
       const SeqState& s = *running[i];
       if (p.taken(i) || !s.is_prefilling()) continue;
-      const int32_t n = chunk_len(s, budget.left(), v.block_size());
+      const int32_t n = chunk_len(s, slo_chunk_cap(s, budget.left(), v, p), v.block_size());
       if (n == 0 || !kv.try_reserve(s, s.num_computed_tokens + n)) return;
       p.add_running(i, n);
       budget.take(n);
@@ -44,7 +44,7 @@ class SarathiServePolicy final : public Policy {
   static void admit_new(const SchedView& v, KvLedger& kv, TokenBudget& budget, PlanBuilder& p) {
     for (const SeqState* s : v.waiting()) {
       if (!can_admit_more(v, p)) return;
-      const int32_t n = chunk_len(*s, budget.left(), v.block_size());
+      const int32_t n = chunk_len(*s, slo_chunk_cap(*s, budget.left(), v, p), v.block_size());
       if (n == 0 || !try_admit_prefill(*s, n, kv, p)) return;
       budget.take(n);
     }

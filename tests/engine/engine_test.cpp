@@ -52,7 +52,13 @@ RunResult run(const model::LlamaModel& m, const Workload& w, sched::SchedulerCon
   auto exec = ModelExecutor::create(
       m, {.num_blocks = cfg.num_kv_blocks, .block_size = cfg.block_size}, 2);
   EXPECT_TRUE(exec.ok());
-  auto eng = Engine::create(**exec, &m.tokenizer(), {.sched = cfg, .keep_finished = true});
+  EngineOptions eo{.sched = cfg, .keep_finished = true};
+  if (cfg.tbt_slo_s != 0) {  // SLO-driven chunking, calibrated on this executor
+    auto cal = calibrate_slo(**exec, eo.sched, cfg.tbt_slo_s);
+    EXPECT_TRUE(cal.ok());
+    eo.cost_fitter = cal->fitter;
+  }
+  auto eng = Engine::create(**exec, &m.tokenizer(), eo);
   EXPECT_TRUE(eng.ok()) << eng.error().message;
   for (size_t i = 0; i < w.prompts.size(); ++i) {
     auto id = (*eng)->add_request(w.prompts[i], w.params[i], nullptr);
@@ -87,6 +93,11 @@ std::vector<sched::SchedulerConfig> configs() {
     add("sarathi", blocks, [](auto& c) { c.chunk_size = 64; c.tile_size = 8; });
     add("sarathi-serve", blocks, [](auto& c) { c.max_num_batched_tokens = 32; });
     add("sarathi-serve", blocks, [](auto& c) { c.max_num_batched_tokens = 128; });
+    // SLO-driven chunking: the strict SLO and one so tight that only the minimum chunk of 5
+    // fits; sarathi's chunk from the strict SLO.
+    add("sarathi-serve", blocks, [](auto& c) { c.tbt_slo_s = -1; });
+    add("sarathi-serve", blocks, [](auto& c) { c.tbt_slo_s = 1e-6; c.min_chunk = 5; });
+    add("sarathi", blocks, [](auto& c) { c.tbt_slo_s = -1; });
   }
   return out;
 }
@@ -109,7 +120,8 @@ TEST_P(PolicyInvariance, SameTokensUnderEveryPolicy) {
     for (const auto& cfg : configs()) {
       SCOPED_TRACE(cfg.policy + " blocks=" + std::to_string(cfg.num_kv_blocks) + " chunk=" +
                    std::to_string(cfg.chunk_size) + " tau=" +
-                   std::to_string(cfg.max_num_batched_tokens) + (sampled ? " sampled" : " greedy"));
+                   std::to_string(cfg.max_num_batched_tokens) + " slo=" +
+                   std::to_string(cfg.tbt_slo_s) + (sampled ? " sampled" : " greedy"));
       RunResult r = run(**m, w, cfg);
       ASSERT_EQ(r.outputs.size(), w.prompts.size());
       preemptions += r.preemptions;
