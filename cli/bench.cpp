@@ -20,6 +20,7 @@ Runner add_bench(CLI::App& app) {
   subs->push_back({"ops", add_bench_ops(*bench)});
   subs->push_back({"throughput", add_bench_throughput(*bench)});
   subs->push_back({"serve", add_bench_serve(*bench)});
+  subs->push_back({"capacity", add_bench_capacity(*bench)});
   return [subs, bench]() {
     for (const Sub& s : *subs)
       if (bench->got_subcommand(s.name)) return s.run();

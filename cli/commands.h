@@ -20,5 +20,6 @@ Runner add_bench_roofline(CLI::App& bench);
 Runner add_bench_ops(CLI::App& bench);
 Runner add_bench_throughput(CLI::App& bench);
 Runner add_bench_serve(CLI::App& bench);
+Runner add_bench_capacity(CLI::App& bench);
 
 }  // namespace sarathi::cli

@@ -234,7 +234,7 @@ core::Result<Calibration> calibrate_slo(Executor& executor, sched::SchedulerConf
                            .block_size = config.block_size,
                            .max_num_seqs = config.max_num_seqs,
                            .max_model_len = config.max_model_len,
-                           .max_chunk = std::min(512, sched::token_budget(config))}));
+                           .max_chunk = std::min(256, sched::token_budget(config))}));
   config.tbt_slo_s = slo_s < 0 ? strict_tbt_slo_s(cal) : slo_s;
   return cal;
 }

@@ -58,7 +58,7 @@ struct CalibrationOptions {
   int32_t block_size = 16;
   int32_t max_num_seqs = 64;   // the largest decode batch probed is min(64, this)
   int32_t max_model_len = 4096;
-  int32_t max_chunk = 512;     // the longest prefill chunk probed
+  int32_t max_chunk = 256;     // the longest prefill chunk probed
   int32_t repeats = 2;         // timed runs per probe (after one warm-up of the largest)
 };
 
