@@ -28,6 +28,7 @@ struct ThroughputArgs {
   std::string policies = "vllm,sarathi-serve";
   workload::WorkloadOptions workload;
   std::string json_path;
+  std::string step_trace_path;
 };
 
 // Cost of a prefill chunk run alone, interpolated from measured points (the "chunk alone" part
@@ -82,6 +83,7 @@ Summary summarize(const std::vector<double>& v) {
 }
 
 struct PolicyResult {
+  std::vector<engine::StepStats> step_stats;
   std::string policy;
   double prefill_tps = 0, decode_tps = 0, e2e_tps = 0, makespan_s = 0;
   Summary ttft, tbt;
@@ -160,6 +162,7 @@ core::Result<PolicyResult> run_policy(const model::LlamaModel& m, sched::Schedul
   r.tbt = summarize(tbt);
   r.preemptions = eng->scheduler().num_preemptions();
   r.steps = static_cast<int64_t>(steps.size());
+  r.step_stats = std::move(steps);
   return r;
 }
 
@@ -211,6 +214,12 @@ int run(const ThroughputArgs& a) {
               "prefill/s", "decode/s", "e2e/s", "TTFT avg", "p50", "p99", "TBT avg", "p50", "p99",
               "max", "preempt", "steps");
   nlohmann::json out = {{"model", m->config().name}, {"policies", nlohmann::json::array()}};
+  std::ofstream trace;
+  if (!a.step_trace_path.empty()) {
+    trace.open(a.step_trace_path);
+    trace << "policy,step,start_s,num_seqs,prefill_tokens,decode_tokens,predicted_s,duration_s,"
+             "step_target_s\n";
+  }
   for (const std::string& p : policies) {
     sched::SchedulerConfig cfg = *base;
     cfg.policy = p;
@@ -230,11 +239,19 @@ int run(const ThroughputArgs& a) {
                 r->ttft.p99, r->tbt.mean * 1e3, r->tbt.p50 * 1e3, r->tbt.p99 * 1e3, r->tbt.max * 1e3,
                 static_cast<long long>(r->preemptions), static_cast<long long>(r->steps));
     std::fflush(stdout);
+    for (const engine::StepStats& st : r->step_stats)
+      trace << fmt::format("{},{},{:.6f},{},{},{},{:.6f},{:.6f},{:.6f}\n", p, st.step, st.start,
+                           st.num_seqs, st.num_prefill_tokens, st.num_decode_tokens,
+                           st.predicted_s, st.duration_s, st.step_target_s);
     out["policies"].push_back({{"policy", p}, {"prefill_tokens_per_s", r->prefill_tps},
                                {"decode_tokens_per_s", r->decode_tps},
                                {"e2e_tokens_per_s", r->e2e_tps}, {"makespan_s", r->makespan_s},
                                {"ttft_s", to_json(r->ttft)}, {"tbt_s", to_json(r->tbt)},
                                {"preemptions", r->preemptions}, {"steps", r->steps}});
+  }
+  if (trace.is_open() && !trace.flush()) {
+    std::fprintf(stderr, "error: cannot write %s\n", a.step_trace_path.c_str());
+    return 1;
   }
   if (!a.json_path.empty()) {
     std::ofstream f(a.json_path);
@@ -274,6 +291,9 @@ Runner add_bench_throughput(CLI::App& bench) {
                   "Poisson arrival rate in requests/s; inf = all at t=0")->capture_default_str();
   cmd->add_option("--seed", w.seed, "Workload and prompt seed")->capture_default_str();
   cmd->add_option("--json", args->json_path, "Also write the results as JSON to this path");
+  cmd->add_option("--step-trace", args->step_trace_path,
+                  "Write every step as CSV (policy, step, start, sequences, prefill and decode "
+                  "tokens, predicted and measured seconds, SLO step target)");
   return [args] { return run(*args); };
 }
 

@@ -126,8 +126,8 @@ void add_sched_options(CLI::App& cmd, SchedArgs& a, bool with_policy) {
                  "Time-between-tokens target in ms, or 'strict' (5x the one-sequence decode "
                  "step, measured at load), for sarathi-serve's token budget and sarathi's chunk "
                  "size: each step's prefill chunks are cut so the step's predicted duration "
-                 "stays within 85% of it, from a step-cost model fitted at load and refined from "
-                 "every step; 'off' or 0 disables it. --token-budget instead fixes the budget" +
+                 "stays within a margin of it (from the spread of measured steps), by a step-cost "
+                 "model fitted at load and refined from every step; 'off' or 0 disables it. --token-budget instead fixes the budget" +
                      std::string(a.tbt_slo.empty() ? " (default: off)"
                                                    : " (default: " + a.tbt_slo + ")"));
   cmd.add_option("--min-chunk", a.min_chunk,

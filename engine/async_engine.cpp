@@ -56,7 +56,7 @@ core::Result<std::unique_ptr<AsyncEngine>> AsyncEngine::create(Executor& executo
   std::unique_ptr<AsyncEngine> a(new AsyncEngine(std::move(eng), std::move(async_options)));
   *holder = a.get();
   const sched::SchedulerConfig& cfg = a->engine_->scheduler().config();
-  a->metrics_.set_slo(cfg.tbt_slo_s, sched::slo_step_target_s(cfg));
+  a->metrics_.set_slo(cfg.tbt_slo_s, a->engine_->step_target_s());
   a->metrics_.set_cost_model(a->engine_->cost_model());
   a->thread_ = std::thread([p = a.get()] { p->loop(); });
   return a;
@@ -73,7 +73,7 @@ void AsyncEngine::warn_over_slo(const StepStats& st) {
                "warning: %d running decodes alone are predicted beyond the TBT SLO's step "
                "target (%.1f ms; this step %.1f ms): serving on, prompts advance by at least %d "
                "tokens a step (sarathi:steps_decodes_over_slo_total counts such steps)\n",
-               st.num_decode_tokens, sched::slo_step_target_s(cfg) * 1e3, st.duration_s * 1e3,
+               st.num_decode_tokens, st.step_target_s * 1e3, st.duration_s * 1e3,
                sched::slo_min_chunk(cfg));
 }
 
@@ -163,6 +163,7 @@ void AsyncEngine::loop() {
       if (st.ok() && st->num_seqs > 0) {
         metrics_.on_step(*st);
         metrics_.set_cost_model(engine_->cost_model());
+        metrics_.set_slo(engine_->scheduler().config().tbt_slo_s, engine_->step_target_s());
         if (st->decodes_over_slo) warn_over_slo(*st);
       }
     }

@@ -47,6 +47,9 @@ Engine::Engine(Executor& executor, const model::Tokenizer* tokenizer, sched::Sch
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     };
   }
+  if (options_.cost_fitter)
+    sched_.set_cost_model(options_.cost_fitter->fit(),
+                          sched_.config().tbt_slo_s * options_.cost_fitter->plan_fraction());
 }
 
 Engine::~Engine() = default;
@@ -235,9 +238,11 @@ core::Result<StepStats> Engine::step() {
   stats.duration_s = now() - stats.start;
   stats.predicted_s = plan.predicted_s;
   stats.decodes_over_slo = plan.decodes_over_slo;
+  stats.step_target_s = step_target_s();
   if (options_.cost_fitter) {
     options_.cost_fitter->add(shape_of(plan), stats.duration_s);
-    sched_.set_cost_model(options_.cost_fitter->fit());
+    sched_.set_cost_model(options_.cost_fitter->fit(),
+                          sched_.config().tbt_slo_s * options_.cost_fitter->plan_fraction());
   }
   return stats;
 }

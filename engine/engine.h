@@ -65,6 +65,10 @@ class Engine {
   double now() const { return clock_(); }
   /// The step-cost model the scheduler plans with (invalid without a cost_fitter).
   const sched::StepCostModel& cost_model() const { return sched_.cost_model(); }
+  /// The predicted step duration SLO-driven chunking plans to now (0 without an SLO).
+  double step_target_s() const {
+    return sched_.config().tbt_slo_s > 0 ? sched_.step_target_s() : 0.0;
+  }
   int64_t num_steps() const { return num_steps_; }
 
  private:

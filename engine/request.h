@@ -77,6 +77,7 @@ struct StepStats {
   double schedule_s = 0;         // scheduler time alone
   double predicted_s = 0;        // the cost model's prediction of duration_s (0: no model)
   bool decodes_over_slo = false; // the decodes alone were predicted beyond the TBT SLO target
+  double step_target_s = 0;      // the step duration SLO-driven chunking planned to (0: none)
 };
 
 }  // namespace sarathi::engine

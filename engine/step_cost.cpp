@@ -17,7 +17,7 @@ using Mat = std::array<double, kN * kN>;
 using Vec = std::array<double, kN>;
 
 // Solves the k x k system a x = b (row-major, stride k, partial pivoting); false when singular.
-bool solve(Mat a, Vec b, int k, Vec& x) {
+bool solve_linear(Mat a, Vec b, int k, Vec& x) {
   for (int col = 0; col < k; ++col) {
     int piv = col;
     for (int r = col + 1; r < k; ++r)
@@ -69,17 +69,20 @@ void StepCostFitter::add_prior(const sched::StepShape& shape, double seconds) {
   if (!(seconds > 0) || !std::isfinite(seconds)) return;
   prior_.add(shape, seconds, 1.0 / (seconds * seconds));
   ++num_samples_;
+  fit_ = solve();
 }
 
 void StepCostFitter::add(const sched::StepShape& shape, double seconds) {
   if (!(seconds > 0) || !std::isfinite(seconds)) return;
+  margin_.add(fit_.predict(shape), seconds);
   steps_.scale(forget_);
   steps_.add(shape, seconds, 1.0 / (seconds * seconds));
   prior_weight_ = std::max(kPriorFloor, prior_weight_ * forget_);
+  fit_ = solve();
   ++num_samples_;
 }
 
-sched::StepCostModel StepCostFitter::fit() const {
+sched::StepCostModel StepCostFitter::solve() const {
   Sums s = prior_;
   s.scale(prior_weight_);
   for (int i = 0; i < kN * kN; ++i) s.xx[i] += steps_.xx[i];
@@ -108,7 +111,7 @@ sched::StepCostModel StepCostFitter::fit() const {
       a[r * k + r] *= 1.0 + 1e-9;  // a whisker of ridge: collinear terms stay solvable
       b[r] = s.xy[idx[r]] / d[r];
     }
-    if (!solve(a, b, k, x)) continue;
+    if (!solve_linear(a, b, k, x)) continue;
     sched::StepCostModel::Coefs c{};
     bool nonneg = true;
     for (int r = 0; r < k; ++r) {
@@ -127,6 +130,23 @@ sched::StepCostModel StepCostFitter::fit() const {
     }
   }
   return sched::StepCostModel(best);
+}
+
+void SloMargin::add(double predicted_s, double measured_s) {
+  if (!(predicted_s > 0) || !(measured_s > 0) || !std::isfinite(measured_s / predicted_s)) return;
+  const double r = measured_s / predicted_s;
+  if (ratios_.size() < kWindow) {
+    ratios_.push_back(r);
+  } else {
+    ratios_[next_] = r;
+    next_ = (next_ + 1) % kWindow;
+  }
+  if (ratios_.size() < kMinSamples) return;
+  scratch_.assign(ratios_.begin(), ratios_.end());
+  const auto k = static_cast<size_t>(kQuantile * static_cast<double>(scratch_.size() - 1));
+  std::nth_element(scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(k),
+                   scratch_.end());
+  fraction_ = std::clamp(1.0 / scratch_[k], kMinFraction, kMaxFraction);
 }
 
 core::Result<Calibration> calibrate(Executor& executor, const CalibrationOptions& o) {
@@ -205,22 +225,33 @@ core::Result<Calibration> calibrate(Executor& executor, const CalibrationOptions
   // Warm-up: the largest step grows the executor's buffers once; the first decode pages in.
   SARATHI_RETURN_IF_ERROR(run(probes[7]));
   SARATHI_RETURN_IF_ERROR(run(probes[3]));
+  for (int i = 0; i < 3; ++i) SARATHI_RETURN_IF_ERROR(run(probes[0]));
   std::vector<double> one_decode;
+  std::vector<std::pair<sched::StepShape, double>> seen;
   for (int32_t r = 0; r < std::max(1, o.repeats); ++r) {
     for (size_t i = 0; i < probes.size(); ++i) {
       SARATHI_ASSIGN_OR_RETURN(const double t, run(probes[i]));
       cal.fitter.add_prior(shape(probes[i]), t);
+      seen.emplace_back(shape(probes[i]), t);
       ++cal.num_probe_steps;
       if (i == 0) one_decode.push_back(t);
     }
   }
-  for (int32_t r = 0; r < 2; ++r) {  // the strict SLO rests on this one: a few more runs
-    SARATHI_ASSIGN_OR_RETURN(const double t, run(probes[0]));
-    one_decode.push_back(t);
+  // The spread of steps around the fit (it sets how far below the SLO steps are planned): more
+  // runs of a one-sequence decode (whose median the strict SLO rests on), a decode batch and a
+  // mixed step, compared with the fitted model, as are the probes above.
+  for (int32_t r = 0; r < std::max(2, o.spread_runs); ++r) {
+    const size_t i = std::array<size_t, 3>{0, 2, 9}[static_cast<size_t>(r) % 3];
+    SARATHI_ASSIGN_OR_RETURN(const double t, run(probes[i]));
+    seen.emplace_back(shape(probes[i]), t);
+    if (i == 0) one_decode.push_back(t);
   }
   std::sort(one_decode.begin(), one_decode.end());
-  cal.decode_step_s = one_decode[one_decode.size() / 2];
+  cal.decode_step_s = one_decode[(one_decode.size() - 1) / 4];
+  for (const auto& [s, t] : seen) cal.fitter.observe(s, t);
   cal.model = cal.fitter.fit();
+  cal.plan_fraction = cal.fitter.plan_fraction();
+  cal.num_spread_steps = std::max(2, o.spread_runs);
   cal.max_chunk_probed = probes[7].chunk;
   cal.seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
   return cal;
@@ -240,7 +271,7 @@ core::Result<Calibration> calibrate_slo(Executor& executor, sched::SchedulerConf
 }
 
 std::string describe_slo(const Calibration& cal, const sched::SchedulerConfig& config) {
-  const double target = sched::slo_step_target_s(config);
+  const double target = config.tbt_slo_s * cal.plan_fraction;
   const int32_t cap = config.policy == "sarathi" ? config.chunk_size : sched::token_budget(config);
   const int32_t alone = sched::max_chunk_within(cal.model, {}, 0, cap, target);
   sched::StepShape busy;
@@ -248,12 +279,13 @@ std::string describe_slo(const Calibration& cal, const sched::SchedulerConfig& c
   for (int32_t i = 0; i < config.max_num_seqs; ++i) busy.add_chunk(ctx, 1);
   const int32_t beside = sched::max_chunk_within(cal.model, busy, 0, cap, target);
   return fmt::format(
-      "TBT SLO {:.1f} ms (one-sequence decode step {:.1f} ms; steps planned to {:.1f} ms)\n"
-      "step-cost model ({} probe steps, {:.1f} s): {}\n"
+      "TBT SLO {:.1f} ms (one-sequence decode step {:.1f} ms); steps planned to {:.1f} ms, "
+      "{:.0f}% of it (1 / the 99th percentile of measured / predicted; refit as steps run)\n"
+      "step-cost model ({} probe steps and {} more for the spread, {:.1f} s): {}\n"
       "prefill chunk under the SLO: {} tokens alone, {} beside {} decodes at {} tokens of "
       "context{} (at least {} per step)",
-      config.tbt_slo_s * 1e3, cal.decode_step_s * 1e3, target * 1e3, cal.num_probe_steps,
-      cal.seconds, cal.model.describe(), alone, beside, config.max_num_seqs, ctx,
+      config.tbt_slo_s * 1e3, cal.decode_step_s * 1e3, target * 1e3, cal.plan_fraction * 100,
+      cal.num_probe_steps, cal.num_spread_steps, cal.seconds, cal.model.describe(), alone, beside, config.max_num_seqs, ctx,
       cal.model.predict(busy) > target ? " (those decodes alone exceed the target)" : "",
       sched::slo_min_chunk(config));
 }

@@ -32,11 +32,12 @@ struct SchedulerConfig {
   int32_t min_chunk = 0;
 };
 
-/// The fraction of the TBT SLO a step is planned to: the rest absorbs the model's error and the
-/// step's noise, since the SLO is met on the P99 and the model predicts the mean.
+/// The fraction of the TBT SLO a step is planned to until the engine has measured how far steps
+/// stray from their predictions (the SLO is met on the P99, the model predicts the mean); the
+/// engine then sets the target itself (Scheduler::set_cost_model).
 inline constexpr double kSloPlanFraction = 0.85;
 
-/// The step duration SLO-driven chunking plans to (0 when off).
+/// The step duration SLO-driven chunking plans to at first (0 when off).
 inline double slo_step_target_s(const SchedulerConfig& c) { return c.tbt_slo_s * kSloPlanFraction; }
 /// The SLO's minimum prefill chunk: min_chunk, or block_size when 0.
 inline int32_t slo_min_chunk(const SchedulerConfig& c) {

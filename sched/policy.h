@@ -20,8 +20,9 @@ class SchedView {
   /// Wraps the scheduler's queues, its block manager and config.
   SchedView(const SchedulerConfig& config, std::span<const SeqState* const> waiting,
             std::span<const SeqState* const> running, const kv::BlockManager& kv,
-            const StepCostModel* cost_model = nullptr)
-      : config_(&config), waiting_(waiting), running_(running), kv_(&kv), cost_(cost_model) {}
+            const StepCostModel* cost_model = nullptr, double step_target_s = 0)
+      : config_(&config), waiting_(waiting), running_(running), kv_(&kv), cost_(cost_model),
+        step_target_s_(step_target_s) {}
 
   /// Waiting sequences, FCFS: recompute-preempted ones first (by arrival), then never-run ones
   /// by arrival. None holds KV blocks.
@@ -34,6 +35,8 @@ class SchedView {
   /// The step-cost model SLO-driven chunking plans with, or nullptr when chunking is not
   /// SLO-driven (no tbt_slo, or no valid model yet).
   const StepCostModel* slo_model() const { return cost_; }
+  /// The predicted step duration SLO-driven chunking keeps within (with slo_model()).
+  double slo_step_target_s() const { return step_target_s_; }
 
   /// Tokens per KV block.
   int32_t block_size() const { return kv_->block_size(); }
@@ -54,6 +57,7 @@ class SchedView {
   std::span<const SeqState* const> running_;
   const kv::BlockManager* kv_;
   const StepCostModel* cost_;
+  double step_target_s_;
 };
 
 /// A batching policy: reads a SchedView and returns the next step's plan. Implementations live in

@@ -118,7 +118,7 @@ int32_t slo_chunk_cap(const SeqState& s, int32_t max_tokens, const SchedView& vi
   max_tokens = std::min(max_tokens, s.num_prefill_left());
   if (model == nullptr || max_tokens <= 0) return max_tokens;
   const int32_t fit = max_chunk_within(*model, plan.shape(), s.num_computed_tokens, max_tokens,
-                                       slo_step_target_s(view.config()));
+                                       view.slo_step_target_s());
   if (plan.num_prefill_chunks() > 0) return fit;
   return std::max(fit, std::min(slo_min_chunk(view.config()), max_tokens));
 }

@@ -90,7 +90,8 @@ BatchPlan Scheduler::schedule() {
   const bool slo = config_.tbt_slo_s > 0 && cost_model_.valid();
   if (!waiting_.empty() || !running_.empty())
     plan = policy_->plan(
-        SchedView(config_, waiting_, running_, kv_, slo ? &cost_model_ : nullptr));
+        SchedView(config_, waiting_, running_, kv_, slo ? &cost_model_ : nullptr,
+                  step_target_s_));
   check_plan_shape(plan);
   apply_rejections(plan);
   for (SeqId id : plan.preempted) apply_preemption(id);
@@ -107,7 +108,7 @@ BatchPlan Scheduler::schedule() {
   if (cost_model_.valid() && !plan.chunks.empty()) {
     plan.predicted_s = cost_model_.predict(all);
     plan.decodes_over_slo =
-        slo && cost_model_.predict(decodes) > slo_step_target_s(config_);
+        slo && cost_model_.predict(decodes) > step_target_s_;
     num_over_slo_ += plan.decodes_over_slo ? 1 : 0;
   }
   SARATHI_CHECK(num_running() <= config_.max_num_seqs, "policy {} runs {} > max_num_seqs {}",

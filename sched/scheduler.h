@@ -93,9 +93,18 @@ class Scheduler {
   /// The policy's name.
   std::string_view policy_name() const { return policy_->name(); }
   /// Sets the step-cost model: plans then carry predicted_s, and with tbt_slo_s > 0 the
-  /// SLO-driven policies cut their chunks with it. An invalid (all-zero) model turns both off.
-  void set_cost_model(const StepCostModel& model) { cost_model_ = model; }
+  /// SLO-driven policies cut their chunks so each step is predicted within step_target_s
+  /// (default: slo_step_target_s(config)). An invalid (all-zero) model turns both off.
+  void set_cost_model(const StepCostModel& model, double step_target_s) {
+    cost_model_ = model;
+    step_target_s_ = step_target_s;
+  }
+  void set_cost_model(const StepCostModel& model) {
+    set_cost_model(model, slo_step_target_s(config_));
+  }
   const StepCostModel& cost_model() const { return cost_model_; }
+  /// The step duration SLO-driven chunking plans to now.
+  double step_target_s() const { return step_target_s_; }
   /// Planned steps whose decodes alone were predicted beyond the SLO's step target.
   int64_t num_steps_decodes_over_slo() const { return num_over_slo_; }
 
@@ -129,6 +138,7 @@ class Scheduler {
   int64_t num_steps_ = 0;
   int64_t num_over_slo_ = 0;
   StepCostModel cost_model_;
+  double step_target_s_ = 0;
   bool step_in_flight_ = false;
 };
 

@@ -40,7 +40,7 @@ check roofline 0 "instruction peak" -- "$bin" bench roofline -t 1 --repeats 1 --
 check step-cost 0 "hyb/chk" -- "$bin" bench step-cost -m synthetic:tiny --batch-sizes 1,4 --chunk-sizes 16 --context-lens 32 --repeats 1
 check capacity-no-mode 2 "give -m MODEL" -- "$bin" bench capacity
 check capacity-bad-slo 2 "tbt-slo must be" -- "$bin" bench capacity -m synthetic:tiny --tbt-slo abc
-check capacity 0 "capacity \(req/s\): vllm [0-9.]+\+? sarathi-serve [0-9.]+" -- "$bin" bench capacity -m synthetic:tiny -t 1 --num-prompts 4 --input-len 32 --output-len 8 --max-probes 2 --start-rate 40
+check capacity 0 "capacity \(req/s\): vllm [<0-9][^ ]* sarathi-serve [<0-9]" -- "$bin" bench capacity -m synthetic:tiny -t 1 --num-prompts 4 --input-len 32 --output-len 8 --max-probes 2 --start-rate 40
 check throughput-slo 0 "step-cost model \(20 probe steps" -- "$bin" bench throughput -m synthetic:tiny -t 1 --policies sarathi-serve --tbt-slo strict --num-prompts 4 --input-len 32 --output-len 8
 check throughput-bad-slo 2 "tbt-slo" -- "$bin" bench throughput -m synthetic:tiny --tbt-slo fast
 exit $fail

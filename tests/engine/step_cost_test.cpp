@@ -85,6 +85,34 @@ TEST(StepCostFitter, FollowsAMachineThatSlowsDown) {
   EXPECT_NEAR(f.fit().predict(probe) / after.predict(probe), 1.0, 0.05);
 }
 
+TEST(SloMargin, PlansToTheInverseOfThe99thPercentileRatio) {
+  SloMargin m;
+  EXPECT_DOUBLE_EQ(m.plan_fraction(), sched::kSloPlanFraction);  // before any step
+  for (int i = 0; i < 31; ++i) m.add(0.1, 0.1);
+  EXPECT_DOUBLE_EQ(m.plan_fraction(), sched::kSloPlanFraction);  // still too few steps
+  // 100 steps: ratios 1.00, 1.01, ..., 1.99 in a shuffled order; the 99th percentile by rank
+  // (index 0.99 * 99 = 98.01 -> 98 of the sorted window) is 1.98 -> plan to 1 / 1.98 of it.
+  SloMargin n;
+  std::vector<int> order(100);
+  for (int i = 0; i < 100; ++i) order[static_cast<size_t>(i)] = (i * 37) % 100;
+  for (int k : order) n.add(0.05, 0.05 * (1.0 + k / 100.0));
+  EXPECT_NEAR(n.plan_fraction(), 1.0 / 1.98, 1e-12);
+  // A quiet machine: steps never above prediction -> the ceiling; a wild one -> the floor.
+  SloMargin quiet, wild;
+  for (int i = 0; i < 600; ++i) {
+    quiet.add(0.05, 0.04);
+    wild.add(0.05, 0.2);
+  }
+  EXPECT_DOUBLE_EQ(quiet.plan_fraction(), SloMargin::kMaxFraction);
+  EXPECT_DOUBLE_EQ(wild.plan_fraction(), SloMargin::kMinFraction);
+  // The window forgets: after 512 calm steps the wild past no longer counts.
+  for (int i = 0; i < 512; ++i) wild.add(0.05, 0.05);
+  EXPECT_DOUBLE_EQ(wild.plan_fraction(), SloMargin::kMaxFraction);
+  // Steps without a prediction are ignored.
+  wild.add(0.0, 1.0);
+  EXPECT_DOUBLE_EQ(wild.plan_fraction(), SloMargin::kMaxFraction);
+}
+
 // Records every batch; each run "takes" no time.
 class RecordingExecutor final : public Executor {
  public:
