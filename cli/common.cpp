@@ -6,6 +6,7 @@
 
 #include "cli/progress.h"
 #include "model/forward.h"
+#include "workload/serving_metrics.h"
 
 namespace sarathi::cli {
 
@@ -86,12 +87,7 @@ std::optional<core::DType> kv_dtype(const ModelArgs& args) {
 double median(std::vector<double> v) { return percentile(std::move(v), 50.0); }
 
 double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  if (p == 50.0 && v.size() % 2 == 0) return 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-  const double rank = std::ceil(p / 100.0 * static_cast<double>(v.size()));
-  const size_t idx = static_cast<size_t>(std::clamp(rank, 1.0, static_cast<double>(v.size()))) - 1;
-  return v[idx];
+  return workload::percentile(std::move(v), p);
 }
 
 }  // namespace sarathi::cli

@@ -39,8 +39,8 @@ DeadlineCount count_deadlines_from_gaps(std::span<const double> gaps, double dea
 /// The same over token times t_0..t_{n-1} (any origin): the gaps t_i - t_{i-1}.
 DeadlineCount count_deadlines(std::span<const double> token_times, double deadline_s);
 
-/// Nearest-rank percentile (p in 0..100) of a sample, the median averaging the middle pair as
-/// cli/common.h's; 0 for an empty sample.
+/// Nearest-rank percentile (p in 0..100) of a sample, the median averaging the middle pair
+/// (cli/common.h's percentile and median call this); 0 for an empty sample.
 double percentile(std::vector<double> v, double p);
 
 /// One request as a serving benchmark saw it, times in seconds on one clock.
