@@ -154,6 +154,11 @@ void add_sched_options(CLI::App& cmd, SchedArgs& a, bool with_policy) {
                  "Fraction of KV blocks that admitting new prompts leaves free")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.5));
+  cmd.add_flag("--enable-prefix-caching,!--no-enable-prefix-caching", a.enable_prefix_caching,
+               "Automatic prefix caching (default on): full KV blocks are kept, keyed by the "
+               "hash chain of their tokens, and a request sharing a cached prefix computes only "
+               "the rest; finished requests' blocks are evicted least-recently-used when the "
+               "pool needs them. Outputs are identical either way");
 }
 
 std::optional<int64_t> parse_bytes(const std::string& s) {
@@ -211,6 +216,9 @@ std::optional<sched::SchedulerConfig> sched_config(const SchedArgs& a, const mod
   c.block_size = a.block_size;
   c.watermark = a.watermark;
   c.min_chunk = a.min_chunk;
+  c.enable_prefix_caching = a.enable_prefix_caching;
+  // Cached blocks are only valid for this model's weights and this KV type.
+  c.prefix_cache_salt = std::hash<std::string>{}(m.name + "|" + std::string(core::dtype_name(kv_dtype)));
   c.max_model_len = a.max_model_len > 0 ? std::min(a.max_model_len, m.n_ctx) : m.n_ctx;
   if (a.num_kv_blocks > 0) {
     c.num_kv_blocks = a.num_kv_blocks;

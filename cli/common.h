@@ -76,6 +76,7 @@ struct SchedArgs {
   // load) or milliseconds. Ignored (fixed budget) when --token-budget is given.
   std::string tbt_slo;
   int32_t min_chunk = 0;
+  bool enable_prefix_caching = true;
 };
 
 /// The SLO --tbt-slo asks for: 0 = off (none, or --token-budget fixes the budget), < 0 = strict,
@@ -83,8 +84,8 @@ struct SchedArgs {
 std::optional<double> tbt_slo_request(const SchedArgs& args);
 
 /// Registers --max-num-seqs, --chunk-size, --token-budget, --tbt-slo, --min-chunk, --tile-size,
-/// --block-size, --max-model-len, --kv-cache-memory, --num-kv-blocks, --watermark (and --policy
-/// if asked).
+/// --block-size, --max-model-len, --kv-cache-memory, --num-kv-blocks, --watermark,
+/// --[no-]enable-prefix-caching (and --policy if asked).
 void add_sched_options(CLI::App& cmd, SchedArgs& args, bool with_policy);
 
 /// The scheduler configuration for a model: max_model_len defaults to the model's context; the

@@ -107,6 +107,15 @@ void AsyncEngine::cancel(std::shared_ptr<RequestStream> s) {
   cv_.notify_one();
 }
 
+bool AsyncEngine::reset_prefix_cache(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stop_ || !thread_.joinable()) return false;
+  const uint64_t ticket = ++resets_requested_;
+  cv_.notify_one();
+  return idle_cv_.wait_for(lock, timeout, [&] { return resets_done_ >= ticket || stop_; }) &&
+         resets_done_ >= ticket;
+}
+
 std::string AsyncEngine::metrics_text() {
   std::lock_guard<std::mutex> lock(mu_);
   return metrics_.render();
@@ -131,12 +140,20 @@ void AsyncEngine::loop() {
       if (!busy) {
         idle_ = pending_.empty();
         idle_cv_.notify_all();
-        cv_.wait(lock, [&] { return stop_ || abort_all_ || !pending_.empty() || !cancels_.empty(); });
+        cv_.wait(lock, [&] {
+          return stop_ || abort_all_ || !pending_.empty() || !cancels_.empty() ||
+                 resets_requested_ > resets_done_;
+        });
       }
       if (stop_ && !engine_->has_work() && pending_.empty()) return;
       subs.swap(pending_);
       cancels.swap(cancels_);
       abort_all = abort_all_;
+      if (resets_requested_ > resets_done_) {
+        engine_->reset_prefix_cache();
+        resets_done_ = resets_requested_;
+        idle_cv_.notify_all();
+      }
     }
     for (Submission& s : subs) {
       std::shared_ptr<RequestStream> stream = s.stream;
@@ -173,6 +190,7 @@ void AsyncEngine::loop() {
     std::lock_guard<std::mutex> lock(mu_);
     sched_waiting_ = sc.num_waiting();
     metrics_.set_gauges(sc.num_running(), sc.num_waiting(), sc.kv_usage(), sc.num_preemptions());
+    metrics_.set_prefix_cache(sc.prefix_cache_queries(), sc.prefix_cache_hits());
   }
 }
 

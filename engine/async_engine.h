@@ -64,6 +64,9 @@ class AsyncEngine {
   /// kOutOfRange; queue full or shutting down: kResourceExhausted) and queues it.
   core::Result<std::shared_ptr<RequestStream>> submit(std::vector<int32_t> prompt,
                                                       const RequestParams& params);
+  /// Forgets every cached prefix block, on the engine thread between steps (thread-safe; waits
+  /// until it is done or `timeout` passes). False on timeout or after shutdown.
+  bool reset_prefix_cache(std::chrono::milliseconds timeout);
   /// Prometheus text of the serving metrics (thread-safe).
   std::string metrics_text();
   /// Running, waiting (incl. not yet admitted) and KV usage as of the last step (thread-safe).
@@ -98,6 +101,7 @@ class AsyncEngine {
   std::vector<std::shared_ptr<RequestStream>> cancels_;
   bool accepting_ = true;
   bool abort_all_ = false;
+  uint64_t resets_requested_ = 0, resets_done_ = 0;  // prefix cache resets
   bool stop_ = false;
   bool idle_ = true;                   // no work and nothing pending, as of the last loop turn
   int32_t sched_waiting_ = 0;          // scheduler's waiting count as of the last step

@@ -101,7 +101,7 @@ core::Result<RequestId> Engine::add_request(std::vector<int32_t> prompt,
   r->tokens = std::move(prompt);
   r->tokens.reserve(static_cast<size_t>(n + max_tokens));
   r->on_token = std::move(on_token);
-  sched_.add(id, static_cast<int32_t>(n), max_tokens);
+  sched_.add(id, std::span<const int32_t>(r->tokens), max_tokens);
   live_.emplace(id, std::move(r));
   return id;
 }
@@ -168,6 +168,7 @@ void Engine::emit_token(Live& r, const SampledToken& t, double t_now, sched::Ste
     }
   }
   result.produced_token = true;
+  result.token = t.token;
   result.finished = reason != FinishReason::kNone;
   if (result.finished) {
     finish(r, reason, ev);
@@ -209,8 +210,10 @@ core::Result<StepStats> Engine::step() {
   auto logits = executor_.run(batch_);
   results_.assign(plan.chunks.size(), sched::StepResult{});
   if (!logits.ok()) {
-    // Internal failure: nothing was produced; drop the step's requests so nothing hangs.
+    // Internal failure: nothing was produced; drop the step's requests so nothing hangs, and
+    // the blocks this step registered in the prefix cache (their KV was never written).
     for (size_t i = 0; i < plan.chunks.size(); ++i) results_[i].seq = plan.chunks[i].seq;
+    sched_.reset_prefix_cache();
     sched_.on_step_done(plan, results_);
     for (const sched::SeqChunk& c : plan.chunks) abort(c.seq);
     return logits.error();

@@ -58,6 +58,9 @@ class Engine {
   core::Result<StepStats> step();
   /// Whether any request is waiting or running.
   bool has_work() const;
+  /// Forgets every cached prefix block (running requests keep theirs). Returns the blocks
+  /// unregistered. Not from a token callback.
+  int32_t reset_prefix_cache() { return sched_.reset_prefix_cache(); }
 
   const sched::Scheduler& scheduler() const { return sched_; }
   /// Records of finished requests (kept only with keep_finished), in finish order.

@@ -123,6 +123,11 @@ std::string Metrics::render() const {
           static_cast<double>(generation_tokens_));
   counter("vllm:num_preemptions_total", "Cumulative number of preemptions from the engine.",
           static_cast<double>(preemptions_));
+  counter("vllm:prefix_cache_queries_total",
+          "Prefix cache queries, in terms of number of queried tokens.",
+          static_cast<double>(prefix_queries_));
+  counter("vllm:prefix_cache_hits_total", "Prefix cache hits, in terms of number of cached tokens.",
+          static_cast<double>(prefix_hits_));
   o += "# HELP vllm:request_success_total Count of finished requests by finish reason.\n"
        "# TYPE vllm:request_success_total counter\n";
   for (const char* reason : {"stop", "length", "abort"}) {

@@ -39,6 +39,11 @@ class Metrics {
   void on_step(const StepStats& s);
   /// Gauges, set by the engine thread after each step.
   void set_gauges(int32_t running, int32_t waiting, double kv_usage, int64_t preemptions);
+  /// Prefix cache counters (prompt tokens queried, of them found cached), as the scheduler has.
+  void set_prefix_cache(int64_t queries, int64_t hits) {
+    prefix_queries_ = queries;
+    prefix_hits_ = hits;
+  }
   /// The TBT SLO in force (seconds; 0: none) and the step duration chunking plans to.
   void set_slo(double tbt_slo_s, double step_target_s);
   /// The step-cost model the scheduler plans with now.
@@ -55,6 +60,7 @@ class Metrics {
   int32_t running_ = 0, waiting_ = 0;
   double kv_usage_ = 0;
   int64_t preemptions_ = 0;
+  int64_t prefix_queries_ = 0, prefix_hits_ = 0;
   uint64_t prompt_tokens_ = 0, generation_tokens_ = 0;
   std::map<std::string, uint64_t> success_;  // by finished_reason
   Histogram ttft_, itl_, e2e_, queue_;

@@ -30,6 +30,15 @@ struct SchedulerConfig {
   // The least prefill a step makes under an SLO when any prompt is pending, even if the decodes
   // alone exceed the target (so a prefill never starves). 0: one KV block.
   int32_t min_chunk = 0;
+  // Automatic prefix caching (--enable-prefix-caching): full KV blocks are identified by the
+  // hash chain of their tokens; a new (or restarted) sequence shares the cached blocks of its
+  // longest cached prefix and prefills only the rest (at least its last prompt token, for the
+  // logits); finished sequences' blocks stay cached until the pool needs them (LRU). Only
+  // sequences added with their tokens take part.
+  bool enable_prefix_caching = true;
+  // Parent hash of every first block: names what else decides a block's content (model, KV
+  // type), so caches of different models could never match.
+  uint64_t prefix_cache_salt = 0;
 };
 
 /// The fraction of the TBT SLO a step is planned to until the engine has measured how far steps

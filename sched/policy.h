@@ -48,6 +48,9 @@ class SchedView {
   int32_t num_watermark_blocks() const { return watermark_blocks(*config_); }
   /// Blocks sequence `seq` holds now.
   int32_t num_blocks_held(SeqId seq) const { return kv_->num_blocks_held(seq); }
+  /// Blocks that would return to the pool if `seq` released its table now (those no other
+  /// sequence shares).
+  int32_t num_blocks_freed_by(SeqId seq) const { return kv_->num_exclusive_blocks(seq); }
   /// Blocks needed to hold num_tokens tokens.
   int32_t blocks_for(int64_t num_tokens) const { return kv_->blocks_for(num_tokens); }
 

@@ -14,7 +14,9 @@ void TokenBudget::take(int32_t n) {
 KvLedger::KvLedger(const SchedView& view) : view_(&view), num_free_(view.num_free_blocks()) {}
 
 int32_t KvLedger::blocks_needed(const SeqState& s, int32_t num_kv_tokens) const {
-  return std::max(0, view_->blocks_for(num_kv_tokens) - view_->num_blocks_held(s.id));
+  // A waiting sequence's cached prefix held by others is shared, not allocated.
+  const int32_t shared = s.status == SeqStatus::kWaiting ? s.num_prefix_blocks_held : 0;
+  return std::max(0, view_->blocks_for(num_kv_tokens) - view_->num_blocks_held(s.id) - shared);
 }
 
 bool KvLedger::try_reserve(const SeqState& s, int32_t num_kv_tokens) {
@@ -31,7 +33,7 @@ bool KvLedger::try_admit(const SeqState& s, int32_t num_kv_tokens) {
   return true;
 }
 
-void KvLedger::release(const SeqState& s) { num_free_ += view_->num_blocks_held(s.id); }
+void KvLedger::release(const SeqState& s) { num_free_ += view_->num_blocks_freed_by(s.id); }
 
 PlanBuilder::PlanBuilder(const SchedView& view) : view_(&view), taken_(view.running().size(), 0) {}
 

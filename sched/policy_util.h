@@ -44,7 +44,7 @@ class KvLedger {
   bool try_reserve(const SeqState& s, int32_t num_kv_tokens);
   /// As try_reserve, for admitting a waiting sequence: keeps the watermark free.
   bool try_admit(const SeqState& s, int32_t num_kv_tokens);
-  /// Returns the blocks s holds (s is being preempted).
+  /// Returns the blocks s holds that nobody shares (s is being preempted).
   void release(const SeqState& s);
 
  private:

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/check.h"
+#include "kv/block_hash.h"
 #include "sched/registry.h"
 
 namespace sarathi::sched {
@@ -14,7 +15,8 @@ Scheduler::Scheduler(const SchedulerConfig& config, std::unique_ptr<Policy> poli
     : config_(config),
       policy_(std::move(policy)),
       kv_(kv::BlockManagerOptions{.num_blocks = config.num_kv_blocks,
-                                  .block_size = config.block_size}) {}
+                                  .block_size = config.block_size,
+                                  .cache_salt = config.prefix_cache_salt}) {}
 
 Scheduler::~Scheduler() = default;
 
@@ -58,6 +60,85 @@ void Scheduler::add(SeqId id, int32_t num_prompt_tokens, int32_t max_output_toke
   waiting_.push_back(&s);
 }
 
+void Scheduler::add(SeqId id, std::span<const int32_t> prompt, int32_t max_output_tokens) {
+  add(id, static_cast<int32_t>(prompt.size()), max_output_tokens);
+  if (!config_.enable_prefix_caching || !seqs_.contains(id)) return;
+  SeqTokens& t = tokens_[id];
+  t.tokens.assign(prompt.begin(), prompt.end());
+  t.tokens.reserve(prompt.size() + static_cast<size_t>(max_output_tokens));
+}
+
+Scheduler::SeqTokens* Scheduler::tokens_of(SeqId id) {
+  auto it = tokens_.find(id);
+  return it == tokens_.end() ? nullptr : &it->second;
+}
+
+// Sets each waiting sequence's cached prefix (num_computed_tokens, whole blocks) before the
+// policy plans, for the ones a policy could admit now (admission is FCFS without skipping, at
+// most max_num_seqs running; the others are refreshed when they come up). At least the last
+// token of what it must prefill is left to compute, for the logits.
+void Scheduler::refresh_prefix_matches() {
+  const int32_t bs = config_.block_size;
+  const size_t n = std::min(waiting_.size(),
+                            static_cast<size_t>(std::max(0, config_.max_num_seqs - num_running())));
+  for (size_t i = 0; i < n; ++i) {
+    SeqState& s = *waiting_[i];
+    SeqTokens* t = tokens_of(s.id);
+    if (t == nullptr || t->match_epoch == kv_.cache_epoch()) continue;
+    const auto toks = std::span<const int32_t>(t->tokens).first(static_cast<size_t>(s.num_prefill_tokens));
+    kv::extend_block_hashes(t->hashes, toks, bs, config_.prefix_cache_salt);
+    const kv::PrefixMatch m = kv_.match_prefix(t->hashes, toks, (s.num_prefill_tokens - 1) / bs);
+    s.num_computed_tokens = m.num_blocks * bs;
+    s.num_prefix_blocks_held = m.num_held;
+    t->match_epoch = kv_.cache_epoch();
+  }
+}
+
+// Admission of a tracked sequence, in two passes over the plan. Before any block of the plan is
+// allocated (so no allocation evicts a block an admission counted on), each admission takes the
+// cached prefix it was planned with (grow = false). Then, just before its chunk is applied, the
+// prefix may grow with blocks registered earlier in this plan (grow = true): they are computed
+// in this very step, before anything reads them (the forward pass writes every sequence's K/V
+// of a layer before any attention of that layer), so a request's n choices, or requests with a
+// common prefix admitted together, compute it once. The chunk then starts later; it keeps its
+// end and at least one token.
+void Scheduler::share_cached_prefix(SeqChunk& c, bool grow) {
+  SeqTokens* t = tokens_of(c.seq);
+  if (t == nullptr) return;
+  SeqState& s = seqs_.at(c.seq);
+  const int32_t bs = config_.block_size;
+  const auto toks =
+      std::span<const int32_t>(t->tokens).first(static_cast<size_t>(s.num_prefill_tokens));
+  if (!grow) {
+    kv_.share_prefix(c.seq, t->hashes, toks, c.first_token / bs);
+    return;
+  }
+  kv::extend_block_hashes(t->hashes, toks, bs, config_.prefix_cache_salt);
+  const int32_t end = c.first_token + c.num_tokens;
+  const int32_t max_blocks = std::min(s.num_prefill_tokens, end) - 1;
+  const kv::PrefixMatch m = kv_.match_prefix(t->hashes, toks, max_blocks / bs);
+  const int32_t cached = std::max(m.num_blocks * bs, c.first_token);
+  kv_.share_prefix(c.seq, t->hashes, toks, cached / bs);
+  s.num_computed_tokens = cached;
+  s.num_prefix_blocks_held = 0;
+  c.num_tokens = end - cached;
+  c.first_token = cached;
+  prefix_queries_ += s.num_prefill_tokens;
+  prefix_hits_ += cached;
+}
+
+// Registers the blocks a chunk fills completely (their tokens are known: prompt, or outputs
+// already sampled), so sequences admitted later share them.
+void Scheduler::cache_chunk_blocks(const SeqChunk& c) {
+  SeqTokens* t = tokens_of(c.seq);
+  if (t == nullptr) return;
+  const int32_t full = (c.first_token + c.num_tokens) / config_.block_size;
+  const auto toks = std::span<const int32_t>(t->tokens);
+  kv::extend_block_hashes(t->hashes, toks.first(static_cast<size_t>(full) * config_.block_size),
+                          config_.block_size, config_.prefix_cache_salt);
+  kv_.cache_full_blocks(c.seq, t->hashes, toks, full);
+}
+
 bool Scheduler::abort(SeqId id) {
   auto pending = std::find(pending_rejects_.begin(), pending_rejects_.end(), id);
   if (pending != pending_rejects_.end()) {
@@ -88,6 +169,7 @@ BatchPlan Scheduler::schedule() {
   SARATHI_CHECK(!step_in_flight_, "schedule() called again before on_step_done()");
   BatchPlan plan;
   const bool slo = config_.tbt_slo_s > 0 && cost_model_.valid();
+  if (!tokens_.empty()) refresh_prefix_matches();
   if (!waiting_.empty() || !running_.empty())
     plan = policy_->plan(
         SchedView(config_, waiting_, running_, kv_, slo ? &cost_model_ : nullptr,
@@ -98,10 +180,19 @@ BatchPlan Scheduler::schedule() {
   plan.num_prefill_tokens = 0;
   plan.num_decode_tokens = 0;
   StepShape all, decodes;
-  for (const SeqChunk& c : plan.chunks) {
+  // Cached prefixes are shared before any block is allocated, so no allocation of this plan
+  // evicts a block an admission counted on.
+  const bool caching = !tokens_.empty();
+  if (caching)
+    for (SeqChunk& c : plan.chunks)
+      if (const SeqState* st = find(c.seq); st && st->status == SeqStatus::kWaiting)
+        share_cached_prefix(c, /*grow=*/false);
+  for (SeqChunk& c : plan.chunks) {
     const SeqState* st = find(c.seq);
     const bool decode = st != nullptr && !st->is_prefilling();
+    if (caching && st && st->status == SeqStatus::kWaiting) share_cached_prefix(c, /*grow=*/true);
     apply_chunk(c, plan);
+    if (caching) cache_chunk_blocks(c);
     all.add_chunk(c.first_token, c.num_tokens);
     if (decode) decodes.add_chunk(c.first_token, c.num_tokens);
   }
@@ -153,7 +244,9 @@ void Scheduler::apply_preemption(SeqId id) {
   kv_.free(id);
   running_.erase(std::find(running_.begin(), running_.end(), &s));
   s.num_computed_tokens = 0;
+  s.num_prefix_blocks_held = 0;
   s.num_prefill_tokens = s.num_tokens();  // recompute prompt + kept outputs
+  if (SeqTokens* t = tokens_of(id)) t->match_epoch = ~uint64_t{0};
   ++s.num_restarts;
   s.status = SeqStatus::kWaiting;
   push_waiting(&s);
@@ -199,6 +292,12 @@ void Scheduler::apply_chunk(const SeqChunk& c, BatchPlan& plan) {
   SARATHI_CHECK(kv_.ensure(c.seq, num_kv_tokens),
                 "policy {} over-allocated the KV: seq {} needs {} tokens, {} blocks free",
                 policy_->name(), c.seq, num_kv_tokens, kv_.num_free());
+  // Cached (shared or registered) KV is never written again.
+  for (int32_t b = c.first_token / config_.block_size,
+               e = (c.first_token + c.num_tokens - 1) / config_.block_size;
+       b <= e; ++b)
+    SARATHI_CHECK(kv_.writable(c.seq, b), "seq {}: chunk [{}, +{}) would write cached block #{}",
+                  c.seq, c.first_token, c.num_tokens, b);
 }
 
 void Scheduler::on_step_done(const BatchPlan& plan, std::span<const StepResult> results) {
@@ -226,6 +325,10 @@ void Scheduler::apply_result(const SeqChunk& c, const StepResult& r) {
                 r.produced_token, r.finished, produces);
   if (!produces) return;
   ++s.num_output_tokens;
+  if (SeqTokens* t = tokens_of(c.seq)) {
+    SARATHI_CHECK(r.token >= 0, "seq {}: prefix caching needs the produced token", c.seq);
+    t->tokens.push_back(r.token);
+  }
   if (r.finished || s.num_output_tokens >= s.max_output_tokens) erase(c.seq);
 }
 
@@ -236,6 +339,7 @@ void Scheduler::erase(SeqId id) {
   queue.erase(std::find(queue.begin(), queue.end(), s));
   kv_.free(id);
   seqs_.erase(it);
+  tokens_.erase(id);
 }
 
 void Scheduler::check_invariants() const {
@@ -243,21 +347,30 @@ void Scheduler::check_invariants() const {
   SARATHI_CHECK(seqs_.size() == waiting_.size() + running_.size(), "{} live != {} + {}",
                 seqs_.size(), waiting_.size(), running_.size());
   SARATHI_CHECK(num_running() <= config_.max_num_seqs, "{} running", num_running());
-  int64_t num_held = 0;
+  int32_t num_holders = 0;
   for (const SeqState* s : running_) {
     const int32_t held = kv_.num_blocks_held(s->id);
     SARATHI_CHECK(s->status == SeqStatus::kRunning && find(s->id) == s, "bad running {}", s->id);
     SARATHI_CHECK(held >= kv_.blocks_for(s->num_computed_tokens), "seq {} lost KV", s->id);
     SARATHI_CHECK(s->is_prefilling() || s->num_computed_tokens == s->num_tokens() - 1,
                   "seq {}: {} computed of {}", s->id, s->num_computed_tokens, s->num_tokens());
-    num_held += held;
+    if (const auto it = tokens_.find(s->id); it != tokens_.end())
+      SARATHI_CHECK(static_cast<int32_t>(it->second.tokens.size()) == s->num_tokens(),
+                    "seq {}: {} tokens tracked for {}", s->id, it->second.tokens.size(),
+                    s->num_tokens());
+    num_holders += held > 0 ? 1 : 0;
   }
-  SARATHI_CHECK(num_held == kv_.num_used(), "running hold {} of {} used blocks", num_held,
-                kv_.num_used());
+  // Only running sequences hold blocks (kv_ checked each block's references match the tables).
+  SARATHI_CHECK(num_holders == kv_.num_seqs(), "{} running sequences hold blocks, {} tables",
+                num_holders, kv_.num_seqs());
   for (size_t i = 0; i < waiting_.size(); ++i) {
     const SeqState* s = waiting_[i];
     SARATHI_CHECK(s->status == SeqStatus::kWaiting && find(s->id) == s, "bad waiting {}", s->id);
-    SARATHI_CHECK(s->num_computed_tokens == 0, "waiting seq {} has computed tokens", s->id);
+    SARATHI_CHECK(kv_.num_blocks_held(s->id) == 0, "waiting seq {} holds blocks", s->id);
+    SARATHI_CHECK(s->num_computed_tokens % config_.block_size == 0 &&
+                      s->num_computed_tokens < std::max(1, s->num_prefill_tokens) &&
+                      (s->num_computed_tokens == 0 || tokens_.contains(s->id)),
+                  "waiting seq {}: cached prefix of {} tokens", s->id, s->num_computed_tokens);
     if (i == 0) continue;
     const SeqState* prev = waiting_[i - 1];
     const bool same_region = (prev->num_restarts > 0) == (s->num_restarts > 0);

@@ -49,6 +49,11 @@ class Scheduler {
   /// Queues a request at the back of the waiting queue. One that fails check_request is not
   /// queued: the next plan lists it in `rejected`. `id` must not be live already.
   void add(SeqId id, int32_t num_prompt_tokens, int32_t max_output_tokens);
+  /// As add(id, prompt.size(), max_output_tokens), with the prompt's token ids: with prefix
+  /// caching on, the sequence then shares cached blocks of its prompt (and, after a recompute
+  /// preemption, of its outputs, which the engine reports in StepResult::token) and caches its
+  /// own full blocks.
+  void add(SeqId id, std::span<const int32_t> prompt, int32_t max_output_tokens);
 
   /// Drops a request wherever it is and frees its blocks now. A chunk of it in the plan being
   /// run is ignored by on_step_done. Returns false for an unknown id.
@@ -111,6 +116,14 @@ class Scheduler {
   /// The block manager (read-only).
   const kv::BlockManager& kv() const { return kv_; }
 
+  /// Prefix caching (vLLM's counters): prompt tokens of admitted sequences that took part, and
+  /// of those, tokens found cached (not computed).
+  int64_t prefix_cache_queries() const { return prefix_queries_; }
+  int64_t prefix_cache_hits() const { return prefix_hits_; }
+  /// Forgets every cached block content (vLLM's POST /reset_prefix_cache); running sequences
+  /// keep their blocks. Returns the blocks unregistered.
+  int32_t reset_prefix_cache() { return kv_.reset_prefix_cache(); }
+
   /// Aborts (SARATHI_CHECK) unless the queues and the KV agree: free + used == total, no block
   /// owned twice, only running sequences hold blocks and cover their computed tokens, running <=
   /// max_num_seqs, waiting order is FCFS. Run after every step in debug builds; tests call it.
@@ -125,6 +138,16 @@ class Scheduler {
   void apply_result(const SeqChunk& chunk, const StepResult& result);
   void push_waiting(SeqState* s);
   void erase(SeqId id);
+  // Prefix caching.
+  struct SeqTokens {
+    std::vector<int32_t> tokens;  // prompt, then outputs
+    std::vector<uint64_t> hashes; // of each full block of tokens
+    uint64_t match_epoch = ~uint64_t{0};
+  };
+  SeqTokens* tokens_of(SeqId id);
+  void refresh_prefix_matches();
+  void share_cached_prefix(SeqChunk& chunk, bool grow);
+  void cache_chunk_blocks(const SeqChunk& chunk);
 
   SchedulerConfig config_;
   std::unique_ptr<Policy> policy_;
@@ -133,6 +156,9 @@ class Scheduler {
   std::vector<SeqState*> waiting_;            // restarted (by arrival), then fresh (by arrival)
   std::vector<SeqState*> running_;            // admission order
   std::vector<SeqId> pending_rejects_;        // added but failing check_request
+  std::unordered_map<SeqId, SeqTokens> tokens_;  // sequences taking part in prefix caching
+  int64_t prefix_queries_ = 0;
+  int64_t prefix_hits_ = 0;
   int64_t next_arrival_idx_ = 0;
   int64_t num_preemptions_ = 0;
   int64_t num_steps_ = 0;

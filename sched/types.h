@@ -31,6 +31,10 @@ struct SeqState {
   int32_t max_output_tokens = 0;
   int32_t num_restarts = 0;  // recompute preemptions so far
   SeqStatus status = SeqStatus::kWaiting;
+  // Prefix caching, while waiting: num_computed_tokens is the cached prefix found before the
+  // plan (whole blocks), and this many of its blocks are held by running sequences, so sharing
+  // them takes no free block (the rest are cached blocks nobody holds, counted as free).
+  int32_t num_prefix_blocks_held = 0;
 
   /// Prompt plus outputs.
   int32_t num_tokens() const { return num_prompt_tokens + num_output_tokens; }
@@ -80,6 +84,7 @@ struct StepResult {
   SeqId seq = 0;
   bool produced_token = false;  // the last chunk of a prefill and every decode produce one
   bool finished = false;        // EOS, stop string, max tokens... (implies produced_token)
+  int32_t token = -1;           // the token produced (prefix caching hashes it with the rest)
 };
 
 }  // namespace sarathi::sched

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cstdio>
 #include <ctime>
@@ -130,6 +131,14 @@ void add_routes(httplib::Server& svr, const StatePtr& state) {
   svr.Post("/v1/completions", json_post(state, handle_completions));
   svr.Post("/v1/chat/completions", json_post(state, handle_chat));
   svr.Post("/tokenize", json_post(state, tokenize));
+  // vLLM's: forget every cached prefix block (benchmarks reset it between runs).
+  svr.Post("/reset_prefix_cache", [state](const httplib::Request&, httplib::Response& res) {
+    auto m = ready_model(*state, res);
+    if (!m) return;
+    if (!m->engine->reset_prefix_cache(std::chrono::seconds(30)))
+      return send_error(res, unavailable("The engine did not reset the prefix cache in time."));
+    res.set_content(R"({"status":"ok"})", "application/json");
+  });
   svr.Post("/detokenize", json_post(state, detokenize));
 }
 

@@ -21,7 +21,7 @@ class OrcaPolicy final : public Policy {
     schedule_all_decodes(v, kv, p);
     TokenBudget budget(tau_);
     for (const SeqState* s : v.waiting()) {
-      const int32_t n = s->num_prefill_tokens;
+      const int32_t n = s->num_prefill_left();  // past its cached prefix
       if (!can_admit_more(v, p) || !budget.fits(n) || !try_admit_prefill(*s, n, kv, p)) break;
       budget.take(n);
     }

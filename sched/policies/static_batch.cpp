@@ -27,7 +27,7 @@ class StaticPolicy final : public Policy {
     }
     TokenBudget budget(tau_);
     for (const SeqState* s : v.waiting()) {
-      const int32_t n = s->num_prefill_tokens;
+      const int32_t n = s->num_prefill_left();  // past its cached prefix
       const int32_t num_kv_tokens = std::max(n, s->num_prompt_tokens + s->max_output_tokens - 1);
       if (!can_admit_more(v, p) || !budget.fits(n) || !kv.try_admit(*s, num_kv_tokens)) break;
       p.admit(*s, n, num_kv_tokens);

@@ -21,7 +21,8 @@ class VllmPolicy final : public Policy {
     KvLedger kv(v);
     TokenBudget budget(tau_);
     for (const SeqState* s : v.waiting()) {
-      const int32_t n = s->num_prefill_tokens;  // whole prompt (+ kept outputs after a restart)
+      // The whole prompt (+ kept outputs after a restart) past its cached prefix.
+      const int32_t n = s->num_prefill_left();
       if (!can_admit_more(v, p) || !budget.fits(n) || !try_admit_prefill(*s, n, kv, p)) break;
       budget.take(n);
     }

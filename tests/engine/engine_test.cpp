@@ -1,6 +1,7 @@
-// The engine end to end on real forward passes: the scheduling policy never changes results
-// (greedy and seeded sampling, every policy, chunk size, token budget and KV size, with and
-// without preemption), and requests stop, stream and abort as promised.
+// The engine end to end on real forward passes: neither the scheduling policy nor prefix
+// caching ever changes results (greedy and seeded sampling, every policy, chunk size, token
+// budget and KV size, with and without preemption and the prefix cache), and requests stop,
+// stream and abort as promised.
 #include "engine/engine.h"
 
 #include <gtest/gtest.h>
@@ -20,12 +21,25 @@ struct Workload {
   std::vector<RequestParams> params;
 };
 
-Workload make_workload(int n, int32_t n_vocab, uint32_t seed, bool sampled) {
+// Random prompts; with `shared`, most start with one of two common prefixes (one block and a
+// half, three blocks and a bit of 16-token blocks) and a few repeat an earlier prompt exactly,
+// so prefix caching has whole blocks to share.
+Workload make_workload(int n, int32_t n_vocab, uint32_t seed, bool sampled, bool shared = false) {
   std::mt19937 rng(seed);
+  auto token = [&] { return 3 + static_cast<int32_t>(rng() % static_cast<uint32_t>(n_vocab - 3)); };
+  std::vector<int32_t> prefixes[2] = {std::vector<int32_t>(24), std::vector<int32_t>(53)};
+  for (auto& pre : prefixes)
+    for (auto& t : pre) t = token();
   Workload w;
   for (int i = 0; i < n; ++i) {
     std::vector<int32_t> p(5 + rng() % 70);
-    for (auto& t : p) t = 3 + static_cast<int32_t>(rng() % static_cast<uint32_t>(n_vocab - 3));
+    for (auto& t : p) t = token();
+    if (shared && i >= 3 && rng() % 4 == 0) {
+      p = w.prompts[rng() % w.prompts.size()];
+    } else if (shared && rng() % 4 != 0) {
+      const auto& pre = prefixes[rng() % 2];
+      p.insert(p.begin(), pre.begin(), pre.end());
+    }
     w.prompts.push_back(p);
     RequestParams rp;
     rp.max_tokens = 4 + static_cast<int32_t>(rng() % 24);
@@ -44,6 +58,7 @@ Workload make_workload(int n, int32_t n_vocab, uint32_t seed, bool sampled) {
 struct RunResult {
   std::map<RequestId, std::vector<int32_t>> outputs;
   int64_t preemptions = 0;
+  int64_t prefix_hits = 0;  // prompt tokens found in the prefix cache
 };
 
 // Runs the whole workload (all requests at once) to completion under one configuration.
@@ -71,10 +86,14 @@ RunResult run(const model::LlamaModel& m, const Workload& w, sched::SchedulerCon
   RunResult r;
   for (const RequestRecord& rec : (*eng)->finished()) r.outputs[rec.id] = rec.output;
   r.preemptions = (*eng)->scheduler().num_preemptions();
+  r.prefix_hits = (*eng)->scheduler().prefix_cache_hits();
   EXPECT_EQ((*eng)->scheduler().kv().num_used(), 0);
+  (*eng)->scheduler().check_invariants();
   return r;
 }
 
+// The first configuration (static batching, no prefix cache) is the reference; every other
+// runs with prefix caching, except a few that check the cache off under other policies too.
 std::vector<sched::SchedulerConfig> configs() {
   std::vector<sched::SchedulerConfig> out;
   auto add = [&](std::string policy, int32_t blocks, auto&& tweak) {
@@ -82,11 +101,22 @@ std::vector<sched::SchedulerConfig> configs() {
     c.policy = std::move(policy);
     c.num_kv_blocks = blocks;
     c.max_num_seqs = 8;
+    c.enable_prefix_caching = !out.empty();
+    c.prefix_cache_salt = 17;
     tweak(c);
     out.push_back(c);
   };
-  for (int32_t blocks : {512, 24}) {  // 24 blocks of 16: forces recompute preemption
+  for (int32_t blocks : {512, 24}) {  // 24 blocks of 16: forces recompute preemption (and
+                                      // evictions from the prefix cache)
     add("static", blocks, [](auto&) {});
+    add("vllm", blocks, [](auto& c) {
+      c.max_num_batched_tokens = 256;
+      c.enable_prefix_caching = false;
+    });
+    add("sarathi-serve", blocks, [](auto& c) {
+      c.max_num_batched_tokens = 32;
+      c.enable_prefix_caching = false;
+    });
     add("orca", blocks, [](auto& c) { c.max_num_batched_tokens = 256; });
     add("vllm", blocks, [](auto& c) { c.max_num_batched_tokens = 256; });
     add("sarathi", blocks, [](auto& c) { c.chunk_size = 16; });
@@ -114,17 +144,23 @@ TEST_P(PolicyInvariance, SameTokensUnderEveryPolicy) {
   auto m = model::LlamaModel::load(spec, {.n_ctx = 256});
   ASSERT_TRUE(m.ok()) << m.error().message;
   for (bool sampled : {false, true}) {
-    const Workload w = make_workload(10, (*m)->config().n_vocab, 5, sampled);
+    const Workload w = make_workload(12, (*m)->config().n_vocab, 5, sampled, /*shared=*/true);
     RunResult ref;
     int64_t preemptions = 0;
+    int64_t hits = 0;
     for (const auto& cfg : configs()) {
       SCOPED_TRACE(cfg.policy + " blocks=" + std::to_string(cfg.num_kv_blocks) + " chunk=" +
                    std::to_string(cfg.chunk_size) + " tau=" +
                    std::to_string(cfg.max_num_batched_tokens) + " slo=" +
-                   std::to_string(cfg.tbt_slo_s) + (sampled ? " sampled" : " greedy"));
+                   std::to_string(cfg.tbt_slo_s) + (sampled ? " sampled" : " greedy") +
+                   (cfg.enable_prefix_caching ? " prefix-caching" : ""));
       RunResult r = run(**m, w, cfg);
       ASSERT_EQ(r.outputs.size(), w.prompts.size());
       preemptions += r.preemptions;
+      if (!cfg.enable_prefix_caching) {
+        EXPECT_EQ(r.prefix_hits, 0);
+      }
+      hits += r.prefix_hits;
       if (ref.outputs.empty()) {
         ref = r;
         for (size_t i = 0; i < w.prompts.size(); ++i)
@@ -135,6 +171,7 @@ TEST_P(PolicyInvariance, SameTokensUnderEveryPolicy) {
       EXPECT_EQ(r.outputs, ref.outputs);
     }
     EXPECT_GT(preemptions, 0) << "the small KV pools should have forced preemptions";
+    EXPECT_GT(hits, 0) << "the shared prefixes should have hit the prefix cache";
   }
 }
 

@@ -6,6 +6,10 @@
 // one prefill chunk per step (sarathi), prefill-only or decode-only steps (vllm), no admission
 // while a batch runs (static), FCFS first scheduling, and liveness; at the end: every request
 // finished with exactly its output count, was aborted, or was rejected, and no block leaked.
+// With prefix caching, prompts share random prefixes (and some repeat whole), and an oracle of
+// the test's own tracks what every KV block holds: a sequence admitted with a cached prefix must
+// find exactly its own tokens in the blocks it shares, no step writes a block another sequence
+// holds, and eviction under tiny pools still lets everything finish without a leak.
 // On failure the policy and seed are printed (also when a SARATHI_CHECK aborts the process).
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -17,6 +21,7 @@
 #include <ostream>
 #include <random>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -44,7 +49,14 @@ struct Req {
   int32_t max_output_tokens = 0;
   int64_t abort_step = -1;       // -1: never aborted
   bool abort_in_flight = false;  // abort between schedule() and on_step_done()
+  std::vector<int32_t> prompt;   // token ids, with prefix caching only
 };
+
+// The fake model's output token i of request id (a tiny vocabulary, so outputs repeat too).
+int32_t fake_token(SeqId id, int32_t i) {
+  const uint64_t h = static_cast<uint64_t>(id) * 2654435761u + static_cast<uint64_t>(i) * 40503u;
+  return static_cast<int32_t>((h >> 7) % 5);
+}
 
 struct Scenario {
   SchedulerConfig config;
@@ -75,9 +87,13 @@ SchedulerConfig random_config(const std::string& policy, std::mt19937& rng) {
   return c;
 }
 
-Scenario random_scenario(const std::string& policy, uint32_t seed, Pool pool) {
+Scenario random_scenario(const std::string& policy, uint32_t seed, Pool pool, bool caching) {
   std::mt19937 rng(seed);
   Scenario sc{random_config(policy, rng), {}};
+  sc.config.enable_prefix_caching = caching;
+  std::vector<std::vector<int32_t>> prefixes(3);  // shared system prompts
+  for (auto& p : prefixes)
+    for (int i = 0; i < 120; ++i) p.push_back(pick(rng, 0, 4));
   const int n = pick(rng, 5, 60);
   int64_t step = 0;
   int64_t total_tokens = 0;
@@ -88,6 +104,18 @@ Scenario random_scenario(const std::string& policy, uint32_t seed, Pool pool) {
     r.arrival_step = step;
     r.num_prompt_tokens = pick(rng, 0, 19) == 0 ? pick(rng, 60, 120) : pick(rng, 1, 48);
     r.max_output_tokens = pick(rng, 1, 40);
+    if (caching) {
+      if (i > 0 && pick(rng, 0, 4) == 0) {  // the same prompt again (as n > 1 choices are)
+        r.prompt = sc.reqs[static_cast<size_t>(pick(rng, 0, i - 1))].prompt;
+        r.num_prompt_tokens = static_cast<int32_t>(r.prompt.size());
+      } else {
+        const auto& pre = prefixes[static_cast<size_t>(pick(rng, 0, 2))];
+        const int shared = pick(rng, 0, 3) == 0 ? 0 : pick(rng, 0, r.num_prompt_tokens);
+        r.prompt.assign(pre.begin(), pre.begin() + shared);
+        while (static_cast<int32_t>(r.prompt.size()) < r.num_prompt_tokens)
+          r.prompt.push_back(pick(rng, 0, 4));
+      }
+    }
     if (pick(rng, 0, 9) == 0) {
       r.abort_step = step + pick(rng, 0, 60);
       r.abort_in_flight = pick(rng, 0, 1) == 1;
@@ -114,13 +142,18 @@ class PropertyRun {
         s_(std::move(Scheduler::create(sc.config)).value()),
         fate_(sc.reqs.size(), Fate::kPending),
         outputs_(sc.reqs.size(), 0),
-        expect_reject_(sc.reqs.size(), false) {
+        expect_reject_(sc.reqs.size(), false),
+        tokens_(sc.reqs.size()),
+        content_(static_cast<size_t>(sc.config.num_kv_blocks) *
+                     static_cast<size_t>(sc.config.block_size),
+                 -1) {
     for (const Req& r : sc.reqs)
       expect_reject_[static_cast<size_t>(r.id)] =
           !s_.check_request(r.num_prompt_tokens, r.max_output_tokens).ok();
   }
 
   int64_t num_preemptions() const { return s_.num_preemptions(); }
+  int64_t num_cache_hits() const { return s_.prefix_cache_hits(); }
 
   void run_to_end() {
     for (int64_t step = 0;; ++step) {
@@ -140,7 +173,12 @@ class PropertyRun {
     if (!in_flight) {
       for (; next_ < sc_.reqs.size() && sc_.reqs[next_].arrival_step <= step; ++next_) {
         const Req& r = sc_.reqs[next_];
-        s_.add(r.id, r.num_prompt_tokens, r.max_output_tokens);
+        if (sc_.config.enable_prefix_caching) {
+          s_.add(r.id, std::span<const int32_t>(r.prompt), r.max_output_tokens);
+          tokens_[static_cast<size_t>(r.id)] = r.prompt;
+        } else {
+          s_.add(r.id, r.num_prompt_tokens, r.max_output_tokens);
+        }
         fate_[next_] = Fate::kLive;
       }
     }
@@ -171,6 +209,8 @@ class PropertyRun {
       return;
     }
     check_kv_and_fcfs(plan);
+    if (sc_.config.enable_prefix_caching) check_block_contents(plan, running_before);
+    if (::testing::Test::HasFatalFailure()) return;
     for (const SeqChunk& c : plan.chunks) {  // admissions leave the watermark free
       if (running_before.count(c.seq)) continue;
       ASSERT_GE(s_.kv().num_free(), watermark_blocks(sc_.config)) << "admitted " << c.seq;
@@ -193,9 +233,46 @@ class PropertyRun {
         finished = ++outputs_[i] == req(c.seq).max_output_tokens;
         if (finished) fate_[i] = Fate::kFinished;
       }
-      results.push_back({.seq = c.seq, .produced_token = produced, .finished = finished});
+      const int32_t token = produced ? fake_token(c.seq, outputs_[i]) : -1;
+      if (produced && sc_.config.enable_prefix_caching) tokens_[i].push_back(token);
+      results.push_back(
+          {.seq = c.seq, .produced_token = produced, .finished = finished, .token = token});
     }
     return results;
+  }
+
+  // The oracle of what each KV block holds (-1: nothing known). Every block a chunk writes is
+  // its alone, except that sequences admitted in the same plan may share it: they start after
+  // it and read it only after the step wrote it (the forward pass stores every sequence's K/V
+  // of a layer before any attention of that layer). Then a new sequence's shared prefix blocks
+  // must hold its tokens.
+  void check_block_contents(const BatchPlan& plan, const std::set<SeqId>& running_before) {
+    const int32_t bs = sc_.config.block_size;
+    std::vector<int32_t> old_refs(static_cast<size_t>(s_.kv().num_blocks()), 0);
+    for (const SeqState* st : s_.running())
+      if (running_before.count(st->id))
+        for (int32_t b : s_.block_table(st->id)) ++old_refs[static_cast<size_t>(b)];
+    for (const SeqChunk& c : plan.chunks) {
+      const auto table = s_.block_table(c.seq);
+      const std::vector<int32_t>& toks = tokens_[static_cast<size_t>(c.seq)];
+      for (int32_t pos = c.first_token; pos < c.first_token + c.num_tokens; ++pos) {
+        const int32_t b = table[static_cast<size_t>(pos / bs)];
+        ASSERT_EQ(old_refs[static_cast<size_t>(b)], running_before.count(c.seq) ? 1 : 0)
+            << "seq " << c.seq << " writes block " << b << " that others held before";
+        content_[static_cast<size_t>(b) * bs + pos % bs] = toks[static_cast<size_t>(pos)];
+      }
+    }
+    for (const SeqChunk& c : plan.chunks) {
+      if (running_before.count(c.seq)) continue;
+      // Admitted: its prefix came from the cache.
+      const auto table = s_.block_table(c.seq);
+      const std::vector<int32_t>& toks = tokens_[static_cast<size_t>(c.seq)];
+      ASSERT_EQ(c.first_token % bs, 0) << "seq " << c.seq;
+      for (int32_t pos = 0; pos < c.first_token; ++pos)
+        ASSERT_EQ(content_[static_cast<size_t>(table[static_cast<size_t>(pos / bs)]) * bs + pos % bs],
+                  toks[static_cast<size_t>(pos)])
+            << "seq " << c.seq << " shares a block that does not hold its token " << pos;
+    }
   }
 
   void check_kv_and_fcfs(const BatchPlan& plan) {
@@ -287,6 +364,8 @@ class PropertyRun {
   std::vector<Fate> fate_;
   std::vector<int32_t> outputs_;
   std::vector<bool> expect_reject_;
+  std::vector<std::vector<int32_t>> tokens_;  // prompt + outputs, with prefix caching
+  std::vector<int32_t> content_;              // [block * block_size + slot]: token held
   size_t next_ = 0;
   std::set<SeqId> first_scheduled_;
   SeqId last_first_scheduled_ = -1;
@@ -303,10 +382,12 @@ constexpr uint32_t kNumSeeds = 40;
 struct Param {
   const char* policy;
   Pool pool;
+  bool caching = false;
 };
 
 void PrintTo(const Param& p, std::ostream* os) {
-  *os << p.policy << (p.pool == Pool::kTiny ? " (tiny KV)" : " (large KV)");
+  *os << p.policy << (p.pool == Pool::kTiny ? " (tiny KV)" : " (large KV)")
+      << (p.caching ? " prefix caching" : "");
 }
 
 class SchedulerProperty : public ::testing::TestWithParam<Param> {};
@@ -318,12 +399,13 @@ TEST_P(SchedulerProperty, RandomWorkloads) {
   }();
   (void)installed;
   const Param p = GetParam();
-  int64_t num_preemptions = 0;
+  int64_t num_preemptions = 0, num_hits = 0;
   for (uint32_t seed = 1; seed <= kNumSeeds; ++seed) {
-    std::snprintf(g_current_run, sizeof(g_current_run), "policy %s, %s pool, seed %u", p.policy,
-                  p.pool == Pool::kTiny ? "tiny" : "large", seed);
+    std::snprintf(g_current_run, sizeof(g_current_run), "policy %s, %s pool%s, seed %u", p.policy,
+                  p.pool == Pool::kTiny ? "tiny" : "large", p.caching ? ", prefix caching" : "",
+                  seed);
     SCOPED_TRACE(g_current_run);
-    const Scenario sc = random_scenario(p.policy, seed, p.pool);
+    const Scenario sc = random_scenario(p.policy, seed, p.pool, p.caching);
     PropertyRun run(sc);
     run.run_to_end();
     if (HasFatalFailure()) return;
@@ -331,6 +413,12 @@ TEST_P(SchedulerProperty, RandomWorkloads) {
       ASSERT_EQ(run.num_preemptions(), 0);
     }
     num_preemptions += run.num_preemptions();
+    num_hits += run.num_cache_hits();
+  }
+  if (p.caching) {
+    EXPECT_GT(num_hits, 0) << "no request ever found a cached prefix";
+  } else {
+    EXPECT_EQ(num_hits, 0);
   }
   if (std::string(p.policy) == "static") {
     EXPECT_EQ(num_preemptions, 0);
@@ -342,7 +430,8 @@ TEST_P(SchedulerProperty, RandomWorkloads) {
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
   std::string name = info.param.policy;
   std::replace(name.begin(), name.end(), '-', '_');
-  return name + (info.param.pool == Pool::kTiny ? "_TinyKv" : "_LargeKv");
+  return name + (info.param.pool == Pool::kTiny ? "_TinyKv" : "_LargeKv") +
+         (info.param.caching ? "_PrefixCaching" : "");
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -351,7 +440,13 @@ INSTANTIATE_TEST_SUITE_P(
                       Param{"orca", Pool::kLarge}, Param{"orca", Pool::kTiny},
                       Param{"vllm", Pool::kLarge}, Param{"vllm", Pool::kTiny},
                       Param{"sarathi", Pool::kLarge}, Param{"sarathi", Pool::kTiny},
-                      Param{"sarathi-serve", Pool::kLarge}, Param{"sarathi-serve", Pool::kTiny}),
+                      Param{"sarathi-serve", Pool::kLarge}, Param{"sarathi-serve", Pool::kTiny},
+                      Param{"static", Pool::kLarge, true}, Param{"static", Pool::kTiny, true},
+                      Param{"orca", Pool::kLarge, true}, Param{"orca", Pool::kTiny, true},
+                      Param{"vllm", Pool::kLarge, true}, Param{"vllm", Pool::kTiny, true},
+                      Param{"sarathi", Pool::kLarge, true}, Param{"sarathi", Pool::kTiny, true},
+                      Param{"sarathi-serve", Pool::kLarge, true},
+                      Param{"sarathi-serve", Pool::kTiny, true}),
     param_name);
 
 }  // namespace
