@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/serve_client.h"
+#include "cli/serve_result.h"
 #include "workload/serving_metrics.h"
 #include "workload/workload.h"
 
@@ -33,19 +34,6 @@ struct BenchServeArgs {
   double fluidity_slo_ms = 0;  // the fluidity-index's TBT deadline; 0: --slo-tbt's
   std::string json_path;
 };
-
-struct Stat {
-  double mean = 0, median = 0, p99 = 0;
-};
-Stat stat_ms(const std::vector<double>& v) {
-  Stat s;
-  if (v.empty()) return s;
-  for (double x : v) s.mean += x;
-  s.mean = s.mean / static_cast<double>(v.size()) * 1000;
-  s.median = median(v) * 1000;
-  s.p99 = percentile(v, 99) * 1000;
-  return s;
-}
 
 int run_bench_serve(BenchServeArgs a) {
   const std::string bad = validate_client_options(a.client);
@@ -64,81 +52,15 @@ int run_bench_serve(BenchServeArgs a) {
   }
   a.client.seed = a.workload.seed;
   const ServeRun run = run_serve_load(a.client, *specs);
-  const std::string& path = run.path;
-  const std::vector<ServeOutcome>& outcomes = run.outcomes;
-  const double duration = run.duration_s;
-  const double fluidity_s = (a.fluidity_slo_ms > 0 ? a.fluidity_slo_ms : a.slo_tbt_ms) / 1e3;
-  workload::DeadlineCount deadlines;
-
-  int64_t completed = 0, failed = 0, in_tokens = 0, out_tokens = 0, good = 0;
-  std::vector<double> ttft, tpot, itl, e2el;
-  for (size_t i = 0; i < outcomes.size(); ++i) {
-    const ServeOutcome& o = outcomes[i];
-    if (!o.ok) {
-      if (failed++ < 3) std::fprintf(stderr, "request %zu failed: %s\n", i, o.error.c_str());
-      continue;
-    }
-    ++completed;
-    in_tokens += o.prompt_tokens > 0 ? o.prompt_tokens : (*specs)[i].input_len;
-    out_tokens += o.output_tokens;
-    ttft.push_back(o.ttft);
-    e2el.push_back(o.e2el);
-    itl.insert(itl.end(), o.itl.begin(), o.itl.end());
-    if (fluidity_s > 0) deadlines += workload::count_deadlines_from_gaps(o.itl, fluidity_s);
-    const double req_tpot =
-        o.output_tokens > 1 ? (o.e2el - o.ttft) / static_cast<double>(o.output_tokens - 1) : 0;
-    if (o.output_tokens > 1) tpot.push_back(req_tpot);
-    const bool ttft_ok = a.slo_ttft_ms <= 0 || o.ttft * 1000 <= a.slo_ttft_ms;
-    const bool tbt_ok = a.slo_tbt_ms <= 0 || req_tpot * 1000 <= a.slo_tbt_ms;
-    if (ttft_ok && tbt_ok) ++good;
-  }
-  const auto per_s = [&](double x) { return duration > 0 ? x / duration : 0.0; };
-  nlohmann::ordered_json j = {
-      {"endpoint", path},
-      {"num_prompts", a.workload.num_prompts},
-      {"request_rate", std::isinf(a.workload.request_rate)
-                           ? nlohmann::json("inf")
-                           : nlohmann::json(a.workload.request_rate)},
-      {"max_concurrency", a.client.max_concurrency},
-      {"duration", duration},
-      {"completed", completed},
-      {"failed", failed},
-      {"total_input_tokens", in_tokens},
-      {"total_output_tokens", out_tokens},
-      {"request_throughput", per_s(static_cast<double>(completed))},
-      {"request_goodput", per_s(static_cast<double>(good))},
-      {"output_throughput", per_s(static_cast<double>(out_tokens))},
-      {"total_token_throughput", per_s(static_cast<double>(in_tokens + out_tokens))},
-      {"fluidity_slo_ms", fluidity_s * 1e3},
-      {"fluidity_index",
-       fluidity_s > 0 ? nlohmann::json(deadlines.fluidity_index()) : nlohmann::json(nullptr)}};
-  std::printf("============ Serving Benchmark Result ============\n");
-  std::printf("%-40s %d\n", "Successful requests:", static_cast<int>(completed));
-  std::printf("%-40s %d\n", "Failed requests:", static_cast<int>(failed));
-  std::printf("%-40s %.2f\n", "Benchmark duration (s):", duration);
-  std::printf("%-40s %lld\n", "Total input tokens:", static_cast<long long>(in_tokens));
-  std::printf("%-40s %lld\n", "Total generated tokens:", static_cast<long long>(out_tokens));
-  std::printf("%-40s %.2f\n", "Request throughput (req/s):", per_s(double(completed)));
-  if (a.slo_ttft_ms > 0 || a.slo_tbt_ms > 0)
-    std::printf("%-40s %.2f\n", "Request goodput (req/s):", per_s(double(good)));
-  std::printf("%-40s %.2f\n", "Output token throughput (tok/s):", per_s(double(out_tokens)));
-  std::printf("%-40s %.2f\n",
-              "Total token throughput (tok/s):", per_s(double(in_tokens + out_tokens)));
-  const std::pair<const char*, const std::vector<double>*> metrics[] = {
-      {"ttft", &ttft}, {"tpot", &tpot}, {"itl", &itl}, {"e2el", &e2el}};
-  for (const auto& [name, v] : metrics) {
-    const Stat s = stat_ms(*v);
-    j[fmt::format("mean_{}_ms", name)] = s.mean;
-    j[fmt::format("median_{}_ms", name)] = s.median;
-    j[fmt::format("p99_{}_ms", name)] = s.p99;
-    std::printf("%-40s %.2f / %.2f / %.2f\n",
-                fmt::format("{} mean / median / p99 (ms):", name).c_str(), s.mean, s.median, s.p99);
-  }
-  if (fluidity_s > 0)
-    std::printf("%-40s %.4f\n",
-                fmt::format("Fluidity-index (deadline {:g} ms):", fluidity_s * 1e3).c_str(),
-                deadlines.fluidity_index());
-  std::printf("==================================================\n");
+  const ServeResultOptions opts{.endpoint = run.path,
+                                .num_prompts = a.workload.num_prompts,
+                                .request_rate = a.workload.request_rate,
+                                .max_concurrency = a.client.max_concurrency,
+                                .slo_ttft_ms = a.slo_ttft_ms,
+                                .slo_tbt_ms = a.slo_tbt_ms,
+                                .fluidity_slo_ms = a.fluidity_slo_ms};
+  const nlohmann::ordered_json j = serve_result(run.outcomes, *specs, run.duration_s, opts);
+  print_serve_result(j, opts);
   if (!a.json_path.empty()) {
     std::ofstream f(a.json_path);
     f << j.dump(2) << "\n";
@@ -147,7 +69,7 @@ int run_bench_serve(BenchServeArgs a) {
       return 1;
     }
   }
-  return failed == 0 ? 0 : 1;
+  return j.at("failed").get<int64_t>() == 0 ? 0 : 1;
 }
 
 }  // namespace

@@ -53,8 +53,6 @@ nlohmann::ordered_json report_json(const CapacityRun& run) {
   return j;
 }
 
-namespace {
-
 std::string xml_escape(const std::string& s) {
   std::string out;
   for (char ch : s) {
@@ -78,7 +76,12 @@ std::string xml_escape(const std::string& s) {
   return out;
 }
 
-// 0 = t_0 < t_1 < ... covering max with about `target` steps of 1, 2 or 5 x 10^k.
+const char* plot_color(size_t i) {
+  constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
+                                     "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
+  return kColors[i % std::size(kColors)];
+}
+
 std::vector<double> nice_ticks(double max, int target) {
   if (!(max > 0) || !std::isfinite(max)) max = 1;
   const double raw = max / target;
@@ -90,8 +93,8 @@ std::vector<double> nice_ticks(double max, int target) {
   return t;
 }
 
-constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
-                                   "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
+
+namespace {
 
 struct Panel {
   double x = 0, y = 0, w = 0, h = 0;
@@ -136,7 +139,7 @@ std::string svg_panel(const Panel& p, const std::vector<CapacityCurve>& curves) 
         "font-size=\"11\">{5}</text>\n",
         p.x, Y(p.line), p.x + p.w, p.x + p.w - 4, Y(p.line) - 4, xml_escape(p.line_label));
   for (size_t i = 0; i < curves.size(); ++i) {
-    const char* color = kColors[i % std::size(kColors)];
+    const char* color = plot_color(i);
     auto probes = curves[i].result.probes;
     std::sort(probes.begin(), probes.end(),
               [](const auto& l, const auto& r) { return l.rate < r.rate; });
@@ -190,7 +193,7 @@ std::string render_svg(const CapacityRun& run, const std::string& title) {
     s += fmt::format(
         "<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"{3}\" stroke-width=\"3\"/>"
         "<text x=\"{4}\" y=\"{5}\">{6}</text>\n",
-        lx, 425, lx + 24, kColors[i % std::size(kColors)], lx + 30, 429, xml_escape(text));
+        lx, 425, lx + 24, plot_color(i), lx + 30, 429, xml_escape(text));
     lx += 40 + 7.5 * static_cast<double>(text.size());
   }
   s += fmt::format(

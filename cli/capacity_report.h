@@ -40,4 +40,12 @@ std::string render_svg(const CapacityRun& run, const std::string& title);
 /// An HTML page: the SVG, the settings and one table of probes per curve.
 std::string render_html(const CapacityRun& run, const std::string& svg, const std::string& title);
 
+// Plot helpers shared with `simulate --report`.
+/// s with &, <, > and " escaped for SVG/HTML text.
+std::string xml_escape(const std::string& s);
+/// Axis ticks 0 = t_0 < t_1 < ... covering max with about `target` steps of 1, 2 or 5 x 10^k.
+std::vector<double> nice_ticks(double max, int target);
+/// The i-th curve's color (a fixed palette, cycled).
+const char* plot_color(size_t i);
+
 }  // namespace sarathi::cli

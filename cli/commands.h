@@ -21,5 +21,8 @@ Runner add_bench_ops(CLI::App& bench);
 Runner add_bench_throughput(CLI::App& bench);
 Runner add_bench_serve(CLI::App& bench);
 Runner add_bench_capacity(CLI::App& bench);
+Runner add_bench_profile(CLI::App& bench);
+/// `simulate`: the scheduler at cluster scale under a virtual clock.
+Runner add_simulate(CLI::App& app);
 
 }  // namespace sarathi::cli

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   const sarathi::cli::Runner run_bench = sarathi::cli::add_bench(app);
   const sarathi::cli::Runner run_export = sarathi::cli::add_export(app);
   const sarathi::cli::Runner run_serve = sarathi::cli::add_serve(app);
+  const sarathi::cli::Runner run_simulate = sarathi::cli::add_simulate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -20,5 +21,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("bench")) return run_bench();
   if (app.got_subcommand("export")) return run_export();
   if (app.got_subcommand("serve")) return run_serve();
+  if (app.got_subcommand("simulate")) return run_simulate();
   return 2;
 }

@@ -43,4 +43,19 @@ check capacity-bad-slo 2 "tbt-slo must be" -- "$bin" bench capacity -m synthetic
 check capacity 0 "capacity \(req/s\): vllm [<0-9][^ ]* sarathi-serve [<0-9]" -- "$bin" bench capacity -m synthetic:tiny -t 1 --num-prompts 4 --input-len 32 --output-len 8 --max-probes 2 --start-rate 40
 check throughput-slo 0 "step-cost model \(20 probe steps" -- "$bin" bench throughput -m synthetic:tiny -t 1 --policies sarathi-serve --tbt-slo strict --num-prompts 4 --input-len 32 --output-len 8
 check throughput-bad-slo 2 "tbt-slo" -- "$bin" bench throughput -m synthetic:tiny --tbt-slo fast
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+check profile 0 "wrote .*prof.json" -- "$bin" bench profile -m synthetic:tiny -t 1 -c 256 --chunk-tokens 1,8,64 --position-chunk 16 --chunk-positions 64 --decode-batches 1,4 --decode-contexts 16,128 --hybrid 3:64:32 --repeats 1 --spread-runs 2 --json "$tmp/prof.json"
+check simulate-cpu 0 "sarathi-serve +16 " -- "$bin" simulate --profile "cpu:$tmp/prof.json" --num-prompts 16 --input-len 40 --output-len 8 --request-rate 50 --json "$tmp/sim.json" --report "$tmp/sim.html"
+check simulate-json 0 "\"median_ttft_ms\"" -- cat "$tmp/sim.json"
+check simulate-report 0 "batch composition" -- cat "$tmp/sim.html"
+check simulate-capacity 0 "capacity \(req/s\): vllm [0-9.]+ sarathi-serve [0-9.]+" -- "$bin" simulate --profile "cpu:$tmp/prof.json" --num-prompts 40 --input-len 40 --output-len 8 --tbt-slo strict --capacity --max-probes 4
+check simulate-bad-profile 2 "profile must be" -- "$bin" simulate --profile foo
+check simulate-tp-on-cpu 2 "need a GPU profile" -- "$bin" simulate --profile "cpu:$tmp/prof.json" --tp 2
+vidur="$(dirname "$0")/../../../shared/profiles/vidur"
+if [[ -d "$vidur" ]]; then
+  check simulate-gpu 0 "Llama-2-70b-hf on a100.*TP 2 PP 2" -- "$bin" simulate --profile a100:llama-2-70b --tp 2 --pp 2 --profile-dir "$vidur" --replicas 2 --router least-outstanding --num-prompts 50 --dataset "$vidur/processed_traces/splitwise_code.csv" --arrival trace
+else
+  echo "skip simulate-gpu: no ../shared/profiles/vidur"
+fi
 exit $fail
