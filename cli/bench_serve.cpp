@@ -63,7 +63,9 @@ int run_bench_serve(BenchServeArgs a) {
     return 2;
   }
   a.client.seed = a.workload.seed;
+  const auto cache_before = scrape_prefix_cache(a.client);
   const ServeRun run = run_serve_load(a.client, *specs);
+  const auto cache_after = scrape_prefix_cache(a.client);
   const std::string& path = run.path;
   const std::vector<ServeOutcome>& outcomes = run.outcomes;
   const double duration = run.duration_s;
@@ -72,6 +74,8 @@ int run_bench_serve(BenchServeArgs a) {
 
   int64_t completed = 0, failed = 0, in_tokens = 0, out_tokens = 0, good = 0;
   std::vector<double> ttft, tpot, itl, e2el;
+  std::vector<std::vector<double>> turn_ttft(static_cast<size_t>(a.client.num_turns));
+  std::vector<std::vector<double>> turn_prompt(static_cast<size_t>(a.client.num_turns));
   for (size_t i = 0; i < outcomes.size(); ++i) {
     const ServeOutcome& o = outcomes[i];
     if (!o.ok) {
@@ -79,7 +83,11 @@ int run_bench_serve(BenchServeArgs a) {
       continue;
     }
     ++completed;
-    in_tokens += o.prompt_tokens > 0 ? o.prompt_tokens : (*specs)[i].input_len;
+    const int64_t prompt_tokens =
+        o.prompt_tokens > 0 ? o.prompt_tokens : (*specs)[static_cast<size_t>(o.spec_idx)].input_len;
+    in_tokens += prompt_tokens;
+    turn_ttft[static_cast<size_t>(o.turn)].push_back(o.ttft);
+    turn_prompt[static_cast<size_t>(o.turn)].push_back(static_cast<double>(prompt_tokens));
     out_tokens += o.output_tokens;
     ttft.push_back(o.ttft);
     e2el.push_back(o.e2el);
@@ -96,6 +104,7 @@ int run_bench_serve(BenchServeArgs a) {
   nlohmann::ordered_json j = {
       {"endpoint", path},
       {"num_prompts", a.workload.num_prompts},
+      {"num_turns", a.client.num_turns},
       {"request_rate", std::isinf(a.workload.request_rate)
                            ? nlohmann::json("inf")
                            : nlohmann::json(a.workload.request_rate)},
@@ -138,6 +147,36 @@ int run_bench_serve(BenchServeArgs a) {
     std::printf("%-40s %.4f\n",
                 fmt::format("Fluidity-index (deadline {:g} ms):", fluidity_s * 1e3).c_str(),
                 deadlines.fluidity_index());
+  // The server's prefix cache over this run (where its /metrics has vLLM's counters).
+  if (cache_before && cache_after) {
+    const double queries = cache_after->queries - cache_before->queries;
+    const double hits = cache_after->hits - cache_before->hits;
+    const double rate = queries > 0 ? hits / queries : 0.0;
+    j["prefix_cache_queries"] = queries;
+    j["prefix_cache_hits"] = hits;
+    j["prefix_cache_hit_rate"] = rate;
+    std::printf("%-40s %.4f (%.0f of %.0f prompt tokens)\n", "Prefix cache hit rate:", rate, hits,
+                queries);
+  }
+  if (a.client.num_turns > 1) {
+    nlohmann::ordered_json per_turn = nlohmann::json::array();
+    std::printf("%-6s %10s %14s %14s %14s\n", "turn", "requests", "prompt tokens",
+                "TTFT mean ms", "TTFT median ms");
+    for (size_t k = 0; k < turn_ttft.size(); ++k) {
+      const Stat s = stat_ms(turn_ttft[k]);
+      double prompt_mean = 0;
+      for (double n : turn_prompt[k]) prompt_mean += n / static_cast<double>(turn_prompt[k].size());
+      std::printf("%-6zu %10zu %14.0f %14.2f %14.2f\n", k + 1, turn_ttft[k].size(), prompt_mean,
+                  s.mean, s.median);
+      per_turn.push_back({{"turn", k + 1},
+                          {"completed", turn_ttft[k].size()},
+                          {"mean_prompt_tokens", prompt_mean},
+                          {"mean_ttft_ms", s.mean},
+                          {"median_ttft_ms", s.median},
+                          {"p99_ttft_ms", s.p99}});
+    }
+    j["turns"] = per_turn;
+  }
   std::printf("==================================================\n");
   if (!a.json_path.empty()) {
     std::ofstream f(a.json_path);
@@ -182,6 +221,21 @@ Runner add_bench_serve(CLI::App& bench) {
                   "Lengths uniform in [len*(1-r), len*(1+r)]")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--random-prefix-len", a->client.prefix_len,
+                  "Tokens (words) every prompt starts with before its own random input, as "
+                  "vLLM's: a shared system prompt for the server's prefix cache")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 24));
+  cmd->add_option("--multi-turn", a->client.num_turns,
+                  "Turns per conversation: each request opens a conversation whose later turns "
+                  "resend the whole history (prompts and replies) plus a new user message, sent "
+                  "when the previous reply ends; TTFT is reported per turn (text prompts only)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--multi-turn-input-len", a->client.turn_input_len,
+                  "New user tokens (words) of each turn after the first (default: "
+                  "--random-input-len)")
+      ->check(CLI::Range(1, 1 << 24));
   cmd->add_option("--dataset", a->workload.dataset, "CSV of input_len,output_len rows");
   cmd->add_flag("--ignore-eos", a->client.ignore_eos,
                 "Send ignore_eos (generate exactly max_tokens)");

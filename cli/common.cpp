@@ -159,6 +159,17 @@ void add_sched_options(CLI::App& cmd, SchedArgs& a, bool with_policy) {
                "hash chain of their tokens, and a request sharing a cached prefix computes only "
                "the rest; finished requests' blocks are evicted least-recently-used when the "
                "pool needs them. Outputs are identical either way");
+  cmd.add_option("--scheduling-policy", a.scheduling_policy,
+                 "Admission and preemption order: fcfs (arrival; a request's 'priority' must be "
+                 "0) or priority (lower 'priority' first, then arrival; preemption takes the "
+                 "worst priority first)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fcfs", "priority"}));
+  cmd.add_option("--priority-aging-steps", a.priority_aging_steps,
+                 "With priority scheduling, a request's priority improves by one level every this "
+                 "many engine steps since its arrival, so none waits forever (0 = no aging)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 30));
 }
 
 std::optional<int64_t> parse_bytes(const std::string& s) {
@@ -217,6 +228,9 @@ std::optional<sched::SchedulerConfig> sched_config(const SchedArgs& a, const mod
   c.watermark = a.watermark;
   c.min_chunk = a.min_chunk;
   c.enable_prefix_caching = a.enable_prefix_caching;
+  c.scheduling_policy = a.scheduling_policy == "priority" ? sched::SchedulingPolicy::kPriority
+                                                          : sched::SchedulingPolicy::kFcfs;
+  c.priority_aging_steps = a.priority_aging_steps;
   // Cached blocks are only valid for this model's weights and this KV type.
   c.prefix_cache_salt = std::hash<std::string>{}(m.name + "|" + std::string(core::dtype_name(kv_dtype)));
   c.max_model_len = a.max_model_len > 0 ? std::min(a.max_model_len, m.n_ctx) : m.n_ctx;

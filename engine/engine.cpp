@@ -77,6 +77,11 @@ core::Result<int32_t> Engine::validate(std::span<const int32_t> prompt,
                       max_len, n);
   if (params.max_tokens < 0)
     return make_error(ErrorCode::kInvalidArgument, "max_tokens must be at least 1");
+  if (params.priority != 0 &&
+      sched_.config().scheduling_policy != sched::SchedulingPolicy::kPriority)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "priority {} needs priority scheduling (--scheduling-policy priority)",
+                      params.priority);
   const int32_t max_tokens =
       params.max_tokens == 0 ? max_len - static_cast<int32_t>(n) : params.max_tokens;
   if (n + max_tokens > max_len)
@@ -101,7 +106,7 @@ core::Result<RequestId> Engine::add_request(std::vector<int32_t> prompt,
   r->tokens = std::move(prompt);
   r->tokens.reserve(static_cast<size_t>(n + max_tokens));
   r->on_token = std::move(on_token);
-  sched_.add(id, std::span<const int32_t>(r->tokens), max_tokens);
+  sched_.add(id, std::span<const int32_t>(r->tokens), max_tokens, params.priority);
   live_.emplace(id, std::move(r));
   return id;
 }

@@ -22,6 +22,8 @@ struct RequestParams {
   std::vector<std::string> stop;           // stop strings (never leak into the text)
   bool include_stop_str_in_output = false;
   bool detokenize = true;                  // produce text deltas
+  int32_t priority = 0;                    // lower is served first (--scheduling-policy
+                                           // priority; must be 0 under fcfs, as in vLLM)
 };
 
 enum class FinishReason {

@@ -124,6 +124,7 @@ engine::RequestParams request_params(const SamplingRequest& s, int32_t sample_id
   p.sampling.num_logprobs = s.logprobs.value_or(0);
   p.max_tokens = s.max_tokens.value_or(0);  // 0: the rest of the context
   p.ignore_eos = s.ignore_eos;
+  p.priority = s.priority;
   p.stop_token_ids = s.stop_token_ids;
   p.stop = s.stop;
   return p;

@@ -239,6 +239,8 @@ ApiStatus parse_sampling(FieldReader& r, SamplingRequest& s) {
   s.seed =
       r.integer("seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
   s.ignore_eos = r.boolean("ignore_eos").value_or(false);
+  s.priority = static_cast<int32_t>(
+      r.integer("priority", std::numeric_limits<int32_t>::min(), kInt32Max).value_or(0));
   if (r.failed()) return r.error();
   SARATHI_RETURN_IF_ERROR(parse_stop(r, s));
   SARATHI_RETURN_IF_ERROR(parse_logit_bias(r, s));

@@ -62,6 +62,7 @@ struct SamplingRequest {
   std::vector<std::pair<int32_t, float>> logit_bias;  // token id, bias in [-100, 100]
   std::optional<int32_t> logprobs;  // when set: return logprobs with this many alternatives
   bool ignore_eos = false;
+  int32_t priority = 0;  // vLLM's: lower is served first (needs --scheduling-policy priority)
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
 };

@@ -76,7 +76,11 @@ RunResult run(const model::LlamaModel& m, const Workload& w, sched::SchedulerCon
   auto eng = Engine::create(**exec, &m.tokenizer(), eo);
   EXPECT_TRUE(eng.ok()) << eng.error().message;
   for (size_t i = 0; i < w.prompts.size(); ++i) {
-    auto id = (*eng)->add_request(w.prompts[i], w.params[i], nullptr);
+    RequestParams p = w.params[i];
+    // Priority scheduling reorders admission (and preemption) but never the tokens.
+    if (cfg.scheduling_policy == sched::SchedulingPolicy::kPriority)
+      p.priority = static_cast<int32_t>((i * 7) % 5) - 2;
+    auto id = (*eng)->add_request(w.prompts[i], p, nullptr);
     EXPECT_TRUE(id.ok()) << id.error().message;
   }
   for (int guard = 0; (*eng)->has_work() && guard < 100000; ++guard) {
@@ -128,6 +132,15 @@ std::vector<sched::SchedulerConfig> configs() {
     add("sarathi-serve", blocks, [](auto& c) { c.tbt_slo_s = -1; });
     add("sarathi-serve", blocks, [](auto& c) { c.tbt_slo_s = 1e-6; c.min_chunk = 5; });
     add("sarathi", blocks, [](auto& c) { c.tbt_slo_s = -1; });
+    add("sarathi-serve", blocks, [](auto& c) {
+      c.max_num_batched_tokens = 64;
+      c.scheduling_policy = sched::SchedulingPolicy::kPriority;
+      c.priority_aging_steps = 4;
+    });
+    add("vllm", blocks, [](auto& c) {
+      c.max_num_batched_tokens = 256;
+      c.scheduling_policy = sched::SchedulingPolicy::kPriority;
+    });
   }
   return out;
 }
@@ -153,7 +166,9 @@ TEST_P(PolicyInvariance, SameTokensUnderEveryPolicy) {
                    std::to_string(cfg.chunk_size) + " tau=" +
                    std::to_string(cfg.max_num_batched_tokens) + " slo=" +
                    std::to_string(cfg.tbt_slo_s) + (sampled ? " sampled" : " greedy") +
-                   (cfg.enable_prefix_caching ? " prefix-caching" : ""));
+                   (cfg.enable_prefix_caching ? " prefix-caching" : "") +
+                   (cfg.scheduling_policy == sched::SchedulingPolicy::kPriority ? " priority"
+                                                                                 : ""));
       RunResult r = run(**m, w, cfg);
       ASSERT_EQ(r.outputs.size(), w.prompts.size());
       preemptions += r.preemptions;
@@ -287,6 +302,11 @@ TEST_F(EngineBehaviour, AbortFreesBlocksAndRejectsBadRequests) {
   auto r = engine_->add_request(long_prompt, p, nullptr);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("maximum context length"), std::string::npos);
+  RequestParams prio = p;
+  prio.priority = 1;  // the engine schedules FCFS: a priority is an error, as in vLLM
+  auto rp = engine_->add_request({1, 2, 3}, prio, nullptr);
+  ASSERT_FALSE(rp.ok());
+  EXPECT_NE(rp.error().message.find("--scheduling-policy priority"), std::string::npos);
   p.max_tokens = 0;  // 0: as many as the context allows
   auto ok = engine_->add_request({1, 2, 3}, p, nullptr);
   ASSERT_TRUE(ok.ok());
