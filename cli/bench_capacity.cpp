@@ -507,7 +507,7 @@ Runner add_bench_capacity(CLI::App& bench) {
   cmd->add_option("-c,--ctx-size", a->model.ctx_size, "Context length; 0 = the model's")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 24));
-  cmd->add_option("--kv-type", a->model.kv_type, "KV cache element type: f16 or f32")
+  cmd->add_option("--kv-type", a->model.kv_type, "KV cache element type: f16, f32 or q8_0")
       ->capture_default_str();
   cmd->add_option("--dtype", a->model.dtype,
                   "Float weight matrices: auto, float32, float16 or bfloat16 (as bench throughput)")

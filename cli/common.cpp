@@ -22,7 +22,10 @@ void add_model_options(CLI::App& cmd, ModelArgs& args) {
   cmd.add_option("-c,--ctx-size", args.ctx_size, "Context length; 0 = the model's")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 24));
-  cmd.add_option("--kv-type", args.kv_type, "KV cache element type: f16 or f32")
+  cmd.add_option("--kv-type", args.kv_type,
+                 "KV cache element type: f16, f32, or q8_0 (llama.cpp's --cache-type-k/v q8_0: "
+                 "per 32 elements an f16 scale and int8 quants, 1.0625 bytes per element, "
+                 "approximate; head size a multiple of 32)")
       ->capture_default_str();
   cmd.add_option("--dtype", args.dtype,
                  "Type of the float weight matrices (those stored as f32, f16 or bf16; quantized "
@@ -77,8 +80,9 @@ std::unique_ptr<model::LlamaModel> load_model(const ModelArgs& args) {
 
 std::optional<core::DType> kv_dtype(const ModelArgs& args) {
   auto d = core::dtype_from_name(args.kv_type);
-  if (!d || (*d != core::DType::kF16 && *d != core::DType::kF32)) {
-    std::fprintf(stderr, "error: --kv-type must be f16 or f32, not '%s'\n", args.kv_type.c_str());
+  if (!d || (*d != core::DType::kF16 && *d != core::DType::kF32 && *d != core::DType::kQ8_0)) {
+    std::fprintf(stderr, "error: --kv-type must be f16, f32 or q8_0, not '%s'\n",
+                 args.kv_type.c_str());
     return std::nullopt;
   }
   return d;

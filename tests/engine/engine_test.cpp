@@ -62,10 +62,11 @@ struct RunResult {
 };
 
 // Runs the whole workload (all requests at once) to completion under one configuration.
-RunResult run(const model::LlamaModel& m, const Workload& w, sched::SchedulerConfig cfg) {
+RunResult run(const model::LlamaModel& m, const Workload& w, sched::SchedulerConfig cfg,
+              core::DType kv_dtype = core::DType::kF16) {
   cfg.max_model_len = 256;
   auto exec = ModelExecutor::create(
-      m, {.num_blocks = cfg.num_kv_blocks, .block_size = cfg.block_size}, 2);
+      m, {.num_blocks = cfg.num_kv_blocks, .block_size = cfg.block_size, .dtype = kv_dtype}, 2);
   EXPECT_TRUE(exec.ok());
   EngineOptions eo{.sched = cfg, .keep_finished = true};
   if (cfg.tbt_slo_s != 0) {  // SLO-driven chunking, calibrated on this executor
@@ -187,6 +188,30 @@ TEST_P(PolicyInvariance, SameTokensUnderEveryPolicy) {
     }
     EXPECT_GT(preemptions, 0) << "the small KV pools should have forced preemptions";
     EXPECT_GT(hits, 0) << "the shared prefixes should have hit the prefix cache";
+  }
+}
+
+// The same with an 8-bit (q8_0) KV cache: the cache is approximate, but every path reads it the
+// same way, so the policy (and the prefix cache) still never changes the tokens.
+TEST(PolicyInvarianceQ8Kv, SameTokensUnderEveryPolicy) {
+  auto m = model::LlamaModel::load("synthetic:tiny:q8_0", {.n_ctx = 256});
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  const Workload w = make_workload(12, (*m)->config().n_vocab, 7, /*sampled=*/true,
+                                   /*shared=*/true);
+  std::vector<sched::SchedulerConfig> all = configs(), some;
+  for (size_t i = 0; i < all.size(); ++i)
+    if (all[i].tbt_slo_s == 0 && (i == 0 || i % 3 == 1)) some.push_back(all[i]);
+  ASSERT_GE(some.size(), 4u);
+  RunResult ref;
+  for (const auto& cfg : some) {
+    SCOPED_TRACE(cfg.policy + " blocks=" + std::to_string(cfg.num_kv_blocks));
+    RunResult r = run(**m, w, cfg, core::DType::kQ8_0);
+    ASSERT_EQ(r.outputs.size(), w.prompts.size());
+    if (ref.outputs.empty()) {
+      ref = r;
+      continue;
+    }
+    EXPECT_EQ(r.outputs, ref.outputs);
   }
 }
 
