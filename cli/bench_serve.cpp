@@ -10,6 +10,7 @@
 // sarathi); with --prompt-format text, or for chat, random common English words, one per
 // requested token (about one token each on BPE/SentencePiece vocabularies; a byte-level
 // vocabulary counts characters instead). The server's usage chunk gives the exact counts.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -35,12 +36,15 @@ struct BenchServeArgs {
 };
 
 struct Stat {
-  double mean = 0, median = 0, p99 = 0;
+  double mean = 0, median = 0, p99 = 0, max = 0;
 };
 Stat stat_ms(const std::vector<double>& v) {
   Stat s;
   if (v.empty()) return s;
-  for (double x : v) s.mean += x;
+  for (double x : v) {
+    s.mean += x;
+    s.max = std::max(s.max, x * 1000);
+  }
   s.mean = s.mean / static_cast<double>(v.size()) * 1000;
   s.median = median(v) * 1000;
   s.p99 = percentile(v, 99) * 1000;
@@ -140,8 +144,10 @@ int run_bench_serve(BenchServeArgs a) {
     j[fmt::format("mean_{}_ms", name)] = s.mean;
     j[fmt::format("median_{}_ms", name)] = s.median;
     j[fmt::format("p99_{}_ms", name)] = s.p99;
-    std::printf("%-40s %.2f / %.2f / %.2f\n",
-                fmt::format("{} mean / median / p99 (ms):", name).c_str(), s.mean, s.median, s.p99);
+    j[fmt::format("max_{}_ms", name)] = s.max;
+    std::printf("%-40s %.2f / %.2f / %.2f / %.2f\n",
+                fmt::format("{} mean / median / p99 / max (ms):", name).c_str(), s.mean, s.median,
+                s.p99, s.max);
   }
   if (fluidity_s > 0)
     std::printf("%-40s %.4f\n",

@@ -189,6 +189,18 @@ void kv_store(const CpuOps& ops, const PagedKvLayer& kv, const int32_t* block_ta
 
 namespace {
 
+// scores[p] = exp(scores[p] - max_score) over n positions; returns 1 / their sum (summed in
+// double), the softmax's normalizer.
+float exp_scores(float* scores, int32_t n, float max_score) {
+  double sum = 0.0;
+  for (int32_t p = 0; p < n; ++p) {
+    const float e = std::exp(scores[p] - max_score);
+    scores[p] = e;
+    sum += e;
+  }
+  return static_cast<float>(1.0 / sum);
+}
+
 // One (query token, head) of attention: scores over kv_len positions, softmax, weighted V sum.
 template <typename KvT>
 void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_len, int32_t kv_head,
@@ -214,13 +226,7 @@ void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_l
     scores[p] = s;
     max_score = std::max(max_score, s);
   }
-  double sum = 0.0;
-  for (int32_t p = 0; p < kv_len; ++p) {
-    const float e = std::exp(scores[p] - max_score);
-    scores[p] = e;
-    sum += e;
-  }
-  const float inv = static_cast<float>(1.0 / sum);
+  const float inv = exp_scores(scores, kv_len, max_score);
   for (int32_t j = 0; j < d; ++j) out[j] = 0.0f;
   for (int32_t p = 0; p < kv_len; ++p) {
     float w = scores[p] * inv;
@@ -257,13 +263,7 @@ void attend_one_q8(const PagedKvLayer& kv, const int32_t* block_table, int32_t k
     scores[p] = s;
     max_score = std::max(max_score, s);
   }
-  double sum = 0.0;
-  for (int32_t p = 0; p < kv_len; ++p) {
-    const float e = std::exp(scores[p] - max_score);
-    scores[p] = e;
-    sum += e;
-  }
-  const float inv = static_cast<float>(1.0 / sum);
+  const float inv = exp_scores(scores, kv_len, max_score);
   for (int32_t j = 0; j < d; ++j) out[j] = 0.0f;
   for (int32_t p = 0; p < kv_len; ++p) {
     const float w = scores[p] * inv;

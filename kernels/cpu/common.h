@@ -1,5 +1,6 @@
 // kernels/cpu/common.h: ISA-neutral pieces the SIMD kernels of every level share (plain C++,
-// compiled with each folder's flags, so the loops vectorize for that level): views of packed
+// compiled with each folder's flags, so the loops vectorize for that level; the q8_0 KV
+// loaders use AVX2 and F16C intrinsics, which every SIMD level has): views of packed
 // activation rows, the activation packers of the interleaved layouts (kernels/packed.h) around
 // each level's quantizer, and the outer loop of the attention kernels.
 #pragma once
@@ -9,6 +10,7 @@
 
 #include "core/dtype.h"
 #include "core/fp16.h"
+#include "kernels/cpu/intrin.h"
 #include "kernels/kernels.h"
 #include "kernels/packed.h"
 
@@ -124,10 +126,16 @@ inline const uint8_t* q8_region(const AttnGroupArgs& a, const void* base, int32_
   return static_cast<const uint8_t*>(base) + region * kv_q8_region_bytes(a.block_size, a.head_dim);
 }
 
+/// 8 int8 quants times a scale vector, as f32 (AVX2; every SIMD level has it).
+inline __m256 dequant8(const int8_t* q, __m256 scale) {
+  const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q));
+  return _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)));
+}
+
 /// K of positions [p0, p0 + n) (n <= tile) of a q8_0 cache, dequantized (f16 scale x quant, one
 /// f32 product each) into kt: [head_dim][tile] floats; lanes from n up to a multiple of `pad`
 /// zero. Each 32 head dimensions of a position share a scale; quants of one dimension are
-/// contiguous across a block's positions, so the loops run over positions.
+/// contiguous across a block's positions, so 8 positions convert as one vector.
 inline void load_k_tile_q8(const AttnGroupArgs& a, int32_t p0, int64_t n, float* kt, int64_t tile,
                            int64_t pad) {
   const int64_t d = a.head_dim;
@@ -137,17 +145,20 @@ inline void load_k_tile_q8(const AttnGroupArgs& a, int32_t p0, int64_t n, float*
     const auto slot = static_cast<size_t>(pos % a.block_size);
     const auto* quants = reinterpret_cast<const int8_t*>(r) + slot;
     const auto* scales = reinterpret_cast<const uint16_t*>(r + bs * static_cast<size_t>(d)) + slot;
-    float s[64];
-    for (int64_t c0 = 0; c0 < run; c0 += 64) {
-      const int64_t m = run - c0 < 64 ? run - c0 : 64;
-      for (int64_t g = 0; g < d / core::kQK8_0; ++g) {
-        for (int64_t c = 0; c < m; ++c)
-          s[c] = core::f16_to_f32(scales[static_cast<size_t>(g) * bs + static_cast<size_t>(c0 + c)]);
-        for (int64_t j = g * core::kQK8_0; j < (g + 1) * core::kQK8_0; ++j) {
-          const int8_t* qj = quants + static_cast<size_t>(j) * bs + static_cast<size_t>(c0);
-          float* dst = kt + j * tile + i + c0;
-          for (int64_t c = 0; c < m; ++c) dst[c] = s[c] * static_cast<float>(qj[c]);
-        }
+    for (int64_t g = 0; g < d / core::kQK8_0; ++g) {
+      const uint16_t* sg = scales + static_cast<size_t>(g) * bs;
+      int64_t c = 0;
+      for (; c + 8 <= run; c += 8) {
+        const __m256 sv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sg + c)));
+        for (int64_t j = g * core::kQK8_0; j < (g + 1) * core::kQK8_0; ++j)
+          _mm256_storeu_ps(kt + j * tile + i + c,
+                           dequant8(quants + static_cast<size_t>(j) * bs + static_cast<size_t>(c), sv));
+      }
+      for (; c < run; ++c) {
+        const float sc = _cvtsh_ss(sg[c]);
+        for (int64_t j = g * core::kQK8_0; j < (g + 1) * core::kQK8_0; ++j)
+          kt[j * tile + i + c] = sc * static_cast<float>(quants[static_cast<size_t>(j) * bs +
+                                                                static_cast<size_t>(c)]);
       }
     }
   });
@@ -170,9 +181,9 @@ inline void load_v_rows_q8(const AttnGroupArgs& a, int32_t p0, int64_t n, float*
                            row * static_cast<size_t>(ng);
       float* out = dst + (i + k) * nc;
       for (int64_t g = 0; g < ng; ++g) {
-        const float s = core::f16_to_f32(scales[g]);
-        for (int64_t j = g * core::kQK8_0; j < (g + 1) * core::kQK8_0; ++j)
-          out[j] = s * static_cast<float>(quants[j]);
+        const __m256 sv = _mm256_set1_ps(_cvtsh_ss(scales[g]));
+        for (int64_t j = g * core::kQK8_0; j < (g + 1) * core::kQK8_0; j += 8)
+          _mm256_storeu_ps(out + j, dequant8(quants + j, sv));
       }
       for (int64_t j = d; j < nc; ++j) out[j] = 0.0f;
     }
