@@ -12,7 +12,7 @@
 namespace sarathi::grammar {
 namespace {
 
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 using core::ErrorCode;
 using core::make_error;
 
@@ -28,7 +28,7 @@ const std::map<std::string, std::string, std::less<>> kPrimitives = {
      "\"\\\"\" [^\"\\\\\\x00-\\x1F]* (\"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4}) "
      "[^\"\\\\\\x00-\\x1F]*)* \"\\\"\""},
     {"integer", "\"-\"? (\"0\" | [1-9] [0-9]{0,15})"},
-    {"number", "integer (\".\" [0-9]+)? ([eE] [-+]? [0-9]+)?"},
+    {"number", "integer (\".\" [0-9]+)? ([eE] [-+]? [0-9]{1,2})?"},
     {"boolean", "\"true\" | \"false\""},
     {"null", "\"null\""},
     {"value", "object | array | string | number | boolean | null"},
@@ -376,7 +376,7 @@ class Compiler {
 
 }  // namespace
 
-core::Result<std::string> json_schema_to_gbnf(const nlohmann::json& schema) {
+core::Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema) {
   return Compiler(schema).run();
 }
 

@@ -22,9 +22,10 @@
 
 namespace sarathi::grammar {
 
-/// GBNF (start rule "root") for the instances of `schema`. Errors (kInvalidArgument) read
+/// GBNF (start rule "root") for the instances of `schema` (ordered: properties keep the
+/// schema's order). Errors (kInvalidArgument) read
 /// "at <JSON pointer>: <what>".
-core::Result<std::string> json_schema_to_gbnf(const nlohmann::json& schema);
+core::Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema);
 
 /// GBNF for any JSON value, or only objects (response_format json_object).
 std::string json_value_gbnf(bool object_only);
