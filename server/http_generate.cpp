@@ -11,6 +11,7 @@
 #include "server/http_handlers.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
+#include "server/openai_structured.h"
 
 namespace sarathi::server {
 namespace {
@@ -109,8 +110,10 @@ ApiStatus check_token_ids(const ServedModel& m, const SamplingRequest& s) {
   return core::Ok{};
 }
 
-engine::RequestParams request_params(const SamplingRequest& s, int32_t sample_idx) {
+engine::RequestParams request_params(const SamplingRequest& s, int32_t sample_idx,
+                                     const std::shared_ptr<grammar::CompiledGrammar>& grammar) {
   engine::RequestParams p;
+  p.grammar = grammar;
   p.sampling.temperature = s.temperature;
   p.sampling.top_k = s.top_k;
   p.sampling.top_p = s.top_p;
@@ -132,11 +135,16 @@ engine::RequestParams request_params(const SamplingRequest& s, int32_t sample_id
 // Submits every choice: choice index = prompt_idx * n + sample_idx.
 ApiStatus submit_all(Job& job, const std::vector<std::vector<int32_t>>& prompts,
                      const std::vector<std::string>& prefixes, const SamplingRequest& s,
-                     const std::string& param) {
+                     const std::string& param, const ConstraintGrammar& constraint) {
   if (job.state->draining) return unavailable("The server is shutting down.");
   SARATHI_RETURN_IF_ERROR(check_token_ids(*job.model, s));
   for (const auto& p : prompts)
     SARATHI_RETURN_IF_ERROR(check_prompt(*job.model, p, s.max_tokens, param));
+  // Structured output: compiled (or found in the cache) here, on the HTTP thread; every choice
+  // shares the compiled grammar, each with its own matcher.
+  std::shared_ptr<grammar::CompiledGrammar> grammar;
+  if (!constraint.gbnf.empty())
+    grammar = job.model->grammars.get(constraint, job.model->engine->token_vocab());
   for (size_t p = 0; p < prompts.size(); ++p) {
     job.prompt_tokens += static_cast<int64_t>(prompts[p].size());
     for (int32_t i = 0; i < s.n; ++i) {
@@ -148,7 +156,7 @@ ApiStatus submit_all(Job& job, const std::vector<std::vector<int32_t>>& prompts,
         c.done = true;
         c.finish = FinishReason::kLength;
       } else {
-        auto stream = job.model->engine->submit(prompts[p], request_params(s, i));
+        auto stream = job.model->engine->submit(prompts[p], request_params(s, i, grammar));
         if (!stream.ok()) return from_engine_error(stream.error(), param);
         c.stream = std::move(*stream);
       }
@@ -343,8 +351,10 @@ void handle_completions(const std::shared_ptr<HttpServer::State>& state,
       if (r.echo) prefixes.push_back(std::string());  // filled after the vocabulary check
     }
   }
+  auto constraint = compile_constraint(r.sampling.constraint);
+  if (!constraint.ok()) return send_error(res, constraint.error());
   auto job = new_job(state, std::move(model), false, r.sampling);
-  if (auto st = submit_all(*job, prompts, prefixes, r.sampling, "prompt"); !st.ok())
+  if (auto st = submit_all(*job, prompts, prefixes, r.sampling, "prompt", *constraint); !st.ok())
     return send_error(res, st.error());
   if (r.echo)  // token-id prompts echo as their decoded text (ids are valid now)
     for (Choice& c : job->choices) {
@@ -372,8 +382,10 @@ void handle_chat(const std::shared_ptr<HttpServer::State>& state,
   // The template already holds the special tokens (BOS...): add none.
   std::vector<std::vector<int32_t>> prompts{
       model->model->tokenizer().encode(*rendered, false, true)};
+  auto constraint = compile_constraint(r.sampling.constraint);
+  if (!constraint.ok()) return send_error(res, constraint.error());
   auto job = new_job(state, std::move(model), true, r.sampling);
-  if (auto st = submit_all(*job, prompts, {}, r.sampling, "messages"); !st.ok())
+  if (auto st = submit_all(*job, prompts, {}, r.sampling, "messages", *constraint); !st.ok())
     return send_error(res, st.error());
   respond(job, r.sampling.stream, res);
 }

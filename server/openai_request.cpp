@@ -221,6 +221,131 @@ ApiStatus parse_stream(FieldReader& r, SamplingRequest& s) {
   return core::Ok{};
 }
 
+/// The value at `ptr` of the body re-read keeping key order (nlohmann::json sorts keys, and a
+/// schema's properties must keep the client's order). The body parsed once already.
+nlohmann::ordered_json ordered_at(std::string_view body, const nlohmann::json::json_pointer& ptr) {
+  return nlohmann::ordered_json::parse(body).at(nlohmann::ordered_json::json_pointer(ptr.to_string()));
+}
+
+ApiResult<nlohmann::ordered_json> schema_value(const Json& v, std::string_view body,
+                                               const std::string& param,
+                                               const Json::json_pointer& ptr) {
+  if (v.is_object() || v.is_boolean()) return ordered_at(body, ptr);
+  if (v.is_string()) {  // vLLM accepts the schema as JSON text
+    try {
+      return nlohmann::ordered_json::parse(v.get<std::string>());
+    } catch (const nlohmann::json::exception&) {
+      return invalid_request(param, fmt::format("'{}' is not valid JSON", param));
+    }
+  }
+  return wrong_type(param, "a JSON schema (an object)", v);
+}
+
+ApiResult<std::vector<std::string>> choice_list(const Json& v, const std::string& param) {
+  if (!v.is_array() || v.empty()) return wrong_type(param, "a non-empty array of strings", v);
+  std::vector<std::string> out;
+  for (const Json& c : v) {
+    if (!c.is_string()) return wrong_type(param, "a non-empty array of strings", c);
+    out.push_back(c.get<std::string>());
+  }
+  return out;
+}
+
+// One constraint field: `key` of object `obj` (at `ptr` in the body), whose kind `kind` names.
+ApiResult<OutputConstraint> constraint_of(OutputConstraint::Kind kind, const Json& v,
+                                          std::string_view body, std::string param,
+                                          const Json::json_pointer& ptr) {
+  using Kind = OutputConstraint::Kind;
+  OutputConstraint c{.kind = kind, .param = param};
+  switch (kind) {
+    case Kind::kJsonSchema: {
+      SARATHI_ASSIGN_OR_RETURN(c.schema, schema_value(v, body, param, ptr));
+      break;
+    }
+    case Kind::kRegex:
+    case Kind::kGrammar:
+      if (!v.is_string()) return wrong_type(param, "a string", v);
+      c.text = v.get<std::string>();
+      break;
+    case Kind::kChoice: {
+      SARATHI_ASSIGN_OR_RETURN(c.choices, choice_list(v, param));
+      break;
+    }
+    case Kind::kJsonObject:
+      if (v != true) return invalid_request(param, fmt::format("'{}' must be true", param));
+      break;
+    case Kind::kNone:
+      break;
+  }
+  return c;
+}
+
+ApiResult<OutputConstraint> response_format(const Json& f, std::string_view body) {
+  using Kind = OutputConstraint::Kind;
+  if (!f.is_object()) return wrong_type("response_format", "an object", f);
+  auto type = f.find("type");
+  if (type == f.end() || !type->is_string()) return missing("response_format.type");
+  const std::string t = type->get<std::string>();
+  if (t == "text") return OutputConstraint{};
+  if (t == "json_object") return OutputConstraint{.kind = Kind::kJsonObject, .param = "response_format"};
+  if (t != "json_schema")
+    return unsupported("response_format.type",
+                       fmt::format("response_format type '{}' is not supported (text, "
+                                   "json_object, json_schema)", t));
+  auto js = f.find("json_schema");
+  if (js == f.end() || js->is_null()) return missing("response_format.json_schema");
+  if (!js->is_object()) return wrong_type("response_format.json_schema", "an object", *js);
+  auto schema = js->find("schema");
+  if (schema == js->end() || schema->is_null())
+    return missing("response_format.json_schema.schema");
+  return constraint_of(Kind::kJsonSchema, *schema, body, "response_format.json_schema.schema",
+                       Json::json_pointer("/response_format/json_schema/schema"));
+}
+
+/// Structured output from whichever of the supported fields is given (at most one).
+ApiStatus parse_constraint(const Json& j, std::string_view body, OutputConstraint& out) {
+  using Kind = OutputConstraint::Kind;
+  std::vector<OutputConstraint> found;
+  FieldReader r(j);
+  if (const Json* f = r.get("response_format")) {
+    SARATHI_ASSIGN_OR_RETURN(OutputConstraint c, response_format(*f, body));
+    if (c.kind != Kind::kNone) found.push_back(std::move(c));
+  }
+  const std::pair<const char*, Kind> top[] = {
+      {"guided_json", Kind::kJsonSchema}, {"guided_regex", Kind::kRegex},
+      {"guided_choice", Kind::kChoice},   {"guided_grammar", Kind::kGrammar},
+      {"grammar", Kind::kGrammar},        {"json_schema", Kind::kJsonSchema}};
+  for (const auto& [key, kind] : top)
+    if (const Json* v = r.get(key)) {
+      SARATHI_ASSIGN_OR_RETURN(
+          OutputConstraint c,
+          constraint_of(kind, *v, body, key, Json::json_pointer(std::string("/") + key)));
+      found.push_back(std::move(c));
+    }
+  if (const Json* so = r.get("structured_outputs")) {
+    if (!so->is_object()) return wrong_type("structured_outputs", "an object", *so);
+    const std::pair<const char*, Kind> keys[] = {{"json", Kind::kJsonSchema},
+                                                 {"regex", Kind::kRegex},
+                                                 {"choice", Kind::kChoice},
+                                                 {"grammar", Kind::kGrammar},
+                                                 {"json_object", Kind::kJsonObject}};
+    for (const auto& [key, kind] : keys)
+      if (auto it = so->find(key); it != so->end() && !it->is_null()) {
+        SARATHI_ASSIGN_OR_RETURN(
+            OutputConstraint c,
+            constraint_of(kind, *it, body, std::string("structured_outputs.") + key,
+                          Json::json_pointer(std::string("/structured_outputs/") + key)));
+        found.push_back(std::move(c));
+      }
+  }
+  if (found.size() > 1)
+    return invalid_request(found[1].param,
+                           fmt::format("give one structured-output constraint, not both '{}' and "
+                                       "'{}'", found[0].param, found[1].param));
+  if (!found.empty()) out = std::move(found[0]);
+  return core::Ok{};
+}
+
 /// The fields both endpoints share (max_tokens and logprobs are endpoint-specific).
 ApiStatus parse_sampling(FieldReader& r, SamplingRequest& s) {
   s.n = static_cast<int32_t>(r.integer("n", 1, kMaxN).value_or(1));
@@ -253,12 +378,6 @@ ApiStatus check_unsupported_chat_fields(const Json& j) {
     return unsupported("functions", "functions are not supported");
   if (const Json* choice = r.get("tool_choice"); choice && *choice != "none")
     return unsupported("tool_choice", "tool_choice is not supported (only \"none\")");
-  if (const Json* fmt = r.get("response_format")) {
-    const bool text = fmt->is_object() && fmt->contains("type") && (*fmt)["type"] == "text";
-    if (!text)
-      return unsupported("response_format",
-                         "only response_format {\"type\": \"text\"} is supported");
-  }
   return core::Ok{};
 }
 
@@ -284,6 +403,7 @@ ApiResult<CompletionRequest> parse_completion_request(std::string_view body) {
   if (r.failed()) return r.error();
   SARATHI_ASSIGN_OR_RETURN(req.prompts, parse_prompts(r.get("prompt")));
   SARATHI_RETURN_IF_ERROR(parse_sampling(r, req.sampling));
+  SARATHI_RETURN_IF_ERROR(parse_constraint(j, body, req.sampling.constraint));
   if (static_cast<int64_t>(req.prompts.size()) * req.sampling.n > kMaxChoices)
     return invalid_request("n", fmt::format("prompts × n must be at most {}", kMaxChoices));
   return req;
@@ -309,6 +429,7 @@ ApiResult<ChatRequest> parse_chat_request(std::string_view body) {
   SARATHI_RETURN_IF_ERROR(check_unsupported_chat_fields(j));
   SARATHI_ASSIGN_OR_RETURN(req.messages, parse_messages(r.get("messages")));
   SARATHI_RETURN_IF_ERROR(parse_sampling(r, req.sampling));
+  SARATHI_RETURN_IF_ERROR(parse_constraint(j, body, req.sampling.constraint));
   return req;
 }
 

@@ -10,8 +10,11 @@
 //  - chat roles: system, user, assistant; "developer" (OpenAI's newer name) is read as system;
 //    "tool"/"function" and tool calls are refused (no tool calling), as are non-text content
 //    parts; text parts are joined with "\n"; an assistant message may have null content;
-//  - tools / tool_choice other than none / functions / response_format other than text and
-//    suffix are refused rather than silently ignored; best_of must be absent or 1;
+//  - structured output (both endpoints): response_format {"type": "text" | "json_object" |
+//    "json_schema"}, vLLM's guided_json / guided_regex / guided_choice / guided_grammar and
+//    structured_outputs {json, regex, choice, grammar, json_object}, llama.cpp's grammar and
+//    json_schema; at most one of them (400 otherwise); compiled by openai_structured.h;
+//  - functions and suffix are refused rather than silently ignored; best_of must be absent or 1;
 //  - stop: a string or a list of up to kMaxStopStrings (OpenAI allows 4; vLLM any); empty
 //    strings are dropped;
 //  - completions' max_tokens defaults to 16 (OpenAI's legacy default, as in vLLM) and may be 0
@@ -26,6 +29,8 @@
 #include <utility>
 #include <variant>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "server/chat_template.h"
 #include "server/openai_error.h"
@@ -44,6 +49,16 @@ inline constexpr int32_t kDefaultCompletionMaxTokens = 16;
 
 /// One prompt as the client gave it: text to tokenize, or token ids.
 using PromptInput = std::variant<std::string, std::vector<int32_t>>;
+
+/// A structured-output constraint as the client gave it (compiled by openai_structured.h).
+struct OutputConstraint {
+  enum class Kind { kNone, kJsonObject, kJsonSchema, kRegex, kChoice, kGrammar };
+  Kind kind = Kind::kNone;
+  nlohmann::ordered_json schema;     // kJsonSchema (properties in the client's order)
+  std::string text;                  // kRegex: the pattern; kGrammar: GBNF
+  std::vector<std::string> choices;  // kChoice
+  std::string param;                 // the field it came from, for errors ("response_format")
+};
 
 /// The generation fields shared by both endpoints, validated (ranges as in OpenAI's API).
 struct SamplingRequest {
@@ -64,6 +79,7 @@ struct SamplingRequest {
   bool ignore_eos = false;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  OutputConstraint constraint;
 };
 
 struct CompletionRequest {
