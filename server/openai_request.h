@@ -7,9 +7,12 @@
 //  - unknown fields are ignored (SDKs send extras); null means "not given";
 //  - integer fields accept integral JSON floats (5.0, as pydantic does) but not strings;
 //  - "model" is optional (empty: the served model); "user" is ignored;
-//  - chat roles: system, user, assistant; "developer" (OpenAI's newer name) is read as system;
-//    "tool"/"function" and tool calls are refused (no tool calling), as are non-text content
-//    parts; text parts are joined with "\n"; an assistant message may have null content;
+//  - chat roles: system, user, assistant, tool; "developer" (OpenAI's newer name) is read as
+//    system; "function" (the legacy form) and non-text content parts are refused; text parts
+//    are joined with "\n"; an assistant message may have null content and tool_calls;
+//  - tools: functions with a name and optional parameters (a JSON schema, compiled only when
+//    the call is constrained); tool_choice none | auto (the default with tools) | required |
+//    {"type": "function", "function": {"name"}} naming one of them;
 //  - structured output (both endpoints): response_format {"type": "text" | "json_object" |
 //    "json_schema"}, vLLM's guided_json / guided_regex / guided_choice / guided_grammar and
 //    structured_outputs {json, regex, choice, grammar, json_object}, llama.cpp's grammar and
@@ -89,11 +92,23 @@ struct CompletionRequest {
   bool echo = false;  // prepend the prompt to each choice's text
 };
 
+/// A function the model may call.
+struct ToolDef {
+  std::string name;
+  nlohmann::ordered_json parameters;  // JSON schema; an object with no properties when absent
+  nlohmann::ordered_json raw;         // the tool object as given (for the chat template)
+};
+
+enum class ToolChoice { kNone, kAuto, kRequired, kNamed };
+
 struct ChatRequest {
   std::string model;
   std::vector<ChatMessage> messages;  // at least one
   SamplingRequest sampling;
   bool add_generation_prompt = true;  // vLLM extension
+  std::vector<ToolDef> tools;
+  ToolChoice tool_choice = ToolChoice::kNone;  // kAuto by default when tools are given
+  std::string tool_name;                       // kNamed: the function to call
 };
 
 /// vLLM's /tokenize: {"prompt": str} (llama.cpp's "content" too) or {"messages": [...]}.
