@@ -20,6 +20,11 @@ void apply_token_mask(std::span<const uint64_t> allowed, std::span<float> logits
     const uint64_t bits = w < allowed.size() ? allowed[w] : 0;
     if (bits == ~uint64_t{0}) continue;
     const size_t end = std::min(n, w * 64 + 64);
+    if (bits == 0) {  // most words of a grammar's mask
+      std::fill(logits.begin() + static_cast<std::ptrdiff_t>(w * 64),
+                logits.begin() + static_cast<std::ptrdiff_t>(end), kNegInf);
+      continue;
+    }
     for (size_t i = w * 64; i < end; ++i)
       if (!((bits >> (i & 63)) & 1)) logits[i] = kNegInf;
   }

@@ -94,11 +94,12 @@ std::string escape_pointer_token(const std::string& s) {
 
 class Compiler {
  public:
-  explicit Compiler(const Json& root) : root_(root) {}
+  Compiler(const Json& root, std::string root_name, std::string prefix)
+      : root_(root), root_name_(std::move(root_name)), prefix_(std::move(prefix)) {}
 
   core::Result<std::string> run() {
     SARATHI_ASSIGN_OR_RETURN(std::string expr, visit(root_, "", 0));
-    std::string out = "root ::= " + expr + "\n";
+    std::string out = root_name_ + " ::= " + expr + "\n";
     for (const auto& [name, body] : rules_) out += name + " ::= " + body + "\n";
     return out;
   }
@@ -117,9 +118,9 @@ class Compiler {
   }
 
   std::string new_rule(const std::string& hint, const std::string& body) {
-    std::string base = "s";
+    std::string base = prefix_ + "s";
     for (char c : hint) base += (std::isalnum(static_cast<unsigned char>(c)) ? c : '-');
-    if (base.size() > 40) base.resize(40);
+    if (base.size() > 40 + prefix_.size()) base.resize(40 + prefix_.size());
     std::string name = base;
     for (int i = 2; rules_.count(name) || kPrimitives.count(name); ++i)
       name = fmt::format("{}-{}", base, i);
@@ -370,6 +371,7 @@ class Compiler {
   }
 
   const Json& root_;
+  std::string root_name_, prefix_;
   std::map<std::string, std::string> rules_;
   std::map<std::string, std::string> refs_;
 };
@@ -377,7 +379,13 @@ class Compiler {
 }  // namespace
 
 core::Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema) {
-  return Compiler(schema).run();
+  return Compiler(schema, "root", "").run();
+}
+
+core::Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema,
+                                              const std::string& root_name,
+                                              const std::string& prefix) {
+  return Compiler(schema, root_name, prefix).run();
 }
 
 std::string json_value_gbnf(bool object_only) {

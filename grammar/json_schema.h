@@ -26,6 +26,12 @@ namespace sarathi::grammar {
 /// schema's order). Errors (kInvalidArgument) read
 /// "at <JSON pointer>: <what>".
 core::Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema);
+/// The same with the start rule named `root_name` and the schema's own rules prefixed by
+/// `prefix`, so that several schemas can share one grammar (the shared JSON primitives are the
+/// same text in each: keep one copy of repeated lines).
+core::Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema,
+                                              const std::string& root_name,
+                                              const std::string& prefix);
 
 /// GBNF for any JSON value, or only objects (response_format json_object).
 std::string json_value_gbnf(bool object_only);

@@ -45,6 +45,16 @@ std::shared_ptr<const TokenVocab> TokenVocab::create(std::vector<std::string> pi
     v->lcp_[i] = l;
   }
   v->build_trie();
+  uint64_t h = 0xCBF29CE484222325ull;  // FNV-1a over lengths, bytes and end ids
+  auto mix = [&h](uint64_t x) {
+    for (int i = 0; i < 8; ++i, x >>= 8) h = (h ^ (x & 0xFF)) * 0x100000001B3ull;
+  };
+  for (const std::string& p : v->pieces_) {
+    mix(p.size());
+    for (unsigned char c : p) h = (h ^ c) * 0x100000001B3ull;
+  }
+  for (int32_t id : v->eos_ids_) mix(static_cast<uint64_t>(id));
+  v->fingerprint_ = h;
   return v;
 }
 

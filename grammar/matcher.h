@@ -61,6 +61,8 @@ class TokenVocab {
   const Trie& trie() const { return trie_; }
   /// Longest piece in bytes.
   size_t max_piece_bytes() const { return max_piece_bytes_; }
+  /// A hash of every piece and the end tokens: equal vocabularies have equal fingerprints.
+  uint64_t fingerprint() const { return fingerprint_; }
 
  private:
   void build_trie();
@@ -71,6 +73,7 @@ class TokenVocab {
   std::vector<uint32_t> lcp_;
   Trie trie_;
   size_t max_piece_bytes_ = 0;
+  uint64_t fingerprint_ = 0;
 };
 
 /// A grammar prepared for a vocabulary: the per-position and per-stack mask caches. Thread-safe
