@@ -8,7 +8,7 @@
 #include <map>
 #include <optional>
 
-#include "grammar/utf8.h"
+#include "core/utf8.h"
 
 namespace sarathi::grammar {
 
@@ -221,7 +221,7 @@ class Parser {
       if (!v || *v > kMaxCodePoint) fail_at(start, "malformed \\x, \\u or \\U escape");
       return v;
     }
-    const auto cp = utf8::decode(s_.substr(p_));
+    const auto cp = core::utf8::decode(s_.substr(p_));
     if (!cp) {
       fail("invalid UTF-8 in the grammar text");
       return std::nullopt;
@@ -251,7 +251,7 @@ class Parser {
         Node n{.kind = Node::Kind::kLiteral, .offset = start};
         while (ok() && p_ < s_.size() && s_[p_] != '"') {
           if (s_[p_] == '\n' || s_[p_] == '\r') break;
-          if (auto cp = character()) utf8::append(*cp, n.text);
+          if (auto cp = character()) core::utf8::append(*cp, n.text);
         }
         if (!ok()) break;
         if (p_ >= s_.size() || s_[p_] != '"') {
@@ -622,7 +622,7 @@ void append_class_char(uint32_t cp, std::string& out) {
   } else if (cp >= 0xD800 && cp <= 0xDFFF) {
     out += fmt::format("\\u{:04X}", cp);
   } else {
-    utf8::append(cp, out);
+    core::utf8::append(cp, out);
   }
 }
 

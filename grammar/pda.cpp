@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "grammar/utf8.h"
+#include "core/utf8.h"
 
 namespace sarathi::grammar::pda {
 
@@ -40,7 +40,7 @@ int class_step(const CharClass& c, uint32_t partial, uint8_t byte, uint32_t* nex
   uint32_t value;
   int remaining, len;
   if (partial == 0) {
-    len = utf8::sequence_length(byte);
+    len = core::utf8::sequence_length(byte);
     if (len == 0) return 0;
     if (len == 1) return c.contains(byte) ? 2 : 0;
     value = byte & (0x7Fu >> len);
@@ -51,7 +51,7 @@ int class_step(const CharClass& c, uint32_t partial, uint8_t byte, uint32_t* nex
     remaining = static_cast<int>((partial >> 21) & 3) - 1;
     len = static_cast<int>((partial >> 23) & 7);
   }
-  const uint32_t lo = std::max(value << (6 * remaining), utf8::min_code_point(len));
+  const uint32_t lo = std::max(value << (6 * remaining), core::utf8::min_code_point(len));
   const uint32_t hi =
       std::min<uint32_t>((value << (6 * remaining)) | ((1u << (6 * remaining)) - 1), 0x10FFFF);
   if (!feasible(c, lo, hi)) return 0;

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "grammar/grammar.h"
-#include "grammar/utf8.h"
+#include "core/utf8.h"
 
 namespace sarathi::grammar {
 namespace {
@@ -58,7 +58,7 @@ void class_char(uint32_t cp, std::string& out) {
   } else if (cp >= 0xD800 && cp <= 0xDFFF) {
     out += fmt::format("\\u{:04X}", cp);
   } else {
-    utf8::append(cp, out);
+    core::utf8::append(cp, out);
   }
 }
 
@@ -232,7 +232,7 @@ class RegexParser {
   }
 
   std::optional<uint32_t> literal_char() {
-    auto cp = utf8::decode(s_.substr(p_));
+    auto cp = core::utf8::decode(s_.substr(p_));
     if (!cp) {
       fail("invalid UTF-8");
       return std::nullopt;
@@ -338,7 +338,7 @@ class RegexParser {
     if (!opts_.json_string) {
       if (r.size() == 1 && r[0].lo == r[0].hi) {
         std::string lit;
-        utf8::append(r[0].lo, lit);
+        core::utf8::append(r[0].lo, lit);
         return gbnf_literal(lit);
       }
       return class_text(r);
@@ -349,7 +349,7 @@ class RegexParser {
     if (!plain.empty()) {
       if (plain.size() == 1 && plain[0].lo == plain[0].hi) {
         std::string lit;
-        utf8::append(plain[0].lo, lit);
+        core::utf8::append(plain[0].lo, lit);
         alts.push_back(gbnf_literal(lit));
       } else {
         alts.push_back(class_text(plain));

@@ -1,4 +1,4 @@
-// grammar/utf8.h: UTF-8 encoding and decoding of single code points (strict: no overlong forms,
+// core/utf8.h: UTF-8 encoding and decoding of single code points (strict: no overlong forms,
 // no surrogates, nothing above U+10FFFF). Header-only; depends on nothing.
 #pragma once
 
@@ -8,7 +8,7 @@
 #include <string_view>
 #include <utility>
 
-namespace sarathi::grammar::utf8 {
+namespace sarathi::core::utf8 {
 
 /// Appends cp (<= 0x10FFFF) as UTF-8.
 inline void append(uint32_t cp, std::string& out) {
@@ -62,4 +62,4 @@ inline std::optional<std::pair<uint32_t, size_t>> decode(std::string_view s) {
   return std::pair<uint32_t, size_t>{cp, static_cast<size_t>(len)};
 }
 
-}  // namespace sarathi::grammar::utf8
+}  // namespace sarathi::core::utf8
