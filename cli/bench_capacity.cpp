@@ -351,11 +351,17 @@ int run_url(CapacityArgs a, Run& run) {
     std::printf("server %s (%s) | TBT SLO %.3g ms | delay bound %.2f s (on TTFT)\n",
                 labels[u].c_str(), urls[u].c_str(), run.tbt_slo_s * 1e3, a.max_delay_s);
     print_header();
+    uint64_t probe_idx = 0;
     auto probe = [&](double rate) -> core::Result<workload::ServingMetrics> {
       workload::WorkloadOptions w = a.workload;
       w.request_rate = rate;
       SARATHI_ASSIGN_OR_RETURN(auto reqs, workload::make_workload(w));
-      const ServeRun r = run_serve_load(client, reqs);
+      // The same lengths and arrival pattern at every rate, but new prompt tokens each probe
+      // (the check above included): a server's prefix or prompt cache (sarathi's, vLLM's,
+      // llama-server's slots) would otherwise find every prompt of a probe cached.
+      ServeClientOptions probe_client = client;
+      probe_client.seed = client.seed + 0x9e3779b97f4a7c15ULL * ++probe_idx;
+      const ServeRun r = run_serve_load(probe_client, reqs);
       const auto lines = timelines(r, reqs);
       const auto m = workload::summarize_serving(lines, r.duration_s, run.tbt_slo_s);
       int shown = 0;
@@ -507,7 +513,7 @@ Runner add_bench_capacity(CLI::App& bench) {
   cmd->add_option("-c,--ctx-size", a->model.ctx_size, "Context length; 0 = the model's")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 24));
-  cmd->add_option("--kv-type", a->model.kv_type, "KV cache element type: f16 or f32")
+  cmd->add_option("--kv-type", a->model.kv_type, "KV cache element type: f16, f32 or q8_0")
       ->capture_default_str();
   cmd->add_option("--dtype", a->model.dtype,
                   "Float weight matrices: auto, float32, float16 or bfloat16 (as bench throughput)")
@@ -565,7 +571,9 @@ Runner add_bench_capacity(CLI::App& bench) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.99));
   cmd->add_option("--dataset", w.dataset, "CSV of input_len,output_len pairs (overrides lengths)");
-  cmd->add_option("--seed", w.seed, "Workload and prompt seed (the same requests at every rate)")
+  cmd->add_option("--seed", w.seed,
+                  "Workload and prompt seed (the same lengths and arrival pattern at every rate; "
+                  "against servers, new prompt tokens at each probe so no cache finds them)")
       ->capture_default_str();
   auto& s = a->search;
   cmd->add_option("--start-rate", s.start_rate, "First probe's request rate (req/s)")

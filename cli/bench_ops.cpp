@@ -67,9 +67,10 @@ void print_roofline(const model::LlamaModel& m, const OpsArgs& a, core::DType kv
   std::vector<uint64_t> buf(static_cast<size_t>(a.read_mib) << 20 >> 3);
   for (size_t i = 0; i < buf.size(); ++i) buf[i] = i;
   const double gbps = read_bandwidth_gbps(pool, buf, 3);
-  const auto kv_elem = static_cast<double>(*core::dtype_row_bytes(kv_type, 1));
-  const double kv_bytes = static_cast<double>(a.decodes) * (a.context + 1.0) * c.n_layer * 2.0 *
-                          c.n_head_kv * c.head_dim * kv_elem;
+  // Bytes of one position's K and V in every layer (q8_0: quants and scales).
+  const double kv_per_pos =
+      static_cast<double>(model::PagedKvCache::bytes_per_block(c, 1, kv_type));
+  const double kv_bytes = static_cast<double>(a.decodes) * (a.context + 1.0) * kv_per_pos;
   const double weight_bytes = layer_bytes + matrix_bytes(w.output);
   const double floor_s = (weight_bytes + kv_bytes) / (gbps * 1e9);
   std::printf(

@@ -10,6 +10,7 @@
 // sarathi); with --prompt-format text, or for chat, random common English words, one per
 // requested token (about one token each on BPE/SentencePiece vocabularies; a byte-level
 // vocabulary counts characters instead). The server's usage chunk gives the exact counts.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -51,15 +52,26 @@ int run_bench_serve(BenchServeArgs a) {
     return 2;
   }
   a.client.seed = a.workload.seed;
+  const auto cache_before = scrape_prefix_cache(a.client);
   const ServeRun run = run_serve_load(a.client, *specs);
   const ServeResultOptions opts{.endpoint = run.path,
                                 .num_prompts = a.workload.num_prompts,
+                                .num_turns = a.client.num_turns,
                                 .request_rate = a.workload.request_rate,
                                 .max_concurrency = a.client.max_concurrency,
                                 .slo_ttft_ms = a.slo_ttft_ms,
                                 .slo_tbt_ms = a.slo_tbt_ms,
                                 .fluidity_slo_ms = a.fluidity_slo_ms};
-  const nlohmann::ordered_json j = serve_result(run.outcomes, *specs, run.duration_s, opts);
+  nlohmann::ordered_json j = serve_result(run.outcomes, *specs, run.duration_s, opts);
+  const auto cache_after = scrape_prefix_cache(a.client);
+  // The server's prefix cache over this run (where its /metrics has vLLM's counters).
+  if (cache_before && cache_after) {
+    const double queries = cache_after->queries - cache_before->queries;
+    const double hits = cache_after->hits - cache_before->hits;
+    j["prefix_cache_queries"] = queries;
+    j["prefix_cache_hits"] = hits;
+    j["prefix_cache_hit_rate"] = queries > 0 ? hits / queries : 0.0;
+  }
   print_serve_result(j, opts);
   if (!a.json_path.empty()) {
     std::ofstream f(a.json_path);
@@ -104,6 +116,21 @@ Runner add_bench_serve(CLI::App& bench) {
                   "Lengths uniform in [len*(1-r), len*(1+r)]")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--random-prefix-len", a->client.prefix_len,
+                  "Tokens (words) every prompt starts with before its own random input, as "
+                  "vLLM's: a shared system prompt for the server's prefix cache")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 24));
+  cmd->add_option("--multi-turn", a->client.num_turns,
+                  "Turns per conversation: each request opens a conversation whose later turns "
+                  "resend the whole history (prompts and replies) plus a new user message, sent "
+                  "when the previous reply ends; TTFT is reported per turn (text prompts only)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--multi-turn-input-len", a->client.turn_input_len,
+                  "New user tokens (words) of each turn after the first (default: "
+                  "--random-input-len)")
+      ->check(CLI::Range(1, 1 << 24));
   cmd->add_option("--dataset", a->workload.dataset, "CSV of input_len,output_len rows");
   cmd->add_flag("--ignore-eos", a->client.ignore_eos,
                 "Send ignore_eos (generate exactly max_tokens)");

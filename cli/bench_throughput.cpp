@@ -29,6 +29,7 @@ struct ThroughputArgs {
   workload::WorkloadOptions workload;
   std::string json_path;
   std::string step_trace_path;
+  int32_t prefix_len = 0;  // random tokens every prompt starts with (vLLM's --prefix-len)
 };
 
 // Cost of a prefill chunk run alone, interpolated from measured points (the "chunk alone" part
@@ -88,6 +89,8 @@ struct PolicyResult {
   double prefill_tps = 0, decode_tps = 0, e2e_tps = 0, makespan_s = 0;
   Summary ttft, tbt;
   int64_t preemptions = 0, steps = 0;
+  int64_t prefill_tokens = 0;                           // prompt tokens computed
+  int64_t prefix_queries = 0, prefix_hits = 0;          // prefix cache, in prompt tokens
 };
 
 core::Result<PolicyResult> run_policy(const model::LlamaModel& m, sched::SchedulerConfig cfg,
@@ -162,6 +165,9 @@ core::Result<PolicyResult> run_policy(const model::LlamaModel& m, sched::Schedul
   r.tbt = summarize(tbt);
   r.preemptions = eng->scheduler().num_preemptions();
   r.steps = static_cast<int64_t>(steps.size());
+  r.prefill_tokens = prefill_tokens;
+  r.prefix_queries = eng->scheduler().prefix_cache_queries();
+  r.prefix_hits = eng->scheduler().prefix_cache_hits();
   r.step_stats = std::move(steps);
   return r;
 }
@@ -185,17 +191,24 @@ int run(const ThroughputArgs& a) {
   const auto slo_request = tbt_slo_request(a.sched);
   if (!slo_request) return 2;
   double slo_s = *slo_request;
-  // Random prompt tokens (vLLM's random dataset), the same for every policy.
+  // Random prompt tokens (vLLM's random dataset), the same for every policy: the shared prefix,
+  // then each request's own input_len tokens.
   std::mt19937 rng(static_cast<uint32_t>(a.workload.seed));
+  const auto random_token = [&] {
+    return 3 + static_cast<int32_t>(rng() % static_cast<uint32_t>(m->config().n_vocab - 3));
+  };
+  std::vector<int32_t> prefix(static_cast<size_t>(a.prefix_len));
+  for (auto& t : prefix) t = random_token();
   std::vector<std::vector<int32_t>> prompts;
-  for (const auto& r : *reqs) {
+  for (auto& r : *reqs) {
+    r.input_len += a.prefix_len;
     if (r.input_len + r.output_len > base->max_model_len) {
       std::fprintf(stderr, "error: a request needs %d tokens; --max-model-len is %d\n",
                    r.input_len + r.output_len, base->max_model_len);
       return 2;
     }
-    std::vector<int32_t> p(static_cast<size_t>(r.input_len));
-    for (auto& t : p) t = 3 + static_cast<int32_t>(rng() % static_cast<uint32_t>(m->config().n_vocab - 3));
+    std::vector<int32_t> p = prefix;
+    while (p.size() < static_cast<size_t>(r.input_len)) p.push_back(random_token());
     prompts.push_back(std::move(p));
   }
   std::vector<std::string> policies;
@@ -203,16 +216,17 @@ int run(const ThroughputArgs& a) {
   for (std::string p; std::getline(ss, p, ',');)
     if (!p.empty()) policies.push_back(p);
 
-  std::printf("model %s | %zu requests, input %d output %d (range %.2f), rate %s | KV %d blocks "
-              "of %d | kernels %s\n",
-              m->config().name.c_str(), reqs->size(), a.workload.input_len, a.workload.output_len,
-              a.workload.range_ratio,
+  std::printf("model %s | %zu requests, input %s%d output %d (range %.2f), rate %s | KV %d "
+              "blocks of %d, prefix caching %s | kernels %s\n",
+              m->config().name.c_str(), reqs->size(),
+              a.prefix_len > 0 ? fmt::format("{} shared + ", a.prefix_len).c_str() : "",
+              a.workload.input_len, a.workload.output_len, a.workload.range_ratio,
               std::isfinite(a.workload.request_rate) ? fmt::format("{}/s", a.workload.request_rate).c_str() : "inf",
-              base->num_kv_blocks, base->block_size,
+              base->num_kv_blocks, base->block_size, base->enable_prefix_caching ? "on" : "off",
               std::string(kernels::isa_name(kernels::active_isa())).c_str());
-  std::printf("%-14s %10s %10s %10s | %8s %8s %8s | %8s %8s %8s %8s | %6s %6s\n", "policy",
-              "prefill/s", "decode/s", "e2e/s", "TTFT avg", "p50", "p99", "TBT avg", "p50", "p99",
-              "max", "preempt", "steps");
+  std::printf("%-14s %10s %10s %10s | %8s %8s %8s | %8s %8s %8s %8s | %6s %6s | %9s %5s\n",
+              "policy", "prefill/s", "decode/s", "e2e/s", "TTFT avg", "p50", "p99", "TBT avg",
+              "p50", "p99", "max", "preempt", "steps", "prefilled", "hit%");
   nlohmann::json out = {{"model", m->config().name}, {"policies", nlohmann::json::array()}};
   std::ofstream trace;
   if (!a.step_trace_path.empty()) {
@@ -233,11 +247,14 @@ int run(const ThroughputArgs& a) {
       std::fprintf(stderr, "error: policy %s: %s\n", p.c_str(), r.error().message.c_str());
       return 1;
     }
+    const double hit_rate =
+        r->prefix_queries > 0 ? double(r->prefix_hits) / double(r->prefix_queries) : 0.0;
     std::printf("%-14s %10.1f %10.1f %10.1f | %7.3fs %7.3fs %7.3fs | %6.1fms %6.1fms %6.1fms "
-                "%6.1fms | %6lld %6lld\n",
+                "%6.1fms | %6lld %6lld | %9lld %5.1f\n",
                 p.c_str(), r->prefill_tps, r->decode_tps, r->e2e_tps, r->ttft.mean, r->ttft.p50,
                 r->ttft.p99, r->tbt.mean * 1e3, r->tbt.p50 * 1e3, r->tbt.p99 * 1e3, r->tbt.max * 1e3,
-                static_cast<long long>(r->preemptions), static_cast<long long>(r->steps));
+                static_cast<long long>(r->preemptions), static_cast<long long>(r->steps),
+                static_cast<long long>(r->prefill_tokens), hit_rate * 100);
     std::fflush(stdout);
     for (const engine::StepStats& st : r->step_stats)
       trace << fmt::format("{},{},{:.6f},{},{},{},{:.6f},{:.6f},{:.6f}\n", p, st.step, st.start,
@@ -247,7 +264,11 @@ int run(const ThroughputArgs& a) {
                                {"decode_tokens_per_s", r->decode_tps},
                                {"e2e_tokens_per_s", r->e2e_tps}, {"makespan_s", r->makespan_s},
                                {"ttft_s", to_json(r->ttft)}, {"tbt_s", to_json(r->tbt)},
-                               {"preemptions", r->preemptions}, {"steps", r->steps}});
+                               {"preemptions", r->preemptions}, {"steps", r->steps},
+                               {"prefill_tokens_computed", r->prefill_tokens},
+                               {"prefix_cache_queries", r->prefix_queries},
+                               {"prefix_cache_hits", r->prefix_hits},
+                               {"prefix_cache_hit_rate", hit_rate}});
   }
   if (trace.is_open() && !trace.flush()) {
     std::fprintf(stderr, "error: cannot write %s\n", a.step_trace_path.c_str());
@@ -286,6 +307,12 @@ Runner add_bench_throughput(CLI::App& bench) {
   cmd->add_option("--output-len", w.output_len, "Output tokens")->capture_default_str()->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--range-ratio", w.range_ratio, "Lengths uniform in len*(1 +- ratio)")
       ->capture_default_str()->check(CLI::Range(0.0, 0.99));
+  cmd->add_option("--prefix-len", args->prefix_len,
+                  "Random tokens every prompt starts with, before its own input (a shared system "
+                  "prompt, for prefix caching: the table's 'prefilled' column counts the prompt "
+                  "tokens computed, 'hit%' the share found cached)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--dataset", w.dataset, "CSV of input_len,output_len pairs (overrides lengths)");
   cmd->add_option("--request-rate", w.request_rate,
                   "Poisson arrival rate in requests/s; inf = all at t=0")->capture_default_str();

@@ -21,6 +21,7 @@ Runner add_bench_ops(CLI::App& bench);
 Runner add_bench_throughput(CLI::App& bench);
 Runner add_bench_serve(CLI::App& bench);
 Runner add_bench_capacity(CLI::App& bench);
+Runner add_bench_grammar(CLI::App& bench);
 Runner add_bench_profile(CLI::App& bench);
 /// `simulate`: the scheduler at cluster scale under a virtual clock.
 Runner add_simulate(CLI::App& app);

@@ -22,7 +22,10 @@ void add_model_options(CLI::App& cmd, ModelArgs& args) {
   cmd.add_option("-c,--ctx-size", args.ctx_size, "Context length; 0 = the model's")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 24));
-  cmd.add_option("--kv-type", args.kv_type, "KV cache element type: f16 or f32")
+  cmd.add_option("--kv-type", args.kv_type,
+                 "KV cache element type: f16, f32, or q8_0 (llama.cpp's --cache-type-k/v q8_0: "
+                 "per 32 elements an f16 scale and int8 quants, 1.0625 bytes per element, "
+                 "approximate; head size a multiple of 32)")
       ->capture_default_str();
   cmd.add_option("--dtype", args.dtype,
                  "Type of the float weight matrices (those stored as f32, f16 or bf16; quantized "
@@ -77,8 +80,9 @@ std::unique_ptr<model::LlamaModel> load_model(const ModelArgs& args) {
 
 std::optional<core::DType> kv_dtype(const ModelArgs& args) {
   auto d = core::dtype_from_name(args.kv_type);
-  if (!d || (*d != core::DType::kF16 && *d != core::DType::kF32)) {
-    std::fprintf(stderr, "error: --kv-type must be f16 or f32, not '%s'\n", args.kv_type.c_str());
+  if (!d || (*d != core::DType::kF16 && *d != core::DType::kF32 && *d != core::DType::kQ8_0)) {
+    std::fprintf(stderr, "error: --kv-type must be f16, f32 or q8_0, not '%s'\n",
+                 args.kv_type.c_str());
     return std::nullopt;
   }
   return d;
@@ -128,7 +132,8 @@ void add_sched_options(CLI::App& cmd, SchedArgs& a, bool with_policy) {
                                                    : " (default: " + a.tbt_slo + ")"));
   cmd.add_option("--min-chunk", a.min_chunk,
                  "Under --tbt-slo, the least prefill per step while prompts wait, even when the "
-                 "decodes alone exceed the target (0 = one KV block)")
+                 "decodes alone exceed the target (0 = one KV block, or fewer tokens where a "
+                 "block beside one decode would exceed the target on this host)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 20));
   cmd.add_option("--tile-size", a.tile_size,
@@ -159,6 +164,17 @@ void add_sched_options(CLI::App& cmd, SchedArgs& a, bool with_policy) {
                "hash chain of their tokens, and a request sharing a cached prefix computes only "
                "the rest; finished requests' blocks are evicted least-recently-used when the "
                "pool needs them. Outputs are identical either way");
+  cmd.add_option("--scheduling-policy", a.scheduling_policy,
+                 "Admission and preemption order: fcfs (arrival; a request's 'priority' must be "
+                 "0) or priority (lower 'priority' first, then arrival; preemption takes the "
+                 "worst priority first)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fcfs", "priority"}));
+  cmd.add_option("--priority-aging-steps", a.priority_aging_steps,
+                 "With priority scheduling, a request's priority improves by one level every this "
+                 "many engine steps since its arrival, so none waits forever (0 = no aging)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 30));
 }
 
 std::optional<int64_t> parse_bytes(const std::string& s) {
@@ -217,6 +233,9 @@ std::optional<sched::SchedulerConfig> sched_config(const SchedArgs& a, const mod
   c.watermark = a.watermark;
   c.min_chunk = a.min_chunk;
   c.enable_prefix_caching = a.enable_prefix_caching;
+  c.scheduling_policy = a.scheduling_policy == "priority" ? sched::SchedulingPolicy::kPriority
+                                                          : sched::SchedulingPolicy::kFcfs;
+  c.priority_aging_steps = a.priority_aging_steps;
   // Cached blocks are only valid for this model's weights and this KV type.
   c.prefix_cache_salt = std::hash<std::string>{}(m.name + "|" + std::string(core::dtype_name(kv_dtype)));
   c.max_model_len = a.max_model_len > 0 ? std::min(a.max_model_len, m.n_ctx) : m.n_ctx;

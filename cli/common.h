@@ -77,6 +77,8 @@ struct SchedArgs {
   std::string tbt_slo;
   int32_t min_chunk = 0;
   bool enable_prefix_caching = true;
+  std::string scheduling_policy = "fcfs";
+  int32_t priority_aging_steps = 256;
 };
 
 /// The SLO --tbt-slo asks for: 0 = off (none, or --token-budget fixes the budget), < 0 = strict,
@@ -85,7 +87,8 @@ std::optional<double> tbt_slo_request(const SchedArgs& args);
 
 /// Registers --max-num-seqs, --chunk-size, --token-budget, --tbt-slo, --min-chunk, --tile-size,
 /// --block-size, --max-model-len, --kv-cache-memory, --num-kv-blocks, --watermark,
-/// --[no-]enable-prefix-caching (and --policy if asked).
+/// --[no-]enable-prefix-caching, --scheduling-policy, --priority-aging-steps (and --policy if
+/// asked).
 void add_sched_options(CLI::App& cmd, SchedArgs& args, bool with_policy);
 
 /// The scheduler configuration for a model: max_model_len defaults to the model's context; the

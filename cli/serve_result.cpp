@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -12,13 +13,16 @@ namespace sarathi::cli {
 namespace {
 
 struct Stat {
-  double mean = 0, median = 0, p99 = 0;
+  double mean = 0, median = 0, p99 = 0, max = 0;
 };
 
 Stat stat_ms(const std::vector<double>& v) {
   Stat s;
   if (v.empty()) return s;
-  for (double x : v) s.mean += x;
+  for (double x : v) {
+    s.mean += x;
+    s.max = std::max(s.max, x * 1000);
+  }
   s.mean = s.mean / static_cast<double>(v.size()) * 1000;
   s.median = median(v) * 1000;
   s.p99 = percentile(v, 99) * 1000;
@@ -40,6 +44,8 @@ nlohmann::ordered_json serve_result(const std::vector<ServeOutcome>& outcomes,
   workload::DeadlineCount deadlines;
   int64_t completed = 0, failed = 0, in_tokens = 0, out_tokens = 0, good = 0;
   std::vector<double> ttft, tpot, itl, e2el;
+  const size_t turns = static_cast<size_t>(std::max(1, a.num_turns));
+  std::vector<std::vector<double>> turn_ttft(turns), turn_prompt(turns);
   for (size_t i = 0; i < outcomes.size(); ++i) {
     const ServeOutcome& o = outcomes[i];
     if (!o.ok) {
@@ -47,7 +53,12 @@ nlohmann::ordered_json serve_result(const std::vector<ServeOutcome>& outcomes,
       continue;
     }
     ++completed;
-    in_tokens += o.prompt_tokens > 0 ? o.prompt_tokens : specs[i].input_len;
+    const int64_t prompt_tokens =
+        o.prompt_tokens > 0 ? o.prompt_tokens : specs[static_cast<size_t>(o.spec_idx)].input_len;
+    in_tokens += prompt_tokens;
+    const size_t turn = std::min(turns - 1, static_cast<size_t>(std::max(0, o.turn)));
+    turn_ttft[turn].push_back(o.ttft);
+    turn_prompt[turn].push_back(static_cast<double>(prompt_tokens));
     out_tokens += o.output_tokens;
     ttft.push_back(o.ttft);
     e2el.push_back(o.e2el);
@@ -64,6 +75,7 @@ nlohmann::ordered_json serve_result(const std::vector<ServeOutcome>& outcomes,
   nlohmann::ordered_json j = {
       {"endpoint", a.endpoint},
       {"num_prompts", a.num_prompts},
+      {"num_turns", a.num_turns},
       {"request_rate",
        std::isinf(a.request_rate) ? nlohmann::json("inf") : nlohmann::json(a.request_rate)},
       {"max_concurrency", a.max_concurrency},
@@ -85,6 +97,22 @@ nlohmann::ordered_json serve_result(const std::vector<ServeOutcome>& outcomes,
     j[fmt::format("mean_{}_ms", kLatencies[k])] = s.mean;
     j[fmt::format("median_{}_ms", kLatencies[k])] = s.median;
     j[fmt::format("p99_{}_ms", kLatencies[k])] = s.p99;
+    j[fmt::format("max_{}_ms", kLatencies[k])] = s.max;
+  }
+  if (a.num_turns > 1) {
+    nlohmann::ordered_json per_turn = nlohmann::json::array();
+    for (size_t k = 0; k < turn_ttft.size(); ++k) {
+      const Stat s = stat_ms(turn_ttft[k]);
+      double prompt_mean = 0;
+      for (double n : turn_prompt[k]) prompt_mean += n / static_cast<double>(turn_prompt[k].size());
+      per_turn.push_back({{"turn", k + 1},
+                          {"completed", turn_ttft[k].size()},
+                          {"mean_prompt_tokens", prompt_mean},
+                          {"mean_ttft_ms", s.mean},
+                          {"median_ttft_ms", s.median},
+                          {"p99_ttft_ms", s.p99}});
+    }
+    j["turns"] = per_turn;
   }
   return j;
 }
@@ -105,16 +133,30 @@ void print_serve_result(const nlohmann::ordered_json& j, const ServeResultOption
   std::printf("%-40s %.2f\n", "Output token throughput (tok/s):", num("output_throughput"));
   std::printf("%-40s %.2f\n", "Total token throughput (tok/s):", num("total_token_throughput"));
   for (const char* name : kLatencies)
-    std::printf("%-40s %.2f / %.2f / %.2f\n",
-                fmt::format("{} mean / median / p99 (ms):", name).c_str(),
+    std::printf("%-40s %.2f / %.2f / %.2f / %.2f\n",
+                fmt::format("{} mean / median / p99 / max (ms):", name).c_str(),
                 num(fmt::format("mean_{}_ms", name).c_str()),
                 num(fmt::format("median_{}_ms", name).c_str()),
-                num(fmt::format("p99_{}_ms", name).c_str()));
+                num(fmt::format("p99_{}_ms", name).c_str()),
+                num(fmt::format("max_{}_ms", name).c_str()));
   const double fluidity_s = fluidity_deadline_s(a);
   if (fluidity_s > 0)
     std::printf("%-40s %.4f\n",
                 fmt::format("Fluidity-index (deadline {:g} ms):", fluidity_s * 1e3).c_str(),
                 num("fluidity_index"));
+  // The server's prefix cache over the run (bench serve adds these where /metrics has them).
+  if (j.contains("prefix_cache_hit_rate"))
+    std::printf("%-40s %.4f (%.0f of %.0f prompt tokens)\n", "Prefix cache hit rate:",
+                num("prefix_cache_hit_rate"), num("prefix_cache_hits"),
+                num("prefix_cache_queries"));
+  if (j.contains("turns")) {
+    std::printf("%-6s %10s %14s %14s %14s\n", "turn", "requests", "prompt tokens", "TTFT mean ms",
+                "TTFT median ms");
+    for (const auto& t : j.at("turns"))
+      std::printf("%-6d %10d %14.0f %14.2f %14.2f\n", t.at("turn").get<int>(),
+                  t.at("completed").get<int>(), t.at("mean_prompt_tokens").get<double>(),
+                  t.at("mean_ttft_ms").get<double>(), t.at("median_ttft_ms").get<double>());
+  }
   std::printf("==================================================\n");
 }
 

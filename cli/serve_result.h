@@ -17,13 +17,14 @@ namespace sarathi::cli {
 struct ServeResultOptions {
   std::string endpoint;  // the "endpoint" key
   int32_t num_prompts = 0;
+  int32_t num_turns = 1;  // > 1: per-turn TTFT ("turns")
   double request_rate = 0;  // inf: all at once
   int32_t max_concurrency = 0;
   double slo_ttft_ms = 0, slo_tbt_ms = 0;  // goodput (0: none)
   double fluidity_slo_ms = 0;              // 0: slo_tbt_ms
 };
 
-/// vLLM's result keys for a run of `outcomes` (specs[i] is outcome i's request) over
+/// vLLM's result keys for a run of `outcomes` (specs[o.spec_idx] is outcome o's request) over
 /// duration_s; failed requests are counted, the first three printed to stderr.
 nlohmann::ordered_json serve_result(const std::vector<ServeOutcome>& outcomes,
                                     const std::vector<workload::RequestSpec>& specs,

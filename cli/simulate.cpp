@@ -181,6 +181,7 @@ PolicyRun summarize_run(const std::string& policy, sim::SimResult r,
   for (size_t i = 0; i < r.requests.size(); ++i) {
     const workload::RequestTimeline& q = r.requests[i];
     ServeOutcome& o = outcomes[i];
+    o.spec_idx = static_cast<int32_t>(i);
     o.ok = q.ok && !q.token_times.empty();
     if (!o.ok) {
       o.error = "not served (too long for the KV pool or the model)";

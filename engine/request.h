@@ -1,13 +1,15 @@
 // engine/request.h: what a caller asks of the engine per request (sampling and stopping) and
-// what it gets back (token events, finish reasons, timestamps). Plain data; depends only on
-// engine/sampler.h.
+// what it gets back (token events, finish reasons, timestamps). Plain data; depends on
+// engine/sampler.h and grammar/matcher.h (the constraint a request may carry).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/sampler.h"
+#include "grammar/matcher.h"
 
 namespace sarathi::engine {
 
@@ -22,6 +24,12 @@ struct RequestParams {
   std::vector<std::string> stop;           // stop strings (never leak into the text)
   bool include_stop_str_in_output = false;
   bool detokenize = true;                  // produce text deltas
+  int32_t priority = 0;                    // lower is served first (--scheduling-policy
+                                           // priority; must be 0 under fcfs, as in vLLM)
+  // Structured output: only tokens the grammar allows are sampled, EOS only where it may end,
+  // and the request stops once nothing but the end can follow. Compiled for the engine's
+  // token_vocab() (shared between requests; see grammar/matcher.h). Null: unconstrained.
+  std::shared_ptr<grammar::CompiledGrammar> grammar;
 };
 
 enum class FinishReason {
@@ -78,6 +86,10 @@ struct StepStats {
   double predicted_s = 0;        // the cost model's prediction of duration_s (0: no model)
   bool decodes_over_slo = false; // the decodes alone were predicted beyond the TBT SLO target
   double step_target_s = 0;      // the step duration SLO-driven chunking planned to (0: none)
+  int32_t num_masked = 0;        // rows sampled under a grammar
+  double grammar_mask_s = 0;     // time computing their masks (while the forward pass runs,
+                                 // with EngineOptions::overlap_grammar_masks)
+  double grammar_wait_s = 0;     // time the step waited for the masks after the forward pass
 };
 
 }  // namespace sarathi::engine

@@ -99,6 +99,8 @@ core::Result<Calibration> calibrate_slo(Executor& executor, sched::SchedulerConf
                            .max_model_len = config.max_model_len,
                            .max_chunk = std::min(256, sched::token_budget(config))}));
   config.tbt_slo_s = slo_s < 0 ? strict_tbt_slo_s(cal) : slo_s;
+  if (config.min_chunk == 0)
+    config.min_chunk = default_min_chunk(cal.model, config, config.tbt_slo_s * cal.plan_fraction);
   return cal;
 }
 

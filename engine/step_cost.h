@@ -56,9 +56,13 @@ core::Result<Calibration> calibrate(Executor& executor, const CalibrationOptions
 /// Sarathi-Serve's strict TBT SLO: 5x the one-sequence decode step.
 inline double strict_tbt_slo_s(const Calibration& c) { return 5.0 * c.decode_step_s; }
 
+/// sched::default_min_chunk (sched/cost_fit.h), shared with the simulator.
+using sched::default_min_chunk;
+
 /// --tbt-slo: calibrates on `executor` (idle, with config's KV pool) and sets config.tbt_slo_s
-/// to the SLO in force: slo_s seconds, or the strict SLO when slo_s < 0. Pass the result's
-/// fitter as EngineOptions::cost_fitter.
+/// to the SLO in force: slo_s seconds, or the strict SLO when slo_s < 0, and, when
+/// config.min_chunk is 0, the minimum chunk (default_min_chunk). Pass the result's fitter as
+/// EngineOptions::cost_fitter.
 core::Result<Calibration> calibrate_slo(Executor& executor, sched::SchedulerConfig& config,
                                         double slo_s);
 

@@ -119,6 +119,13 @@ inline size_t kv_region_offset(int32_t block, int32_t num_kv_heads, int32_t kv_h
          static_cast<size_t>(block_size) * static_cast<size_t>(head_dim);
 }
 
+/// Bytes of one (block, KV head) region of a q8_0 cache (kernels/ops.h): block_size * head_dim
+/// int8 quants, then block_size * head_dim / 32 f16 scales (head_dim a multiple of 32).
+inline size_t kv_q8_region_bytes(int32_t block_size, int32_t head_dim) {
+  return static_cast<size_t>(block_size) * static_cast<size_t>(head_dim) +
+         static_cast<size_t>(block_size) * static_cast<size_t>(head_dim / 32) * 2;
+}
+
 /// Attention of num_q consecutive query tokens of one sequence for the `group` query heads that
 /// share KV head kv_head: query i sees KV positions [0, kv_len + i) of the paged cache (see
 /// kernels/ops.h). Each query's result is the same whatever num_q (batch invariance).
@@ -126,6 +133,7 @@ struct AttnGroupArgs {
   const void* k = nullptr;  // [num_blocks, num_kv_heads, head_dim, block_size], f16 or f32
   const void* v = nullptr;  // [num_blocks, num_kv_heads, block_size, head_dim], same type
   bool f16 = true;          // cache dtype: f16 (Q and P rounded to f16) or f32
+  bool q8 = false;          // a q8_0 cache instead (f16 false): dequantized to f32 as it is read
   int32_t block_size = 0;
   int32_t num_kv_heads = 0;
   int32_t head_dim = 0;

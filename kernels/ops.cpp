@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "core/check.h"
@@ -107,6 +108,44 @@ inline size_t k_offset(const PagedKvLayer& kv, const int32_t* block_table, int32
 
 inline float round_f16(float x) { return core::f16_to_f32(core::f32_to_f16(x)); }
 
+// q8_0 cache: the (block of position pos, KV head) region's bytes (kernels/ops.h).
+inline uint8_t* q8_region(const PagedKvLayer& kv, void* base, const int32_t* block_table,
+                          int32_t pos, int32_t head) {
+  const int32_t block = block_table[pos / kv.block_size];
+  SARATHI_DCHECK(block >= 0 && block < kv.num_blocks, "block {} out of range", block);
+  const size_t region = static_cast<size_t>(block) * static_cast<size_t>(kv.num_kv_heads) +
+                        static_cast<size_t>(head);
+  return static_cast<uint8_t*>(base) + region * kv_q8_region_bytes(kv.block_size, kv.head_dim);
+}
+
+// Quantizes one position's K and V rows (head_dim each) into a q8_0 cache: per 32 elements an
+// f16 scale and int8 quants (the op table's from_float_q8_0, bit-equal to GGML's reference).
+void kv_store_q8(const CpuOps& ops, const PagedKvLayer& kv, const int32_t* block_table,
+                 int32_t pos, int32_t head, const float* kr, const float* vr) {
+  constexpr int64_t kMaxGroups = 64;  // head_dim <= 2048
+  const int64_t d = kv.head_dim, ng = d / core::kQK8_0;
+  SARATHI_CHECK(d % core::kQK8_0 == 0 && ng <= kMaxGroups, "q8_0 KV with head_dim {}", d);
+  const auto bs = static_cast<size_t>(kv.block_size);
+  const auto slot = static_cast<size_t>(pos % kv.block_size);
+  core::BlockQ8_0 q[kMaxGroups];
+  ops.q8_0.from_float(kr, q, d);
+  uint8_t* k = q8_region(kv, kv.k, block_table, pos, head);
+  auto* k_scales = reinterpret_cast<uint16_t*>(k + bs * static_cast<size_t>(d));
+  for (int64_t g = 0; g < ng; ++g) {
+    k_scales[static_cast<size_t>(g) * bs + slot] = q[g].d;
+    for (int64_t j = 0; j < core::kQK8_0; ++j)
+      reinterpret_cast<int8_t*>(k)[static_cast<size_t>(g * core::kQK8_0 + j) * bs + slot] =
+          q[g].qs[j];
+  }
+  ops.q8_0.from_float(vr, q, d);
+  uint8_t* v = q8_region(kv, kv.v, block_table, pos, head);
+  auto* v_scales = reinterpret_cast<uint16_t*>(v + bs * static_cast<size_t>(d));
+  for (int64_t g = 0; g < ng; ++g) {
+    v_scales[slot * static_cast<size_t>(ng) + static_cast<size_t>(g)] = q[g].d;
+    std::memcpy(v + slot * static_cast<size_t>(d) + static_cast<size_t>(g * core::kQK8_0),
+                q[g].qs, core::kQK8_0);
+  }
+}
 }  // namespace
 
 void kv_store(const PagedKvLayer& kv, const int32_t* block_table, int32_t first_pos, int32_t num,
@@ -126,7 +165,9 @@ void kv_store(const CpuOps& ops, const PagedKvLayer& kv, const int32_t* block_ta
       const size_t voff = v_offset(kv, block_table, first_pos + i, h);
       const float* kr = k + i * width + h * d;
       const float* vr = v + i * width + h * d;
-      if (kv.dtype == core::DType::kF16) {
+      if (kv.dtype == core::DType::kQ8_0) {
+        kv_store_q8(ops, kv, block_table, first_pos + i, h, kr, vr);
+      } else if (kv.dtype == core::DType::kF16) {
         auto* kd = static_cast<uint16_t*>(kv.k) + koff;
         to_f16(vr, static_cast<uint16_t*>(kv.v) + voff, d);
         // K's row goes to a column of its block: converted in pieces, then scattered.
@@ -147,6 +188,18 @@ void kv_store(const CpuOps& ops, const PagedKvLayer& kv, const int32_t* block_ta
 }
 
 namespace {
+
+// scores[p] = exp(scores[p] - max_score) over n positions; returns 1 / their sum (summed in
+// double), the softmax's normalizer.
+float exp_scores(float* scores, int32_t n, float max_score) {
+  double sum = 0.0;
+  for (int32_t p = 0; p < n; ++p) {
+    const float e = std::exp(scores[p] - max_score);
+    scores[p] = e;
+    sum += e;
+  }
+  return static_cast<float>(1.0 / sum);
+}
 
 // One (query token, head) of attention: scores over kv_len positions, softmax, weighted V sum.
 template <typename KvT>
@@ -173,13 +226,7 @@ void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_l
     scores[p] = s;
     max_score = std::max(max_score, s);
   }
-  double sum = 0.0;
-  for (int32_t p = 0; p < kv_len; ++p) {
-    const float e = std::exp(scores[p] - max_score);
-    scores[p] = e;
-    sum += e;
-  }
-  const float inv = static_cast<float>(1.0 / sum);
+  const float inv = exp_scores(scores, kv_len, max_score);
   for (int32_t j = 0; j < d; ++j) out[j] = 0.0f;
   for (int32_t p = 0; p < kv_len; ++p) {
     float w = scores[p] * inv;
@@ -190,6 +237,44 @@ void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_l
     } else {
       for (int32_t j = 0; j < d; ++j) out[j] += w * vr[j];
     }
+  }
+}
+
+// attend_one over a q8_0 cache: each element dequantized (scale * quant) as it is read; no f16
+// rounding of Q or P.
+void attend_one_q8(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_len,
+                   int32_t kv_head, const float* q, float scale, float* scores, float* out) {
+  const int32_t d = kv.head_dim;
+  const auto bs = static_cast<size_t>(kv.block_size);
+  const auto ng = static_cast<size_t>(d / core::kQK8_0);
+  float max_score = -std::numeric_limits<float>::infinity();
+  for (int32_t p = 0; p < kv_len; ++p) {
+    const uint8_t* k = q8_region(kv, kv.k, block_table, p, kv_head);
+    const auto* quants = reinterpret_cast<const int8_t*>(k);
+    const auto* scales = reinterpret_cast<const uint16_t*>(k + bs * static_cast<size_t>(d));
+    const auto slot = static_cast<size_t>(p % kv.block_size);
+    float s = 0.0f;
+    for (int32_t j = 0; j < d; ++j) {
+      const float kj = core::f16_to_f32(scales[static_cast<size_t>(j / core::kQK8_0) * bs + slot]) *
+                       static_cast<float>(quants[static_cast<size_t>(j) * bs + slot]);
+      s += q[j] * kj;
+    }
+    s *= scale;
+    scores[p] = s;
+    max_score = std::max(max_score, s);
+  }
+  const float inv = exp_scores(scores, kv_len, max_score);
+  for (int32_t j = 0; j < d; ++j) out[j] = 0.0f;
+  for (int32_t p = 0; p < kv_len; ++p) {
+    const float w = scores[p] * inv;
+    const uint8_t* v = q8_region(kv, kv.v, block_table, p, kv_head);
+    const auto slot = static_cast<size_t>(p % kv.block_size);
+    const auto* quants = reinterpret_cast<const int8_t*>(v) + slot * static_cast<size_t>(d);
+    const auto* scales =
+        reinterpret_cast<const uint16_t*>(v + bs * static_cast<size_t>(d)) + slot * ng;
+    for (int32_t j = 0; j < d; ++j)
+      out[j] += w * (core::f16_to_f32(scales[static_cast<size_t>(j / core::kQK8_0)]) *
+                     static_cast<float>(quants[j]));
   }
 }
 
@@ -283,6 +368,7 @@ void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSe
         a.k = kv.k;
         a.v = kv.v;
         a.f16 = kv.dtype == core::DType::kF16;
+        a.q8 = kv.dtype == core::DType::kQ8_0;
         a.block_size = kv.block_size;
         a.num_kv_heads = kv.num_kv_heads;
         a.head_dim = d;
@@ -304,7 +390,9 @@ void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSe
         const int32_t kv_len = s.first_pos + local0 + i + 1;
         for (int32_t g = 0; g < group; ++g) {
           const int64_t hd = (head0 + static_cast<int64_t>(i) * num_heads + g) * d;
-          if (kv.dtype == core::DType::kF16) {
+          if (kv.dtype == core::DType::kQ8_0) {
+            attend_one_q8(kv, s.block_table, kv_len, kvh, q + hd, scale, buf, out + hd);
+          } else if (kv.dtype == core::DType::kF16) {
             attend_one<uint16_t>(kv, s.block_table, kv_len, kvh, q + hd, scale, buf, buf + max_len,
                                  out + hd);
           } else {

@@ -50,9 +50,14 @@ void get_rows(const CpuOps& ops, core::DType dtype, const void* table, size_t ro
 struct PagedKvLayer {
   // Per block and KV head, K is stored transposed: position is the fastest index, so 16
   // positions of one head dimension are one vector for the score loops.
+  // kQ8_0 (llama.cpp's --cache-type-k/v q8_0 quantization: each position's head_dim elements
+  // in groups of 32 with an f16 scale, q = round(x * 127 / max|x|)): each (block, KV head)
+  // region is kv_q8_region_bytes(block_size, head_dim) bytes, the int8 quants in the layout
+  // above ([head_dim, block_size] for K, [block_size, head_dim] for V), then the scales
+  // ([head_dim / 32, block_size] for K, [block_size, head_dim / 32] for V).
   void* k = nullptr;                      // [num_blocks, num_kv_heads, head_dim, block_size], dtype
   void* v = nullptr;                      // [num_blocks, num_kv_heads, block_size, head_dim], dtype
-  core::DType dtype = core::DType::kF16;  // kF16 or kF32
+  core::DType dtype = core::DType::kF16;  // kF16, kF32 or kQ8_0
   int32_t num_blocks = 0;
   int32_t block_size = 16;
   int32_t num_kv_heads = 0;
@@ -70,10 +75,10 @@ struct AttnSeq {
 };
 
 /// Stores k and v rows ([num, num_kv_heads * head_dim] each) at positions first_pos.. of a
-/// sequence, converting to the cache dtype.
+/// sequence, converting to the cache dtype (q8_0: quantized as GGML's quantize_row_q8_0).
 void kv_store(const PagedKvLayer& kv, const int32_t* block_table, int32_t first_pos, int32_t num,
               const float* k, const float* v);
-/// The same, converting to f16 with the op table's f16 from_float (bit-equal to core::f32_to_f16).
+/// The same, converting with the op table's f16 / q8_0 from_float (bit-equal to the scalar ones).
 void kv_store(const CpuOps& ops, const PagedKvLayer& kv, const int32_t* block_table,
               int32_t first_pos, int32_t num, const float* k, const float* v);
 

@@ -13,9 +13,15 @@ using core::make_error;
 
 core::Result<std::unique_ptr<PagedKvCache>> PagedKvCache::create(const LlamaConfig& config,
                                                                  const KvCacheOptions& options) {
-  if (options.dtype != DType::kF16 && options.dtype != DType::kF32)
-    return make_error(ErrorCode::kInvalidArgument, "KV cache type must be f16 or f32, not {}",
+  if (options.dtype != DType::kF16 && options.dtype != DType::kF32 && options.dtype != DType::kQ8_0)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "KV cache type must be f16, f32 or q8_0, not {}",
                       core::dtype_name(options.dtype));
+  if (options.dtype == DType::kQ8_0 && config.head_dim % core::kQK8_0 != 0)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "a q8_0 KV cache needs a head size that is a multiple of {}; this model's "
+                      "is {}",
+                      core::kQK8_0, config.head_dim);
   if (options.block_size < 1 || options.block_size > 1024)
     return make_error(ErrorCode::kInvalidArgument, "KV block size {} is out of range [1, 1024]",
                       options.block_size);
@@ -27,35 +33,36 @@ core::Result<std::unique_ptr<PagedKvCache>> PagedKvCache::create(const LlamaConf
   c->num_layers_ = config.n_layer;
   c->num_kv_heads_ = config.n_head_kv;
   c->head_dim_ = config.head_dim;
-  c->layer_elems_ = static_cast<size_t>(options.num_blocks) *
-                    static_cast<size_t>(options.block_size) *
-                    static_cast<size_t>(config.n_head_kv) * static_cast<size_t>(config.head_dim);
-  const size_t words_per_elem = options.dtype == DType::kF32 ? 2 : 1;
-  const size_t total = c->layer_elems_ * 2 * static_cast<size_t>(config.n_layer) * words_per_elem;
-  c->storage_ = core::BigBuffer(total * sizeof(uint16_t));
+  // Bytes of K (or V) per layer: every (block, KV head) region.
+  c->layer_bytes_ = static_cast<size_t>(options.num_blocks) *
+                    static_cast<size_t>(config.n_head_kv) *
+                    region_bytes(options.block_size, config.head_dim, options.dtype);
+  const size_t total = c->layer_bytes_ * 2 * static_cast<size_t>(config.n_layer);
+  c->storage_ = core::BigBuffer(total);
   if (c->storage_.data() == nullptr)
     return make_error(ErrorCode::kResourceExhausted, "cannot allocate {} MiB for the KV cache",
-                      total * 2 / (1024 * 1024));
-  c->words_ = total;
+                      total / (1024 * 1024));
   return c;
+}
+
+size_t PagedKvCache::region_bytes(int32_t block_size, int32_t head_dim, core::DType dtype) {
+  if (dtype == DType::kQ8_0) return kernels::kv_q8_region_bytes(block_size, head_dim);
+  const size_t elem = dtype == DType::kF32 ? 4 : 2;
+  return static_cast<size_t>(block_size) * static_cast<size_t>(head_dim) * elem;
 }
 
 size_t PagedKvCache::bytes_per_block(const LlamaConfig& config, int32_t block_size,
                                      core::DType dtype) {
-  const size_t elem = dtype == DType::kF32 ? 4 : 2;
-  return 2 * static_cast<size_t>(config.n_layer) * static_cast<size_t>(block_size) *
-         static_cast<size_t>(config.n_head_kv) * static_cast<size_t>(config.head_dim) * elem;
+  return 2 * static_cast<size_t>(config.n_layer) * static_cast<size_t>(config.n_head_kv) *
+         region_bytes(block_size, config.head_dim, dtype);
 }
 
 kernels::PagedKvLayer PagedKvCache::layer(int32_t l) const {
-  const size_t words_per_elem = options_.dtype == DType::kF32 ? 2 : 1;
-  const size_t layer_words = layer_elems_ * words_per_elem;
   // The view hands out mutable pointers (kv_store writes through it) from a const cache handle.
-  auto* base = reinterpret_cast<uint16_t*>(const_cast<uint8_t*>(storage_.data())) +
-               static_cast<size_t>(l) * 2 * layer_words;
+  auto* base = const_cast<uint8_t*>(storage_.data()) + static_cast<size_t>(l) * 2 * layer_bytes_;
   kernels::PagedKvLayer v;
   v.k = base;
-  v.v = base + layer_words;
+  v.v = base + layer_bytes_;
   v.dtype = options_.dtype;
   v.num_blocks = options_.num_blocks;
   v.block_size = options_.block_size;

@@ -23,7 +23,7 @@ namespace sarathi::model {
 struct KvCacheOptions {
   int32_t num_blocks = 0;
   int32_t block_size = 16;
-  core::DType dtype = core::DType::kF16;  // kF16 (llama.cpp's default) or kF32
+  core::DType dtype = core::DType::kF16;  // kF16 (llama.cpp's default), kF32 or kQ8_0
 };
 
 /// The KV tensors of every layer, in fixed-size blocks of a shared pool. Block ids are handed
@@ -34,12 +34,14 @@ class PagedKvCache {
                                                             const KvCacheOptions& options);
   /// Bytes one block takes over all layers (K and V).
   static size_t bytes_per_block(const LlamaConfig& config, int32_t block_size, core::DType dtype);
+  /// Bytes of one (block, KV head) region of K (or V) (kernels/ops.h has the layouts).
+  static size_t region_bytes(int32_t block_size, int32_t head_dim, core::DType dtype);
 
   kernels::PagedKvLayer layer(int32_t l) const;
   int32_t num_blocks() const { return options_.num_blocks; }
   int32_t block_size() const { return options_.block_size; }
   core::DType dtype() const { return options_.dtype; }
-  size_t bytes() const { return words_ * sizeof(uint16_t); }
+  size_t bytes() const { return storage_.size(); }
 
  private:
   PagedKvCache() = default;
@@ -47,11 +49,10 @@ class PagedKvCache {
   int32_t num_layers_ = 0;
   int32_t num_kv_heads_ = 0;
   int32_t head_dim_ = 0;
-  size_t layer_elems_ = 0;         // elements of K (or V) per layer
-  // [layer][k|v][num_blocks, kv_heads, block_size, head_dim], mapped from the OS: pages are
-  // zeroed as they are first touched, so a large cache costs nothing until used.
+  size_t layer_bytes_ = 0;  // bytes of K (or V) per layer
+  // [layer][k|v][num_blocks, kv_heads, region], mapped from the OS: pages are zeroed as they are
+  // first touched, so a large cache costs nothing until used (never filled at creation).
   core::BigBuffer storage_;
-  size_t words_ = 0;
 };
 
 /// One sequence's part of a step.

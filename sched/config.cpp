@@ -37,6 +37,9 @@ core::Status validate(const SchedulerConfig& c) {
   if (!(c.watermark >= 0.0 && c.watermark < 1.0))
     return make_error(ErrorCode::kInvalidArgument, "watermark must be in [0, 1), got {}",
                       c.watermark);
+  if (c.priority_aging_steps < 0)
+    return make_error(ErrorCode::kInvalidArgument, "priority_aging_steps must be >= 0, got {}",
+                      c.priority_aging_steps);
   if (!(c.tbt_slo_s >= 0.0) || c.min_chunk < 0)
     return make_error(ErrorCode::kInvalidArgument,
                       "need tbt_slo >= 0 (0: off) and min_chunk >= 0 (0: one block), got {} s "

@@ -9,6 +9,12 @@
 
 namespace sarathi::sched {
 
+/// The order requests are admitted in and preempted by (--scheduling-policy, as vLLM's).
+enum class SchedulingPolicy {
+  kFcfs,      // arrival order (restarted sequences first); request priorities are ignored
+  kPriority,  // lower priority value first (then as kFcfs); preemption takes the worst first
+};
+
 struct SchedulerConfig {
   std::string policy = "sarathi-serve";  // static | orca | vllm | sarathi | sarathi-serve
   int32_t max_num_seqs = 128;            // running sequences at most (batch size)
@@ -28,7 +34,9 @@ struct SchedulerConfig {
   // budget / chunk size. 0: fixed budget only.
   double tbt_slo_s = 0;
   // The least prefill a step makes under an SLO when any prompt is pending, even if the decodes
-  // alone exceed the target (so a prefill never starves). 0: one KV block.
+  // alone exceed the target (so a prefill never starves). 0: one KV block (the engine's
+  // calibration replaces 0 by what fits beside one decode within the target: see
+  // engine::default_min_chunk).
   int32_t min_chunk = 0;
   // Automatic prefix caching (--enable-prefix-caching): full KV blocks are identified by the
   // hash chain of their tokens; a new (or restarted) sequence shares the cached blocks of its
@@ -39,6 +47,12 @@ struct SchedulerConfig {
   // Parent hash of every first block: names what else decides a block's content (model, KV
   // type), so caches of different models could never match.
   uint64_t prefix_cache_salt = 0;
+  // Admission and preemption order. With kPriority, a request's effective priority is its
+  // priority less one level per priority_aging_steps steps since it arrived (0: no aging), so a
+  // request that waits long enough ranks ahead of every later arrival: starvation is bounded
+  // (docs/DEVELOPERS.md).
+  SchedulingPolicy scheduling_policy = SchedulingPolicy::kFcfs;
+  int32_t priority_aging_steps = 256;
 };
 
 /// The fraction of the TBT SLO a step is planned to until the engine has measured how far steps

@@ -193,4 +193,11 @@ std::vector<CalibrationProbe> calibration_probes(const ProbeLimits& o) {
   return probes;
 }
 
+int32_t default_min_chunk(const StepCostModel& model, const SchedulerConfig& config,
+                          double target_s) {
+  StepShape one_decode;
+  one_decode.add_chunk(std::max(0, std::min(512, config.max_model_len - 2)), 1);
+  return std::max(1, max_chunk_within(model, one_decode, 0, config.block_size, target_s));
+}
+
 }  // namespace sarathi::sched

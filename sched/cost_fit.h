@@ -121,4 +121,11 @@ std::vector<CalibrationProbe> calibration_probes(const ProbeLimits& limits);
 /// decode (whose runs also give the strict SLO), a decode batch, a mixed step.
 inline constexpr std::array<size_t, 3> kSpreadProbes = {0, 2, 9};
 
+/// The minimum prefill chunk an SLO-driven step takes when min_chunk is 0: the longest chunk, at
+/// most one KV block and at least 1 token, that fits beside one decode (at 512 tokens of context,
+/// or less on short models) within target_s. On a fast host that is the whole block; on a slow
+/// one fewer tokens, so that steps carrying a prompt still meet the SLO.
+int32_t default_min_chunk(const StepCostModel& model, const SchedulerConfig& config,
+                          double target_s);
+
 }  // namespace sarathi::sched

@@ -80,13 +80,25 @@ int32_t PlanBuilder::num_seqs_after() const {
          num_admitted_;
 }
 
+size_t PlanBuilder::victim_for(size_t idx) const {
+  if (view_->config().scheduling_policy != SchedulingPolicy::kPriority) return newest_untaken(idx);
+  const auto running = view_->running();
+  size_t worst = idx;
+  for (size_t i = 0; i < taken_.size(); ++i) {
+    if (i == idx || taken(i)) continue;
+    const int64_t p = running[i]->effective_priority, w = running[worst]->effective_priority;
+    if (p > w || (p == w && i > worst)) worst = i;
+  }
+  return worst;
+}
+
 bool schedule_decode(size_t idx, const SchedView& view, KvLedger& kv, PlanBuilder& plan) {
   const SeqState& s = *view.running()[idx];
   SARATHI_DCHECK(!s.is_prefilling(), "seq {} is not decoding", s.id);
   while (!kv.try_reserve(s, s.num_computed_tokens + 1)) {
-    const size_t victim = plan.newest_untaken(idx);
-    if (victim == PlanBuilder::kNone) {
-      plan.preempt(idx, kv);  // nothing newer to evict: s itself restarts later
+    const size_t victim = plan.victim_for(idx);
+    if (victim == PlanBuilder::kNone || victim == idx) {
+      plan.preempt(idx, kv);  // nothing newer (or worse) to evict: s itself restarts later
       return false;
     }
     plan.preempt(victim, kv);

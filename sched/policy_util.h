@@ -70,6 +70,10 @@ class PlanBuilder {
   void preempt(size_t idx, KvLedger& kv);
   /// The newest running sequence not yet taken, other than running()[skip]; kNone if none.
   size_t newest_untaken(size_t skip) const;
+  /// Whom to preempt so that running()[idx] can go on: FCFS: newest_untaken(idx) (kNone:
+  /// none, idx must yield itself); priority: the untaken sequence, idx included, of the worst
+  /// effective priority, the newest admitted among equals (idx itself when it is the worst).
+  size_t victim_for(size_t idx) const;
 
   /// Decode chunks so far.
   int32_t num_decodes() const { return num_decodes_; }
@@ -95,8 +99,9 @@ class PlanBuilder {
 };
 
 /// Schedules one decode token for running()[idx] (decoding, not taken). While the ledger lacks
-/// its next block, preempts the newest untaken running sequence (vLLM's recompute policy); with
-/// none left it preempts idx itself. Returns whether the decode was scheduled.
+/// its next block, preempts PlanBuilder::victim_for(idx) (vLLM's recompute policy: the newest
+/// untaken running sequence, or with priority scheduling the worst); when that is idx itself,
+/// or none is left, idx is preempted. Returns whether the decode was scheduled.
 bool schedule_decode(size_t idx, const SchedView& view, KvLedger& kv, PlanBuilder& plan);
 
 /// schedule_decode for every decoding running sequence, oldest first. Returns decodes scheduled.

@@ -43,7 +43,8 @@ core::Status Scheduler::check_request(int32_t num_prompt_tokens, int32_t max_out
   return core::ok_status();
 }
 
-void Scheduler::add(SeqId id, int32_t num_prompt_tokens, int32_t max_output_tokens) {
+void Scheduler::add(SeqId id, int32_t num_prompt_tokens, int32_t max_output_tokens,
+                    int32_t priority) {
   SARATHI_CHECK(!seqs_.contains(id) && std::find(pending_rejects_.begin(), pending_rejects_.end(),
                                                  id) == pending_rejects_.end(),
                 "sequence {} added twice", id);
@@ -56,12 +57,43 @@ void Scheduler::add(SeqId id, int32_t num_prompt_tokens, int32_t max_output_toke
                .arrival_idx = next_arrival_idx_++,
                .num_prompt_tokens = num_prompt_tokens,
                .num_prefill_tokens = num_prompt_tokens,
-               .max_output_tokens = max_output_tokens};
-  waiting_.push_back(&s);
+               .max_output_tokens = max_output_tokens,
+               .priority = priority,
+               .arrival_step = num_steps_};
+  s.effective_priority = effective_priority(s, order_step_);
+  push_waiting(&s);
 }
 
-void Scheduler::add(SeqId id, std::span<const int32_t> prompt, int32_t max_output_tokens) {
-  add(id, static_cast<int32_t>(prompt.size()), max_output_tokens);
+int64_t Scheduler::effective_priority(const SeqState& s, int64_t step) const {
+  if (config_.scheduling_policy != SchedulingPolicy::kPriority) return 0;
+  const int64_t aged = config_.priority_aging_steps > 0
+                           ? std::max<int64_t>(0, step - s.arrival_step) /
+                                 config_.priority_aging_steps
+                           : 0;
+  return int64_t{s.priority} - aged;
+}
+
+// The waiting order: FCFS keeps restarted sequences first, each group by arrival; priority
+// orders by effective priority first (restarted first, then arrival, among equals).
+bool Scheduler::waits_before(const SeqState* a, const SeqState* b) const {
+  if (config_.scheduling_policy == SchedulingPolicy::kPriority &&
+      a->effective_priority != b->effective_priority)
+    return a->effective_priority < b->effective_priority;
+  if ((a->num_restarts > 0) != (b->num_restarts > 0)) return a->num_restarts > 0;
+  return a->arrival_idx < b->arrival_idx;
+}
+
+// Ages every live sequence to this step and re-sorts the waiting queue (priority scheduling).
+void Scheduler::order_by_priority() {
+  order_step_ = num_steps_;
+  for (auto& [id, s] : seqs_) s.effective_priority = effective_priority(s, order_step_);
+  std::sort(waiting_.begin(), waiting_.end(),
+            [this](const SeqState* a, const SeqState* b) { return waits_before(a, b); });
+}
+
+void Scheduler::add(SeqId id, std::span<const int32_t> prompt, int32_t max_output_tokens,
+                    int32_t priority) {
+  add(id, static_cast<int32_t>(prompt.size()), max_output_tokens, priority);
   if (!config_.enable_prefix_caching || !seqs_.contains(id)) return;
   SeqTokens& t = tokens_[id];
   t.tokens.assign(prompt.begin(), prompt.end());
@@ -169,6 +201,7 @@ BatchPlan Scheduler::schedule() {
   SARATHI_CHECK(!step_in_flight_, "schedule() called again before on_step_done()");
   BatchPlan plan;
   const bool slo = config_.tbt_slo_s > 0 && cost_model_.valid();
+  if (config_.scheduling_policy == SchedulingPolicy::kPriority) order_by_priority();
   if (!tokens_.empty()) refresh_prefix_matches();
   if (!waiting_.empty() || !running_.empty())
     plan = policy_->plan(
@@ -254,16 +287,10 @@ void Scheduler::apply_preemption(SeqId id) {
 }
 
 void Scheduler::push_waiting(SeqState* s) {
-  if (s->num_restarts == 0) {
-    waiting_.push_back(s);
-    return;
-  }
-  // Restarted sequences form the front of the queue, ordered by arrival.
-  auto end = std::find_if(waiting_.begin(), waiting_.end(),
-                          [](const SeqState* w) { return w->num_restarts == 0; });
-  auto pos = std::upper_bound(waiting_.begin(), end, s, [](const SeqState* a, const SeqState* b) {
-    return a->arrival_idx < b->arrival_idx;
-  });
+  auto pos = std::upper_bound(waiting_.begin(), waiting_.end(), s,
+                              [this](const SeqState* a, const SeqState* b) {
+                                return waits_before(a, b);
+                              });
   waiting_.insert(pos, s);
 }
 
@@ -371,11 +398,11 @@ void Scheduler::check_invariants() const {
                       s->num_computed_tokens < std::max(1, s->num_prefill_tokens) &&
                       (s->num_computed_tokens == 0 || tokens_.contains(s->id)),
                   "waiting seq {}: cached prefix of {} tokens", s->id, s->num_computed_tokens);
+    SARATHI_CHECK(s->effective_priority == effective_priority(*s, order_step_),
+                  "waiting seq {}: effective priority {} is stale", s->id, s->effective_priority);
     if (i == 0) continue;
-    const SeqState* prev = waiting_[i - 1];
-    const bool same_region = (prev->num_restarts > 0) == (s->num_restarts > 0);
-    SARATHI_CHECK(same_region ? prev->arrival_idx < s->arrival_idx : prev->num_restarts > 0,
-                  "waiting queue out of FCFS order at {}", i);
+    SARATHI_CHECK(waits_before(waiting_[i - 1], s), "waiting queue out of order at {} ({})", i,
+                  config_.scheduling_policy == SchedulingPolicy::kPriority ? "priority" : "FCFS");
   }
 }
 

@@ -46,14 +46,16 @@ class Scheduler {
   /// (prompt + max output - 1 tokens) must fit the pool minus the watermark.
   core::Status check_request(int32_t num_prompt_tokens, int32_t max_output_tokens) const;
 
-  /// Queues a request at the back of the waiting queue. One that fails check_request is not
-  /// queued: the next plan lists it in `rejected`. `id` must not be live already.
-  void add(SeqId id, int32_t num_prompt_tokens, int32_t max_output_tokens);
+  /// Queues a request (at the back of the waiting queue; with priority scheduling, behind those
+  /// of the same or better effective priority). One that fails check_request is not queued: the
+  /// next plan lists it in `rejected`. `id` must not be live already.
+  void add(SeqId id, int32_t num_prompt_tokens, int32_t max_output_tokens, int32_t priority = 0);
   /// As add(id, prompt.size(), max_output_tokens), with the prompt's token ids: with prefix
   /// caching on, the sequence then shares cached blocks of its prompt (and, after a recompute
   /// preemption, of its outputs, which the engine reports in StepResult::token) and caches its
   /// own full blocks.
-  void add(SeqId id, std::span<const int32_t> prompt, int32_t max_output_tokens);
+  void add(SeqId id, std::span<const int32_t> prompt, int32_t max_output_tokens,
+           int32_t priority = 0);
 
   /// Drops a request wherever it is and frees its blocks now. A chunk of it in the plan being
   /// run is ignored by on_step_done. Returns false for an unknown id.
@@ -137,6 +139,11 @@ class Scheduler {
   void apply_chunk(const SeqChunk& chunk, BatchPlan& plan);
   void apply_result(const SeqChunk& chunk, const StepResult& result);
   void push_waiting(SeqState* s);
+  // Priority scheduling: a's effective priority at step `step`, the waiting order, and the
+  // re-sort at the start of each schedule().
+  int64_t effective_priority(const SeqState& s, int64_t step) const;
+  bool waits_before(const SeqState* a, const SeqState* b) const;
+  void order_by_priority();
   void erase(SeqId id);
   // Prefix caching.
   struct SeqTokens {
@@ -160,6 +167,7 @@ class Scheduler {
   int64_t prefix_queries_ = 0;
   int64_t prefix_hits_ = 0;
   int64_t next_arrival_idx_ = 0;
+  int64_t order_step_ = 0;  // the step the priority order was last computed for
   int64_t num_preemptions_ = 0;
   int64_t num_steps_ = 0;
   int64_t num_over_slo_ = 0;

@@ -35,6 +35,10 @@ struct SeqState {
   // plan (whole blocks), and this many of its blocks are held by running sequences, so sharing
   // them takes no free block (the rest are cached blocks nobody holds, counted as free).
   int32_t num_prefix_blocks_held = 0;
+  // Priority scheduling (SchedulingPolicy::kPriority): lower values are served first.
+  int32_t priority = 0;
+  int64_t arrival_step = 0;        // the scheduler's step count when it was added
+  int64_t effective_priority = 0;  // priority less the levels aged, as of the last schedule()
 
   /// Prompt plus outputs.
   int32_t num_tokens() const { return num_prompt_tokens + num_output_tokens; }

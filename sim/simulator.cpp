@@ -164,6 +164,10 @@ core::Status Cluster::init() {
         engine_cfg_.tbt_slo_s < 0 ? 5.0 * cal->decode_step_s : engine_cfg_.tbt_slo_s;
     out_.tbt_slo_s = engine_cfg_.tbt_slo_s;
     out_.plan_fraction = cal->fitter.plan_fraction();
+    // As engine::calibrate_slo: the least chunk that fits beside one decode within the target.
+    if (engine_cfg_.min_chunk == 0)
+      engine_cfg_.min_chunk = sched::default_min_chunk(
+          cal->fitter.fit(), engine_cfg_, engine_cfg_.tbt_slo_s * cal->fitter.plan_fraction());
   } else {
     engine_cfg_.tbt_slo_s = 0;
   }

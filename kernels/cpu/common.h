@@ -1,5 +1,6 @@
 // kernels/cpu/common.h: ISA-neutral pieces the SIMD kernels of every level share (plain C++,
-// compiled with each folder's flags, so the loops vectorize for that level): views of packed
+// compiled with each folder's flags, so the loops vectorize for that level; the q8_0 KV
+// loaders use AVX2 and F16C intrinsics, which every SIMD level has): views of packed
 // activation rows, the activation packers of the interleaved layouts (kernels/packed.h) around
 // each level's quantizer, and the outer loop of the attention kernels.
 #pragma once
@@ -9,6 +10,7 @@
 
 #include "core/dtype.h"
 #include "core/fp16.h"
+#include "kernels/cpu/intrin.h"
 #include "kernels/kernels.h"
 #include "kernels/packed.h"
 
@@ -115,14 +117,90 @@ inline void for_each_block_run(const AttnGroupArgs& a, int32_t p0, int64_t n, Fn
   }
 }
 
+/// A q8_0 cache's region (K or V base) of the block holding position pos: quants, then scales
+/// (kernels/ops.h).
+inline const uint8_t* q8_region(const AttnGroupArgs& a, const void* base, int32_t pos) {
+  const size_t region =
+      static_cast<size_t>(a.block_table[pos / a.block_size]) * static_cast<size_t>(a.num_kv_heads) +
+      static_cast<size_t>(a.kv_head);
+  return static_cast<const uint8_t*>(base) + region * kv_q8_region_bytes(a.block_size, a.head_dim);
+}
+
+/// 8 int8 quants times a scale vector, as f32 (AVX2; every SIMD level has it).
+inline __m256 dequant8(const int8_t* q, __m256 scale) {
+  const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q));
+  return _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)));
+}
+
+/// K of positions [p0, p0 + n) (n <= tile) of a q8_0 cache, dequantized (f16 scale x quant, one
+/// f32 product each) into kt: [head_dim][tile] floats; lanes from n up to a multiple of `pad`
+/// zero. Each 32 head dimensions of a position share a scale; quants of one dimension are
+/// contiguous across a block's positions, so 8 positions convert as one vector.
+inline void load_k_tile_q8(const AttnGroupArgs& a, int32_t p0, int64_t n, float* kt, int64_t tile,
+                           int64_t pad) {
+  const int64_t d = a.head_dim;
+  const auto bs = static_cast<size_t>(a.block_size);
+  for_each_block_run(a, p0, n, [&](int32_t pos, int64_t i, int64_t run) {
+    const uint8_t* r = q8_region(a, a.k, pos);
+    const auto slot = static_cast<size_t>(pos % a.block_size);
+    const auto* quants = reinterpret_cast<const int8_t*>(r) + slot;
+    const auto* scales = reinterpret_cast<const uint16_t*>(r + bs * static_cast<size_t>(d)) + slot;
+    for (int64_t g = 0; g < d / core::kQK8_0; ++g) {
+      const uint16_t* sg = scales + static_cast<size_t>(g) * bs;
+      int64_t c = 0;
+      for (; c + 8 <= run; c += 8) {
+        const __m256 sv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sg + c)));
+        for (int64_t j = g * core::kQK8_0; j < (g + 1) * core::kQK8_0; ++j)
+          _mm256_storeu_ps(kt + j * tile + i + c,
+                           dequant8(quants + static_cast<size_t>(j) * bs + static_cast<size_t>(c), sv));
+      }
+      for (; c < run; ++c) {
+        const float sc = _cvtsh_ss(sg[c]);
+        for (int64_t j = g * core::kQK8_0; j < (g + 1) * core::kQK8_0; ++j)
+          kt[j * tile + i + c] = sc * static_cast<float>(quants[static_cast<size_t>(j) * bs +
+                                                                static_cast<size_t>(c)]);
+      }
+    }
+  });
+  for (int64_t j = 0; j < d; ++j)
+    for (int64_t c = n; c % pad != 0; ++c) kt[j * tile + c] = 0.0f;
+}
+
+/// V rows [p0, p0 + n) of a q8_0 cache, dequantized into dst (nc floats apart, zero-padded from
+/// head_dim to nc).
+inline void load_v_rows_q8(const AttnGroupArgs& a, int32_t p0, int64_t n, float* dst, int64_t nc) {
+  const int64_t d = a.head_dim, ng = d / core::kQK8_0;
+  const auto bs = static_cast<size_t>(a.block_size);
+  for_each_block_run(a, p0, n, [&](int32_t pos, int64_t i, int64_t run) {
+    const uint8_t* r = q8_region(a, a.v, pos);
+    const auto slot = static_cast<size_t>(pos % a.block_size);
+    for (int64_t k = 0; k < run; ++k) {
+      const auto row = slot + static_cast<size_t>(k);
+      const auto* quants = reinterpret_cast<const int8_t*>(r) + row * static_cast<size_t>(d);
+      const auto* scales = reinterpret_cast<const uint16_t*>(r + bs * static_cast<size_t>(d)) +
+                           row * static_cast<size_t>(ng);
+      float* out = dst + (i + k) * nc;
+      for (int64_t g = 0; g < ng; ++g) {
+        const __m256 sv = _mm256_set1_ps(_cvtsh_ss(scales[g]));
+        for (int64_t j = g * core::kQK8_0; j < (g + 1) * core::kQK8_0; j += 8)
+          _mm256_storeu_ps(out + j, dequant8(quants + j, sv));
+      }
+      for (int64_t j = d; j < nc; ++j) out[j] = 0.0f;
+    }
+  });
+}
+
 /// Prefetches the cache regions (K or V) of the blocks holding positions [p0, p0 + n): a task's
 /// blocks are scattered and strided by the other KV heads, which the hardware prefetchers follow
 /// poorly.
 inline void prefetch_regions(const AttnGroupArgs& a, const void* base, int32_t p0, int64_t n) {
   const size_t elem = a.f16 ? 2 : 4;
-  const size_t bytes = static_cast<size_t>(a.block_size) * static_cast<size_t>(a.head_dim) * elem;
+  const size_t bytes =
+      a.q8 ? kv_q8_region_bytes(a.block_size, a.head_dim)
+           : static_cast<size_t>(a.block_size) * static_cast<size_t>(a.head_dim) * elem;
   for (int32_t b = p0 / a.block_size; b * static_cast<int64_t>(a.block_size) < p0 + n; ++b) {
-    const char* r = static_cast<const char*>(base) + kv_region(a, b * a.block_size) * elem;
+    const char* r = a.q8 ? reinterpret_cast<const char*>(q8_region(a, base, b * a.block_size))
+                         : static_cast<const char*>(base) + kv_region(a, b * a.block_size) * elem;
     for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(r + o, 0, 3);
   }
 }

@@ -62,10 +62,11 @@ struct RunResult {
 };
 
 // Runs the whole workload (all requests at once) to completion under one configuration.
-RunResult run(const model::LlamaModel& m, const Workload& w, sched::SchedulerConfig cfg) {
+RunResult run(const model::LlamaModel& m, const Workload& w, sched::SchedulerConfig cfg,
+              core::DType kv_dtype = core::DType::kF16) {
   cfg.max_model_len = 256;
   auto exec = ModelExecutor::create(
-      m, {.num_blocks = cfg.num_kv_blocks, .block_size = cfg.block_size}, 2);
+      m, {.num_blocks = cfg.num_kv_blocks, .block_size = cfg.block_size, .dtype = kv_dtype}, 2);
   EXPECT_TRUE(exec.ok());
   EngineOptions eo{.sched = cfg, .keep_finished = true};
   if (cfg.tbt_slo_s != 0) {  // SLO-driven chunking, calibrated on this executor
@@ -76,7 +77,11 @@ RunResult run(const model::LlamaModel& m, const Workload& w, sched::SchedulerCon
   auto eng = Engine::create(**exec, &m.tokenizer(), eo);
   EXPECT_TRUE(eng.ok()) << eng.error().message;
   for (size_t i = 0; i < w.prompts.size(); ++i) {
-    auto id = (*eng)->add_request(w.prompts[i], w.params[i], nullptr);
+    RequestParams p = w.params[i];
+    // Priority scheduling reorders admission (and preemption) but never the tokens.
+    if (cfg.scheduling_policy == sched::SchedulingPolicy::kPriority)
+      p.priority = static_cast<int32_t>((i * 7) % 5) - 2;
+    auto id = (*eng)->add_request(w.prompts[i], p, nullptr);
     EXPECT_TRUE(id.ok()) << id.error().message;
   }
   for (int guard = 0; (*eng)->has_work() && guard < 100000; ++guard) {
@@ -128,6 +133,15 @@ std::vector<sched::SchedulerConfig> configs() {
     add("sarathi-serve", blocks, [](auto& c) { c.tbt_slo_s = -1; });
     add("sarathi-serve", blocks, [](auto& c) { c.tbt_slo_s = 1e-6; c.min_chunk = 5; });
     add("sarathi", blocks, [](auto& c) { c.tbt_slo_s = -1; });
+    add("sarathi-serve", blocks, [](auto& c) {
+      c.max_num_batched_tokens = 64;
+      c.scheduling_policy = sched::SchedulingPolicy::kPriority;
+      c.priority_aging_steps = 4;
+    });
+    add("vllm", blocks, [](auto& c) {
+      c.max_num_batched_tokens = 256;
+      c.scheduling_policy = sched::SchedulingPolicy::kPriority;
+    });
   }
   return out;
 }
@@ -153,7 +167,9 @@ TEST_P(PolicyInvariance, SameTokensUnderEveryPolicy) {
                    std::to_string(cfg.chunk_size) + " tau=" +
                    std::to_string(cfg.max_num_batched_tokens) + " slo=" +
                    std::to_string(cfg.tbt_slo_s) + (sampled ? " sampled" : " greedy") +
-                   (cfg.enable_prefix_caching ? " prefix-caching" : ""));
+                   (cfg.enable_prefix_caching ? " prefix-caching" : "") +
+                   (cfg.scheduling_policy == sched::SchedulingPolicy::kPriority ? " priority"
+                                                                                 : ""));
       RunResult r = run(**m, w, cfg);
       ASSERT_EQ(r.outputs.size(), w.prompts.size());
       preemptions += r.preemptions;
@@ -172,6 +188,30 @@ TEST_P(PolicyInvariance, SameTokensUnderEveryPolicy) {
     }
     EXPECT_GT(preemptions, 0) << "the small KV pools should have forced preemptions";
     EXPECT_GT(hits, 0) << "the shared prefixes should have hit the prefix cache";
+  }
+}
+
+// The same with an 8-bit (q8_0) KV cache: the cache is approximate, but every path reads it the
+// same way, so the policy (and the prefix cache) still never changes the tokens.
+TEST(PolicyInvarianceQ8Kv, SameTokensUnderEveryPolicy) {
+  auto m = model::LlamaModel::load("synthetic:tiny:q8_0", {.n_ctx = 256});
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  const Workload w = make_workload(12, (*m)->config().n_vocab, 7, /*sampled=*/true,
+                                   /*shared=*/true);
+  std::vector<sched::SchedulerConfig> all = configs(), some;
+  for (size_t i = 0; i < all.size(); ++i)
+    if (all[i].tbt_slo_s == 0 && (i == 0 || i % 3 == 1)) some.push_back(all[i]);
+  ASSERT_GE(some.size(), 4u);
+  RunResult ref;
+  for (const auto& cfg : some) {
+    SCOPED_TRACE(cfg.policy + " blocks=" + std::to_string(cfg.num_kv_blocks));
+    RunResult r = run(**m, w, cfg, core::DType::kQ8_0);
+    ASSERT_EQ(r.outputs.size(), w.prompts.size());
+    if (ref.outputs.empty()) {
+      ref = r;
+      continue;
+    }
+    EXPECT_EQ(r.outputs, ref.outputs);
   }
 }
 
@@ -287,6 +327,11 @@ TEST_F(EngineBehaviour, AbortFreesBlocksAndRejectsBadRequests) {
   auto r = engine_->add_request(long_prompt, p, nullptr);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("maximum context length"), std::string::npos);
+  RequestParams prio = p;
+  prio.priority = 1;  // the engine schedules FCFS: a priority is an error, as in vLLM
+  auto rp = engine_->add_request({1, 2, 3}, prio, nullptr);
+  ASSERT_FALSE(rp.ok());
+  EXPECT_NE(rp.error().message.find("--scheduling-policy priority"), std::string::npos);
   p.max_tokens = 0;  // 0: as many as the context allows
   auto ok = engine_->add_request({1, 2, 3}, p, nullptr);
   ASSERT_TRUE(ok.ok());

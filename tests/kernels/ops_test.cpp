@@ -76,11 +76,22 @@ TEST(Ops, Swiglu) {
 // smaller than a vector, larger but not a multiple of it, and a multiple of it (K is stored
 // transposed per block; the AVX-512 kernel reads 16-position vectors straight from such blocks),
 // several sequences with chunks and decodes, head sizes below, between and at SIMD widths.
+// A q8_0 row round trip (GGML's reference quantizer, then dequantized): what a q8_0 cache holds.
+std::vector<float> q8_round_trip(const float* x, int64_t n) {
+  const CpuOps& ref = cpu_ops_for(Isa::kScalar);
+  std::vector<core::BlockQ8_0> q(static_cast<size_t>(n / core::kQK8_0));
+  ref.q8_0.from_float(x, q.data(), n);
+  std::vector<float> y(static_cast<size_t>(n));
+  ref.q8_0.to_float(q.data(), y.data(), n);
+  return y;
+}
+
 TEST(Ops, PagedAttentionMatchesDense) {
   for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx}) {
     if (!isa_supported(isa)) continue;
     for (int32_t hd : {8, 40, 64, 128}) {
-      for (core::DType dt : {core::DType::kF32, core::DType::kF16}) {
+      for (core::DType dt : {core::DType::kF32, core::DType::kF16, core::DType::kQ8_0}) {
+        if (dt == core::DType::kQ8_0 && hd % 32 != 0) continue;
         for (int32_t bs : {4, 24, 32}) {
           SCOPED_TRACE(std::string(isa_name(isa)) + " hd " + std::to_string(hd) + " " +
                        std::string(core::dtype_name(dt)) + " block " + std::to_string(bs));
@@ -116,11 +127,21 @@ TEST(Ops, PagedAttentionMatchesDense) {
           std::vector<float> out(q.size());
           const float scale = 1.0f / std::sqrt(float(hd));
           attention(cpu_ops_for(isa), kv, as, q.data(), heads, scale, out.data(), pool, scratch);
-          // f16 storage and rounding of Q and P bound the error at a few f16 ulps of O(1) values.
+          // f16 storage and rounding of Q and P bound the error at a few f16 ulps of O(1) values;
+          // a q8_0 cache is compared with its own dequantized values (f32 arithmetic after).
           const double tol = dt == core::DType::kF16 ? 5e-3 : 1e-5;
           auto rd = [&](float x) {
             return dt == core::DType::kF16 ? core::f16_to_f32(core::f32_to_f16(x)) : x;
           };
+          for (auto& s : seqs) {
+            if (dt != core::DType::kQ8_0) break;
+            for (size_t r = 0; r < s.k.size(); r += static_cast<size_t>(hd)) {
+              const auto k = q8_round_trip(s.k.data() + r, hd);
+              const auto v = q8_round_trip(s.v.data() + r, hd);
+              std::copy(k.begin(), k.end(), s.k.begin() + static_cast<std::ptrdiff_t>(r));
+              std::copy(v.begin(), v.end(), s.v.begin() + static_cast<std::ptrdiff_t>(r));
+            }
+          }
           for (size_t si = 0; si < seqs.size(); ++si) {
             const Seq& s = seqs[si];
             for (int i = 0; i < s.num; ++i) {
@@ -161,8 +182,9 @@ TEST(Ops, AttentionOfOneQueryEqualsItsRowInAChunk) {
   for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx}) {
     if (!isa_supported(isa)) continue;
     const CpuOps& ops = cpu_ops_for(isa);
-    for (core::DType dt : {core::DType::kF32, core::DType::kF16}) {
+    for (core::DType dt : {core::DType::kF32, core::DType::kF16, core::DType::kQ8_0}) {
       for (int32_t hd : {64, 40}) {
+        if (dt == core::DType::kQ8_0 && hd % 32 != 0) continue;
         SCOPED_TRACE(std::string(isa_name(isa)) + " " + std::string(core::dtype_name(dt)) + " hd " +
                      std::to_string(hd));
         const int32_t kv_heads = 2, heads = 8, bs = 16, total = 150, nblocks = 16;
@@ -195,6 +217,40 @@ TEST(Ops, AttentionOfOneQueryEqualsItsRowInAChunk) {
         }
       }
     }
+  }
+}
+
+// kv_store into a q8_0 cache writes the same bytes with every ISA's quantizer as with the
+// scalar one (GGML's reference), quants and scales in their places.
+TEST(Ops, KvStoreQ8SameBytesOnEveryIsa) {
+  const int32_t kv_heads = 2, hd = 64, bs = 16, nblocks = 8, total = 70;
+  const size_t bytes = static_cast<size_t>(nblocks * kv_heads) * kv_q8_region_bytes(bs, hd);
+  const auto k = randn(static_cast<size_t>(total * kv_heads * hd), 21, 3.0f);
+  const auto v = randn(static_cast<size_t>(total * kv_heads * hd), 22, 0.1f);
+  const std::vector<int32_t> table = {6, 1, 7, 0, 3};
+  std::vector<uint8_t> kref(bytes), vref(bytes);
+  PagedKvLayer ref{kref.data(), vref.data(), core::DType::kQ8_0, nblocks, bs, kv_heads, hd};
+  kv_store(cpu_ops_for(Isa::kScalar), ref, table.data(), 0, total, k.data(), v.data());
+  // Position 37, KV head 1, element 40: its quant and its group's scale, as GGML would store.
+  {
+    const int pos = 37, h = 1, j = 40;
+    const size_t region = static_cast<size_t>(table[pos / bs] * kv_heads + h) *
+                          kv_q8_region_bytes(bs, hd);
+    core::BlockQ8_0 blk[2];
+    cpu_ops_for(Isa::kScalar).q8_0.from_float(k.data() + (pos * kv_heads + h) * hd, blk, hd);
+    EXPECT_EQ(static_cast<int8_t>(kref[region + static_cast<size_t>(j * bs + pos % bs)]),
+              blk[1].qs[j - 32]);
+    uint16_t scale;
+    std::memcpy(&scale, kref.data() + region + bs * hd + (1 * bs + pos % bs) * 2, 2);
+    EXPECT_EQ(scale, blk[1].d);
+  }
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512, Isa::kAmx}) {
+    if (!isa_supported(isa)) continue;
+    std::vector<uint8_t> kb(bytes), vb(bytes);
+    PagedKvLayer kv{kb.data(), vb.data(), core::DType::kQ8_0, nblocks, bs, kv_heads, hd};
+    kv_store(cpu_ops_for(isa), kv, table.data(), 0, total, k.data(), v.data());
+    EXPECT_EQ(kb, kref) << isa_name(isa);
+    EXPECT_EQ(vb, vref) << isa_name(isa);
   }
 }
 

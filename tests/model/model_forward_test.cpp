@@ -2,6 +2,8 @@
 // change the result, and a sequence's logits do not depend on what else shares its step.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -302,6 +304,48 @@ TEST(Forward, FloatWeightsCastMatrices) {
   auto bad = LlamaModel::load("synthetic:tiny:f16", {.float_weights = core::DType::kQ8_0});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("f32, f16 or bf16"), std::string::npos);
+}
+
+// An 8-bit (q8_0) KV cache: chunking and batch composition still never change the logits, and
+// they stay close to the f16 cache's (the quantization error of K and V, each element within
+// half a step of 1/127 of its group's largest). Models whose head size is not a multiple of 32
+// (the golden ones: 8 and 4) are refused, as llama.cpp refuses them.
+TEST(Forward, Q8KvCache) {
+  for (const char* spec : {"synthetic:tiny:f16", "synthetic:qwen2-tiny:q8_0"}) {
+    SCOPED_TRACE(spec);
+    auto m = LlamaModel::load(spec);
+    ASSERT_TRUE(m.ok()) << m.error().message;
+    const auto prompt = random_tokens(100, (*m)->config().n_vocab, 11);
+    std::vector<float> ref_prefill, ref_decode;
+    for (size_t chunk : {prompt.size(), size_t{7}, size_t{64}}) {
+      ModelHarness h(**m, kernels::active_isa(), core::DType::kQ8_0);
+      const auto logits = h.prefill(0, prompt, chunk);
+      const auto next = h.decode(0, 5, static_cast<int32_t>(prompt.size()));
+      ASSERT_EQ(logits.size(), static_cast<size_t>((*m)->config().n_vocab));
+      if (ref_prefill.empty()) {
+        ref_prefill = logits;
+        ref_decode = next;
+        continue;
+      }
+      EXPECT_EQ(logits, ref_prefill) << "chunk " << chunk;
+      EXPECT_EQ(next, ref_decode) << "chunk " << chunk;
+    }
+    ModelHarness f16(**m, kernels::active_isa(), core::DType::kF16);
+    const auto logits16 = f16.prefill(0, prompt, prompt.size());
+    const auto next16 = f16.decode(0, 5, static_cast<int32_t>(prompt.size()));
+    const float err = std::max(max_rel_diff(ref_prefill, logits16), max_rel_diff(ref_decode, next16));
+    std::printf("%s: q8_0 KV vs f16 KV, largest logit difference / largest |logit|: %.4f\n",
+                spec, err);
+    EXPECT_LT(err, 0.05f);
+    EXPECT_GT(err, 0.0f) << "the q8_0 cache should not be the f16 one";
+  }
+  for (const char* file : {"stories260K.gguf", "llama-2-tiny-random.gguf"}) {
+    auto m = load_or_skip(file);
+    if (!m) continue;
+    auto cache = PagedKvCache::create(m->config(), {.num_blocks = 4, .dtype = core::DType::kQ8_0});
+    ASSERT_FALSE(cache.ok()) << file;
+    EXPECT_NE(cache.error().message.find("multiple of 32"), std::string::npos);
+  }
 }
 
 TEST(Forward, RejectsBadInput) {

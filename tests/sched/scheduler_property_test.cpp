@@ -23,6 +23,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "sched/config.h"
@@ -50,6 +51,7 @@ struct Req {
   int64_t abort_step = -1;       // -1: never aborted
   bool abort_in_flight = false;  // abort between schedule() and on_step_done()
   std::vector<int32_t> prompt;   // token ids, with prefix caching only
+  int32_t priority = 0;          // with priority scheduling only
 };
 
 // The fake model's output token i of request id (a tiny vocabulary, so outputs repeat too).
@@ -87,10 +89,16 @@ SchedulerConfig random_config(const std::string& policy, std::mt19937& rng) {
   return c;
 }
 
-Scenario random_scenario(const std::string& policy, uint32_t seed, Pool pool, bool caching) {
+Scenario random_scenario(const std::string& policy, uint32_t seed, Pool pool, bool caching,
+                         bool priority) {
   std::mt19937 rng(seed);
   Scenario sc{random_config(policy, rng), {}};
   sc.config.enable_prefix_caching = caching;
+  if (priority) {
+    const int agings[] = {0, 1, 4, 16};
+    sc.config.scheduling_policy = SchedulingPolicy::kPriority;
+    sc.config.priority_aging_steps = agings[pick(rng, 0, 3)];
+  }
   std::vector<std::vector<int32_t>> prefixes(3);  // shared system prompts
   for (auto& p : prefixes)
     for (int i = 0; i < 120; ++i) p.push_back(pick(rng, 0, 4));
@@ -104,6 +112,7 @@ Scenario random_scenario(const std::string& policy, uint32_t seed, Pool pool, bo
     r.arrival_step = step;
     r.num_prompt_tokens = pick(rng, 0, 19) == 0 ? pick(rng, 60, 120) : pick(rng, 1, 48);
     r.max_output_tokens = pick(rng, 1, 40);
+    if (priority) r.priority = pick(rng, -2, 2);
     if (caching) {
       if (i > 0 && pick(rng, 0, 4) == 0) {  // the same prompt again (as n > 1 choices are)
         r.prompt = sc.reqs[static_cast<size_t>(pick(rng, 0, i - 1))].prompt;
@@ -174,10 +183,10 @@ class PropertyRun {
       for (; next_ < sc_.reqs.size() && sc_.reqs[next_].arrival_step <= step; ++next_) {
         const Req& r = sc_.reqs[next_];
         if (sc_.config.enable_prefix_caching) {
-          s_.add(r.id, std::span<const int32_t>(r.prompt), r.max_output_tokens);
+          s_.add(r.id, std::span<const int32_t>(r.prompt), r.max_output_tokens, r.priority);
           tokens_[static_cast<size_t>(r.id)] = r.prompt;
         } else {
-          s_.add(r.id, r.num_prompt_tokens, r.max_output_tokens);
+          s_.add(r.id, r.num_prompt_tokens, r.max_output_tokens, r.priority);
         }
         fate_[next_] = Fate::kLive;
       }
@@ -209,6 +218,7 @@ class PropertyRun {
       return;
     }
     check_kv_and_fcfs(plan);
+    check_admission_order(plan, running_before);
     if (sc_.config.enable_prefix_caching) check_block_contents(plan, running_before);
     if (::testing::Test::HasFatalFailure()) return;
     for (const SeqChunk& c : plan.chunks) {  // admissions leave the watermark free
@@ -284,9 +294,38 @@ class PropertyRun {
       ASSERT_GE(static_cast<int32_t>(s_.block_table(c.seq).size()),
                 s_.kv().blocks_for(c.first_token + c.num_tokens))
           << "seq " << c.seq << " runs tokens without KV blocks";
-      if (first_scheduled_.insert(c.seq).second) {
+      if (first_scheduled_.insert(c.seq).second &&
+          sc_.config.scheduling_policy == SchedulingPolicy::kFcfs) {
         ASSERT_GT(c.seq, last_first_scheduled_) << "first scheduling out of FCFS order";
         last_first_scheduled_ = c.seq;
+      }
+    }
+  }
+
+  // Admission never skips: every sequence admitted in this plan comes before every sequence
+  // left waiting, by (effective priority under priority scheduling, restarted first, arrival).
+  void check_admission_order(const BatchPlan& plan, const std::set<SeqId>& running_before) {
+    const bool prio = sc_.config.scheduling_policy == SchedulingPolicy::kPriority;
+    auto key = [&](const SeqState& s) {
+      return std::tuple(prio ? s.effective_priority : 0, s.num_restarts > 0 ? 0 : 1,
+                        s.arrival_idx);
+    };
+    for (const SeqChunk& c : plan.chunks) {
+      if (running_before.count(c.seq)) continue;
+      const SeqState& admitted = *s_.find(c.seq);
+      if (prio) {
+        const int64_t step = s_.num_steps() - 1;  // the step this plan was ordered at
+        const int64_t aging = sc_.config.priority_aging_steps;
+        const int64_t aged =
+            aging > 0 ? std::max<int64_t>(0, step - admitted.arrival_step) / aging : 0;
+        ASSERT_EQ(admitted.effective_priority, admitted.priority - aged)
+            << "seq " << c.seq << " aged wrongly";
+      }
+      for (const SeqState* w : s_.waiting()) {
+        if (std::find(plan.preempted.begin(), plan.preempted.end(), w->id) != plan.preempted.end())
+          continue;
+        ASSERT_LT(key(admitted), key(*w))
+            << "seq " << c.seq << " admitted ahead of waiting seq " << w->id;
       }
     }
   }
@@ -383,11 +422,12 @@ struct Param {
   const char* policy;
   Pool pool;
   bool caching = false;
+  bool priority = false;  // priority scheduling with random priorities and aging
 };
 
 void PrintTo(const Param& p, std::ostream* os) {
   *os << p.policy << (p.pool == Pool::kTiny ? " (tiny KV)" : " (large KV)")
-      << (p.caching ? " prefix caching" : "");
+      << (p.caching ? " prefix caching" : "") << (p.priority ? " priority" : "");
 }
 
 class SchedulerProperty : public ::testing::TestWithParam<Param> {};
@@ -401,11 +441,11 @@ TEST_P(SchedulerProperty, RandomWorkloads) {
   const Param p = GetParam();
   int64_t num_preemptions = 0, num_hits = 0;
   for (uint32_t seed = 1; seed <= kNumSeeds; ++seed) {
-    std::snprintf(g_current_run, sizeof(g_current_run), "policy %s, %s pool%s, seed %u", p.policy,
-                  p.pool == Pool::kTiny ? "tiny" : "large", p.caching ? ", prefix caching" : "",
-                  seed);
+    std::snprintf(g_current_run, sizeof(g_current_run), "policy %s, %s pool%s%s, seed %u",
+                  p.policy, p.pool == Pool::kTiny ? "tiny" : "large",
+                  p.caching ? ", prefix caching" : "", p.priority ? ", priority" : "", seed);
     SCOPED_TRACE(g_current_run);
-    const Scenario sc = random_scenario(p.policy, seed, p.pool, p.caching);
+    const Scenario sc = random_scenario(p.policy, seed, p.pool, p.caching, p.priority);
     PropertyRun run(sc);
     run.run_to_end();
     if (HasFatalFailure()) return;
@@ -431,7 +471,7 @@ std::string param_name(const ::testing::TestParamInfo<Param>& info) {
   std::string name = info.param.policy;
   std::replace(name.begin(), name.end(), '-', '_');
   return name + (info.param.pool == Pool::kTiny ? "_TinyKv" : "_LargeKv") +
-         (info.param.caching ? "_PrefixCaching" : "");
+         (info.param.caching ? "_PrefixCaching" : "") + (info.param.priority ? "_Priority" : "");
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -446,7 +486,12 @@ INSTANTIATE_TEST_SUITE_P(
                       Param{"vllm", Pool::kLarge, true}, Param{"vllm", Pool::kTiny, true},
                       Param{"sarathi", Pool::kLarge, true}, Param{"sarathi", Pool::kTiny, true},
                       Param{"sarathi-serve", Pool::kLarge, true},
-                      Param{"sarathi-serve", Pool::kTiny, true}),
+                      Param{"sarathi-serve", Pool::kTiny, true},
+                      Param{"vllm", Pool::kTiny, false, true},
+                      Param{"sarathi", Pool::kTiny, false, true},
+                      Param{"sarathi-serve", Pool::kTiny, false, true},
+                      Param{"sarathi-serve", Pool::kTiny, true, true},
+                      Param{"orca", Pool::kLarge, false, true}),
     param_name);
 
 }  // namespace

@@ -218,6 +218,59 @@ TEST(HttpServer, Completions) {
   EXPECT_EQ(json::parse(echo->body)["choices"][0]["text"], "Hello");
 }
 
+// Prefix caching through the API: a repeated prompt (and a request's n choices) reuse cached
+// blocks (vLLM's counters), outputs do not change, POST /reset_prefix_cache forgets them.
+TEST(HttpServer, PrefixCacheHitsAndReset) {
+  auto srv = start_server({});
+  const int port = srv->port();
+  const std::string prompt(150, 'x');
+  const json body = {{"prompt", prompt}, {"max_tokens", 6}, {"ignore_eos", true},
+                     {"temperature", 0}};
+  auto first = post(port, "/v1/completions", body);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200) << first->body;
+  const double hits0 = metric(port, "vllm:prefix_cache_hits_total");
+  const double queries0 = metric(port, "vllm:prefix_cache_queries_total");
+  EXPECT_GT(queries0, 0);
+  auto second = post(port, "/v1/completions", body);
+  ASSERT_TRUE(second);
+  const double hits1 = metric(port, "vllm:prefix_cache_hits_total");
+  EXPECT_GE(hits1 - hits0, 144) << "the repeated prompt should find its 9 full blocks cached";
+  EXPECT_EQ(json::parse(first->body)["choices"][0]["text"],
+            json::parse(second->body)["choices"][0]["text"]);
+  auto reset = post(port, "/reset_prefix_cache", json::object());
+  ASSERT_TRUE(reset);
+  EXPECT_EQ(reset->status, 200) << reset->body;
+  auto third = post(port, "/v1/completions", body);
+  ASSERT_TRUE(third);
+  EXPECT_EQ(metric(port, "vllm:prefix_cache_hits_total"), hits1) << "reset kept cached blocks";
+  EXPECT_EQ(json::parse(third->body)["choices"][0]["text"],
+            json::parse(first->body)["choices"][0]["text"]);
+  // n = 3 choices of a new prompt: the prompt is computed once and shared.
+  json n3 = body;
+  n3["prompt"] = std::string(150, 'y');
+  n3["n"] = 3;
+  auto shared = post(port, "/v1/completions", n3);
+  ASSERT_TRUE(shared);
+  ASSERT_EQ(shared->status, 200) << shared->body;
+  EXPECT_GE(metric(port, "vllm:prefix_cache_hits_total") - hits1, 2 * 144);
+  EXPECT_TRUE(wait_idle(port, 5s));
+}
+
+// A request priority needs --scheduling-policy priority (vLLM's rule); 0 is always fine.
+TEST(HttpServer, PriorityUnderFcfsIs400) {
+  auto srv = start_server({});
+  json body = kShort;
+  body["priority"] = 0;
+  auto ok = post(srv->port(), "/v1/completions", body);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  body["priority"] = 3;
+  expect_error(post(srv->port(), "/v1/completions", body), 400);
+  body["priority"] = "high";
+  expect_error(post(srv->port(), "/v1/completions", body), 400);
+}
+
 TEST(HttpServer, StreamedChatAndCompletion) {
   auto srv = start_server({});
   json chat = {
@@ -251,6 +304,63 @@ TEST(HttpServer, StreamedChatAndCompletion) {
   ASSERT_EQ(c.status, 200);
   ASSERT_EQ(c.data.size(), 6u);  // one chunk per token, then [DONE]
   EXPECT_EQ(json::parse(c.data[4])["choices"][0]["finish_reason"], "length");
+}
+
+// Structured output over HTTP on the random-weight model: every choice of a JSON-schema chat
+// (whole and streamed, n = 2) is a valid instance; bad schemas are 400s naming the field.
+TEST(HttpServer, StructuredOutput) {
+  auto srv = start_server({});
+  const json schema = {{"type", "object"},
+                       {"properties",
+                        {{"name", {{"type", "string"}, {"maxLength", 6}}},
+                         {"n", {{"type", "integer"}}},
+                         {"tags", {{"type", "array"}, {"items", {{"enum", {"x", "y"}}}}, {"maxItems", 2}}}}},
+                       {"required", {"name", "n", "tags"}}};
+  json body = {{"messages", {{{"role", "user"}, {"content", "A JSON person"}}}},
+               {"max_tokens", 120},
+               {"n", 2},
+               {"seed", 4},
+               {"response_format",
+                {{"type", "json_schema"}, {"json_schema", {{"name", "p"}, {"schema", schema}}}}}};
+  auto check = [](const std::string& text) {
+    const json x = json::parse(text);  // throws (fails the test) when it is not JSON
+    EXPECT_TRUE(x["name"].is_string() && x["name"].get<std::string>().size() <= 6 * 4) << text;
+    EXPECT_TRUE(x["n"].is_number_integer()) << text;
+    EXPECT_LE(x["tags"].size(), 2u) << text;
+    EXPECT_EQ(x.size(), 3u) << text;
+  };
+  auto whole = post(srv->port(), "/v1/chat/completions", body);
+  ASSERT_TRUE(whole);
+  ASSERT_EQ(whole->status, 200) << whole->body;
+  const json reply = json::parse(whole->body);
+  for (const json& c : reply["choices"]) {
+    EXPECT_EQ(c["finish_reason"], "stop");
+    check(c["message"]["content"].get<std::string>());
+  }
+  body["stream"] = true;
+  auto r = stream(srv->port(), "/v1/chat/completions", body);
+  ASSERT_EQ(r.status, 200);
+  std::map<int, std::string> texts;
+  for (const std::string& d : r.data) {
+    if (d == "[DONE]") continue;
+    const json chunk = json::parse(d);
+    for (const json& c : chunk["choices"])
+      if (c["delta"].contains("content"))
+        texts[c["index"].get<int>()] += c["delta"]["content"].get<std::string>();
+  }
+  ASSERT_EQ(texts.size(), 2u);
+  for (const auto& [i, t] : texts) check(t);
+
+  auto bad = post(srv->port(), "/v1/completions",
+                  {{"prompt", "x"}, {"guided_json", {{"type", "number"}, {"multipleOf", 2}}}});
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(json::parse(bad->body)["error"]["param"], "guided_json");
+  auto choice = post(srv->port(), "/v1/completions",
+                     {{"prompt", "x"}, {"guided_choice", {"up", "down"}}, {"max_tokens", 9}});
+  ASSERT_TRUE(choice);
+  const std::string t = json::parse(choice->body)["choices"][0]["text"];
+  EXPECT_TRUE(t == "up" || t == "down") << t;
 }
 
 TEST(HttpServer, BadRequestsGet4xxAndTheServerKeepsServing) {
@@ -524,6 +634,39 @@ TEST(HttpServer, BenchServeReportsVllmKeys) {
       for (const char* s : {"mean", "median", "p99"})
         EXPECT_TRUE(j.contains(std::string(s) + "_" + m + "_ms")) << s << m;
   }
+}
+
+// `bench serve --multi-turn`: conversations resend their history, TTFT per turn, and the
+// server's prefix cache hit rate from its /metrics.
+TEST(HttpServer, BenchServeMultiTurnReportsTurnsAndHitRate) {
+  auto srv = start_server({});
+  const char* env = std::getenv("SARATHI_BIN");
+  const std::string bin = env ? env : SARATHI_BIN;
+  const std::string out = ::testing::TempDir() + "bench_serve_turns.json";
+  for (const char* endpoint : {"completions --prompt-format text", "chat"}) {
+    const std::string cmd =
+        bin + " bench serve --base-url http://127.0.0.1:" + std::to_string(srv->port()) +
+        " --endpoint " + endpoint +
+        " --num-prompts 3 --random-input-len 40 --random-output-len 8 --multi-turn 3"
+        " --multi-turn-input-len 5 --random-prefix-len 30"
+        " --request-rate inf --ignore-eos --model tiny --json " +
+        out + " > /dev/null";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    std::ifstream f(out);
+    const json j = json::parse(f);
+    EXPECT_EQ(j["completed"], 9);
+    EXPECT_EQ(j["num_turns"], 3);
+    ASSERT_EQ(j["turns"].size(), 3u);
+    for (int k = 0; k < 3; ++k) EXPECT_EQ(j["turns"][k]["completed"], 3);
+    // Each turn resends the last: prompts grow, and most of them is found cached.
+    EXPECT_GT(j["turns"][2]["mean_prompt_tokens"].get<double>(),
+              j["turns"][0]["mean_prompt_tokens"].get<double>());
+    EXPECT_GT(j["prefix_cache_hit_rate"].get<double>(), 0.3);
+  }
+  const std::string bad = bin + " bench serve --base-url http://127.0.0.1:" +
+                          std::to_string(srv->port()) +
+                          " --endpoint completions --multi-turn 2 > /dev/null 2>&1";
+  EXPECT_NE(std::system(bad.c_str()), 0) << "token-id prompts cannot carry a history";
 }
 
 }  // namespace

@@ -75,6 +75,7 @@ void convert_row(const AttnGroupArgs& a, const void* base, size_t off, float* ds
 // V rows [p0, p0 + n) of the group's KV head into dst, nc floats apart (a head's rows of one
 // block are contiguous).
 void load_v_rows(const AttnGroupArgs& a, int32_t p0, int64_t n, float* dst, int64_t nc) {
+  if (a.q8) return cpu::load_v_rows_q8(a, p0, n, dst, nc);
   cpu::for_each_block_run(a, p0, n, [&](int32_t pos, int64_t i, int64_t run) {
     const size_t off = cpu::v_row(a, pos);
     for (int64_t r = 0; r < run; ++r)
@@ -86,6 +87,7 @@ void load_v_rows(const AttnGroupArgs& a, int32_t p0, int64_t n, float* dst, int6
 // multiple of 8 zero. The cache stores K transposed per block, so a block's positions of one
 // head dimension are contiguous.
 void load_k_tile(const AttnGroupArgs& a, int32_t p0, int64_t n, float* kt) {
+  if (a.q8) return cpu::load_k_tile_q8(a, p0, n, kt, kTile, 8);
   const int64_t d = a.head_dim;
   const auto bs = static_cast<size_t>(a.block_size);
   cpu::for_each_block_run(a, p0, n, [&](int32_t pos, int64_t i, int64_t run) {

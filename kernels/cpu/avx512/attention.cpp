@@ -45,6 +45,7 @@ __m512 maskz_load16(const AttnGroupArgs& a, const void* base, size_t off, __mmas
 // multiple of 16 zero. The cache stores K transposed per block, so a block's positions of one
 // head dimension are contiguous and convert as one masked vector.
 void load_k_tile(const AttnGroupArgs& a, int32_t p0, int64_t n, float* kt) {
+  if (a.q8) return cpu::load_k_tile_q8(a, p0, n, kt, kTile, 16);
   const int64_t d = a.head_dim;
   const auto bs = static_cast<size_t>(a.block_size);
   cpu::for_each_block_run(a, p0, n, [&](int32_t pos, int64_t i, int64_t run) {
@@ -77,6 +78,7 @@ void load_k_tile(const AttnGroupArgs& a, int32_t p0, int64_t n, float* kt) {
 
 // V rows [p0, p0 + n) of the group's KV head into dst (nc16 floats apart, zero-padded).
 void load_v_rows(const AttnGroupArgs& a, int32_t p0, int64_t n, float* dst, int64_t nc16) {
+  if (a.q8) return cpu::load_v_rows_q8(a, p0, n, dst, nc16);
   const int64_t d = a.head_dim;
   cpu::for_each_block_run(a, p0, n, [&](int32_t pos, int64_t i, int64_t run) {
     // A head's rows of one block are contiguous.
@@ -336,7 +338,7 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
   // 4, 512-token prefill: 152-156 ms vs 165-171 ms reading the cache per query). Both give the
   // same bits.
   const bool fast_shape = a.block_size % 16 == 0 && d % 32 == 0;
-  const bool direct = fast_shape && nq == 1;
+  const bool direct = fast_shape && nq == 1 && !a.q8;  // a q8_0 cache goes through the tiles
   for (int32_t i = 0; i < nq; ++i) {
     for (int32_t h = 0; h < a.group; ++h) {
       const int64_t qh = static_cast<int64_t>(i) * a.group + h;
