@@ -591,6 +591,11 @@ Runner add_simulate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--policies", a->policies, "Policies to simulate in turn")->capture_default_str();
   add_sched_options(*cmd, a->sched, false);
+  // Simulated requests have lengths but no token ids (so no shared prefixes) and no priorities:
+  // the engine options that act on those do not apply here.
+  for (const char* name :
+       {"--enable-prefix-caching", "--scheduling-policy", "--priority-aging-steps"})
+    cmd->remove_option(cmd->get_option(name));
   a->kv_memory_opt = cmd->get_option("--kv-cache-memory");
   cmd->get_option("--kv-cache-memory")
       ->description(

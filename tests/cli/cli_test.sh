@@ -51,6 +51,7 @@ check simulate-json 0 "\"median_ttft_ms\"" -- cat "$tmp/sim.json"
 check simulate-report 0 "batch composition" -- cat "$tmp/sim.html"
 check simulate-capacity 0 "capacity \(req/s\): vllm [0-9.]+ sarathi-serve [0-9.]+" -- "$bin" simulate --profile "cpu:$tmp/prof.json" --num-prompts 40 --input-len 40 --output-len 8 --tbt-slo strict --capacity --max-probes 4
 check simulate-bad-profile 2 "profile must be" -- "$bin" simulate --profile foo
+check simulate-no-prefix-cache 109 "not expected: --enable-prefix-caching" -- "$bin" simulate --profile foo --enable-prefix-caching
 check simulate-tp-on-cpu 2 "need a GPU profile" -- "$bin" simulate --profile "cpu:$tmp/prof.json" --tp 2
 vidur="$(dirname "$0")/../../../shared/profiles/vidur"
 if [[ -d "$vidur" ]]; then
