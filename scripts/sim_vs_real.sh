@@ -29,6 +29,9 @@ mkdir -p "$out"
 # SLO (capacity, online).
 sched=(--max-model-len 512 --max-num-seqs 16 --block-size 16 --num-kv-blocks 1024)
 work=(--input-len 128 --range-ratio 0.5 --output-len 32 --seed 1)
+# The engine's prefix cache (on by default) has nothing to share among random prompts, and the
+# simulator has no token ids: off in the real runs so both account KV blocks alike.
+real=(--no-enable-prefix-caching)
 
 if [[ "${SKIP_PROFILE:-0}" != 1 ]]; then
   echo "== 1/4 profile ($model, $threads threads)"
@@ -47,14 +50,14 @@ print(round(5e3 * [d['seconds'] for d in j['decode'] if d['batch'] == 1 and d['c
 echo "TBT SLO ${slo_ms} ms"
 
 echo "== 2/4 offline: bench throughput vs simulate"
-flock "$lock" "$bin" bench throughput -m "$model" -t "$threads" -c 512 "${sched[@]}" \
+flock "$lock" "$bin" bench throughput -m "$model" -t "$threads" -c 512 "${sched[@]}" "${real[@]}" \
   --policies vllm,sarathi-serve --num-prompts "${PROMPTS_OFFLINE:-16}" "${work[@]}" \
   --json "$out/real_offline.json" | tail -3
 "${sim[@]}" "${sched[@]}" --policies vllm,sarathi-serve --num-prompts "${PROMPTS_OFFLINE:-16}" \
   "${work[@]}" --json "$out/sim_offline.json" | tail -3
 
 echo "== 3/4 capacity under the TBT SLO: bench capacity vs simulate --capacity"
-flock "$lock" "$bin" bench capacity -m "$model" -t "$threads" -c 512 "${sched[@]}" \
+flock "$lock" "$bin" bench capacity -m "$model" -t "$threads" -c 512 "${sched[@]}" "${real[@]}" \
   --policies vllm,sarathi-serve --tbt-slo "$slo_ms" --num-prompts 12 --max-probes 6 \
   --start-rate 0.5 "${work[@]}" --json "$out/real_capacity.json" | tail -1
 "${sim[@]}" "${sched[@]}" --policies vllm,sarathi-serve --tbt-slo "$slo_ms" --capacity \
@@ -77,7 +80,7 @@ print([c['capacity_req_s'] for c in j['curves'] if c['label'] == '$policy'][0])"
       # One flock for the server's whole life: loading, calibration and the load test.
       flock "$lock" bash -c "
         '$bin' serve -m '$model' -t '$threads' -c 512 --port $port --policy $policy \
-          --tbt-slo $slo_ms ${sched[*]} >'$out/serve_$tag.log' 2>&1 &
+          --tbt-slo $slo_ms ${sched[*]} ${real[*]} >'$out/serve_$tag.log' 2>&1 &
         server=\$!
         for i in \$(seq 600); do
           curl -sf http://127.0.0.1:$port/health >/dev/null && break
