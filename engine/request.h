@@ -1,12 +1,13 @@
 // engine/request.h: what a caller asks of the engine per request (sampling and stopping) and
 // what it gets back (token events, finish reasons, timestamps). Plain data; depends only on
-// engine/sampler.h.
+// engine/sampler.h and engine/executor.h (StageTime).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "engine/executor.h"
 #include "engine/sampler.h"
 
 namespace sarathi::engine {
@@ -66,7 +67,8 @@ struct RequestRecord {
   RequestTimes times;
 };
 
-/// Per-step statistics.
+/// Per-step statistics. Under pipeline parallelism a step is one micro-batch: from its
+/// scheduling to the sampling of its tokens, with other micro-batches in flight meanwhile.
 struct StepStats {
   int64_t step = 0;
   int32_t num_prefill_tokens = 0;
@@ -80,6 +82,9 @@ struct StepStats {
   double predicted_s = 0;        // the cost model's prediction of duration_s (0: no model)
   bool decodes_over_slo = false; // the decodes alone were predicted beyond the TBT SLO target
   double step_target_s = 0;      // the step duration SLO-driven chunking planned to (0: none)
+  // What each stage of the model did for this step (one entry without pipeline parallelism:
+  // the executor's run, with the idle time since the previous run).
+  std::vector<StageTime> stages;
 };
 
 }  // namespace sarathi::engine
