@@ -22,6 +22,7 @@ Runner add_bench(CLI::App& app) {
   subs->push_back({"throughput", add_bench_throughput(*bench)});
   subs->push_back({"serve", add_bench_serve(*bench)});
   subs->push_back({"capacity", add_bench_capacity(*bench)});
+  subs->push_back({"grammar", add_bench_grammar(*bench)});
   return [subs, bench]() {
     for (const Sub& s : *subs) {
       if (!bench->got_subcommand(s.name)) continue;

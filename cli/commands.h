@@ -21,5 +21,6 @@ Runner add_bench_ops(CLI::App& bench);
 Runner add_bench_throughput(CLI::App& bench);
 Runner add_bench_serve(CLI::App& bench);
 Runner add_bench_capacity(CLI::App& bench);
+Runner add_bench_grammar(CLI::App& bench);
 
 }  // namespace sarathi::cli

@@ -133,7 +133,8 @@ void add_sched_options(CLI::App& cmd, SchedArgs& a, bool with_policy) {
                                                    : " (default: " + a.tbt_slo + ")"));
   cmd.add_option("--min-chunk", a.min_chunk,
                  "Under --tbt-slo, the least prefill per step while prompts wait, even when the "
-                 "decodes alone exceed the target (0 = one KV block)")
+                 "decodes alone exceed the target (0 = one KV block, or fewer tokens where a "
+                 "block beside one decode would exceed the target on this host)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 20));
   cmd.add_option("--tile-size", a.tile_size,

@@ -67,6 +67,10 @@ class AsyncEngine {
   /// Forgets every cached prefix block, on the engine thread between steps (thread-safe; waits
   /// until it is done or `timeout` passes). False on timeout or after shutdown.
   bool reset_prefix_cache(std::chrono::milliseconds timeout);
+  /// The vocabulary grammars are compiled against (Engine::token_vocab; immutable, any thread).
+  const std::shared_ptr<const grammar::TokenVocab>& token_vocab() const {
+    return engine_->token_vocab();
+  }
   /// Prometheus text of the serving metrics (thread-safe).
   std::string metrics_text();
   /// Running, waiting (incl. not yet admitted) and KV usage as of the last step (thread-safe).

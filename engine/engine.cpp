@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 namespace sarathi::engine {
 
@@ -26,20 +29,91 @@ struct Engine::Live {
   std::unique_ptr<model::IncrementalDecoder> decoder;
   StopChecker stop;
   TokenFn on_token;
+  std::unique_ptr<grammar::Matcher> matcher;  // with a grammar
+  std::vector<uint64_t> mask;                 // the matcher's mask for this step
 
   Live(const RequestParams& p, const model::Tokenizer* tok)
       : params(p), sampler(p.sampling), stop(p.stop) {
     if (tok && p.detokenize) decoder = std::make_unique<model::IncrementalDecoder>(*tok);
+    if (p.grammar) {
+      matcher = std::make_unique<grammar::Matcher>(p.grammar);
+      mask.resize(p.grammar->vocab().mask_words());
+    }
   }
   std::span<const int32_t> prompt() const {
     return std::span(tokens).first(static_cast<size_t>(rec.num_prompt_tokens));
   }
 };
 
+// Runs one job at a time on its own thread: the step's grammar masks, while the executor runs.
+class Engine::MaskWorker {
+ public:
+  MaskWorker() : thread_([this] { loop(); }) {}
+  ~MaskWorker() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void start(std::function<void()> job) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      job_ = std::move(job);
+      busy_ = true;
+    }
+    cv_.notify_all();
+  }
+  void wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return !busy_; });
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return stop_ || busy_; });
+      if (stop_) return;
+      auto job = std::move(job_);
+      lock.unlock();
+      job();
+      lock.lock();
+      busy_ = false;
+      cv_.notify_all();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::function<void()> job_;
+  bool busy_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+namespace {
+
+std::shared_ptr<const grammar::TokenVocab> make_token_vocab(const model::Tokenizer& tok,
+                                                            int32_t n_vocab) {
+  std::vector<std::string> pieces(static_cast<size_t>(std::max(n_vocab, tok.n_vocab())));
+  std::vector<int32_t> eos;
+  for (int32_t i = 0; i < tok.n_vocab(); ++i) {
+    if (tok.is_eog(i))
+      eos.push_back(i);
+    else
+      pieces[static_cast<size_t>(i)] = tok.token_to_piece(i, false);
+  }
+  return grammar::TokenVocab::create(std::move(pieces), std::move(eos));
+}
+
+}  // namespace
+
 Engine::Engine(Executor& executor, const model::Tokenizer* tokenizer, sched::Scheduler sched,
                EngineOptions options)
     : executor_(executor), tokenizer_(tokenizer), sched_(std::move(sched)),
       options_(std::move(options)), max_in_flight_(sched_.config().max_in_flight) {
+  if (tokenizer_) token_vocab_ = make_token_vocab(*tokenizer_, executor_.n_vocab());
   if (options_.clock) {
     clock_ = options_.clock;
   } else {
@@ -97,6 +171,10 @@ core::Result<int32_t> Engine::validate(std::span<const int32_t> prompt,
                       "({} in the prompt, {} for the completion)",
                       max_len, n + max_tokens, n, max_tokens);
   SARATHI_RETURN_IF_ERROR(sched_.check_request(static_cast<int32_t>(n), max_tokens));
+  if (params.grammar && (!token_vocab_ || params.grammar->vocab().size() != token_vocab_->size() ||
+                         params.grammar->vocab().fingerprint() != token_vocab_->fingerprint()))
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the grammar was not compiled for this engine's vocabulary");
   return max_tokens;
 }
 
@@ -148,7 +226,8 @@ void Engine::finish(Live& r, FinishReason reason, TokenEvent& ev) {
 }
 
 // Appends a sampled token, streams its text and decides whether the request is done.
-void Engine::emit_token(Live& r, const SampledToken& t, double t_now, sched::StepResult& result) {
+void Engine::emit_token(Live& r, const SampledToken& t, double t_now, sched::StepResult& result,
+                        bool grammar_done) {
   r.tokens.push_back(t.token);
   r.rec.output.push_back(t.token);
   if (r.rec.times.first_token < 0) r.rec.times.first_token = t_now;
@@ -164,6 +243,8 @@ void Engine::emit_token(Live& r, const SampledToken& t, double t_now, sched::Ste
   const auto& stops = r.params.stop_token_ids;
   if (std::find(stops.begin(), stops.end(), t.token) != stops.end() ||
       (!r.params.ignore_eos && tokenizer_ && tokenizer_->is_eog(t.token)))
+    reason = FinishReason::kStop;
+  else if (grammar_done)  // only the end may follow: no step for an EOS
     reason = FinishReason::kStop;
   else if (static_cast<int32_t>(r.rec.output.size()) >= r.params.max_tokens)
     reason = FinishReason::kLength;
@@ -187,6 +268,24 @@ void Engine::emit_token(Live& r, const SampledToken& t, double t_now, sched::Ste
   } else if (r.on_token) {
     r.on_token(ev);
   }
+}
+
+// Samples one row; under a grammar, from the allowed tokens, advancing the matcher. A grammar
+// the vocabulary cannot continue (no token allowed) ends the request as if EOS was sampled.
+SampledToken Engine::sample_row(Live& r, std::span<const float> logits, bool* grammar_done) {
+  *grammar_done = false;
+  if (!r.matcher) return r.sampler.sample(logits, r.prompt(), r.rec.output);
+  const bool any = std::any_of(r.mask.begin(), r.mask.end(), [](uint64_t w) { return w != 0; });
+  SampledToken t;
+  if (any) t = r.sampler.sample(logits, r.prompt(), r.rec.output, r.mask);
+  if (!any || !r.matcher->accept_token(t.token)) {
+    const auto eos = r.params.grammar->vocab().eos_ids();
+    t = SampledToken{.token = eos.empty() ? 0 : eos.front(), .logprob = 0.0f};
+    *grammar_done = true;
+    return t;
+  }
+  *grammar_done = r.matcher->is_terminated();
+  return t;
 }
 
 core::Result<StepStats> Engine::step() {
@@ -237,19 +336,50 @@ core::Result<bool> Engine::launch(StepStats& empty) {
   stats.predicted_s = plan.predicted_s;
   stats.decodes_over_slo = plan.decodes_over_slo;
 
+  // Masks of the rows sampled under a grammar: they depend only on tokens already accepted (a
+  // sequence is in at most one step in flight), so they are computed while the forward pass
+  // runs: without pipelining on the mask worker, with it once the micro-batch is handed on.
+  masked_.clear();
+  for (size_t i = 0; i < plan.chunks.size(); ++i)
+    if (batch_[i].want_logits)
+      if (Live& r = *live_.at(plan.chunks[i].seq); r.matcher) masked_.push_back(&r);
+  stats.num_masked = static_cast<int32_t>(masked_.size());
+  auto compute_masks = [this, &stats] {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (Live* r : masked_) r->matcher->fill_mask(r->mask);
+    stats.grammar_mask_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
   if (max_in_flight_ > 1) {
     if (auto st = executor_.submit(batch_); !st.ok()) {
       fail(plan);
       return st.error();
     }
+    if (!masked_.empty()) compute_masks();
   } else {
+    const bool overlap = !masked_.empty() && options_.overlap_grammar_masks;
+    if (overlap) {
+      if (!mask_worker_) mask_worker_ = std::make_unique<MaskWorker>();
+      mask_worker_->start(compute_masks);
+    }
     const double t0 = now();
     auto logits = executor_.run(batch_);
+    const double t1 = now();
+    if (overlap) {
+      const auto w0 = std::chrono::steady_clock::now();
+      mask_worker_->wait();
+      stats.grammar_wait_s =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+    } else if (!masked_.empty()) {
+      compute_masks();
+      stats.grammar_wait_s = stats.grammar_mask_s;
+    }
     if (!logits.ok()) {
+      // Internal failure: nothing was produced; drop the step's requests so nothing hangs, and
+      // the blocks this step registered in the prefix cache (their KV was never written).
       fail(plan);
       return logits.error();
     }
-    const double t1 = now();
     run_logits_ = *logits;
     run_time_ = {.idle_s = last_run_end_ < 0 ? 0.0 : t0 - last_run_end_, .compute_s = t1 - t0};
     last_run_end_ = t1;
@@ -293,9 +423,10 @@ core::Result<StepStats> Engine::complete() {
     auto it = live_.find(plan.chunks[i].seq);
     if (it == live_.end()) continue;  // aborted while its micro-batch was in flight
     Live& r = *it->second;
-    const SampledToken t = r.sampler.sample(out.logits.subspan(r_idx * n_vocab, n_vocab),
-                                            r.prompt(), r.rec.output);
-    emit_token(r, t, t_now, results_[i]);
+    bool grammar_done = false;
+    const SampledToken t =
+        sample_row(r, out.logits.subspan(r_idx * n_vocab, n_vocab), &grammar_done);
+    emit_token(r, t, t_now, results_[i], grammar_done);
   }
   in_step_ = false;
   sched_.on_step_done(plan, results_);

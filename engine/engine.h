@@ -1,10 +1,11 @@
 // engine/engine.h: the step loop. Requests are added at any time; each step() asks the
-// scheduler for a plan, runs it on the Executor as one mixed batch, samples the tokens that are
-// due, detokenizes and checks stop conditions, streams TokenEvents and reports back to the
-// scheduler. With a pipelined executor (pipeline parallelism), step() first keeps up to
-// max_in_flight micro-batches in flight, each planned from the sequences not in flight, then
-// completes the oldest. Single-threaded: the caller (CLI, benchmark, server thread) owns the
-// loop. Depends on sched/, engine/executor.h, sampler, and model/tokenizer for text.
+// scheduler for a plan, runs it on the Executor as one mixed batch (computing grammar masks
+// meanwhile), samples the tokens that are due, detokenizes and checks stop conditions, streams
+// TokenEvents and reports back to the scheduler. With a pipelined executor (pipeline
+// parallelism), step() first keeps up to max_in_flight micro-batches in flight, each planned
+// from the sequences not in flight, then completes the oldest. Single-threaded: the caller
+// (CLI, benchmark, server thread) owns the loop. Depends on sched/, engine/executor.h, sampler,
+// and model/tokenizer for text.
 #pragma once
 
 #include <deque>
@@ -36,6 +37,8 @@ struct EngineOptions {
   // The step-cost model's fitter (from calibrate()): the scheduler plans with its fit, and the
   // engine refines it from every step's measured duration. Empty: no cost model.
   std::optional<StepCostFitter> cost_fitter;
+  // Compute grammar masks on a helper thread while the executor runs the step (else after it).
+  bool overlap_grammar_masks = true;
 };
 
 class Engine {
@@ -65,6 +68,10 @@ class Engine {
   bool has_work() const;
   /// Micro-batches started and not yet completed (0 or 1 without pipelining, between steps 0).
   int32_t num_in_flight() const { return static_cast<int32_t>(in_flight_.size()); }
+  /// The vocabulary as the grammar matcher sees it (every token's text; the tokenizer's
+  /// end-of-generation tokens): compile RequestParams::grammar against it (or an equal one).
+  /// Null without a tokenizer. Immutable; any thread may use it.
+  const std::shared_ptr<const grammar::TokenVocab>& token_vocab() const { return token_vocab_; }
   /// Forgets every cached prefix block (running requests keep theirs). Returns the blocks
   /// unregistered. Not from a token callback.
   int32_t reset_prefix_cache() { return sched_.reset_prefix_cache(); }
@@ -91,7 +98,9 @@ class Engine {
   };
   Engine(Executor& executor, const model::Tokenizer* tokenizer, sched::Scheduler sched,
          EngineOptions options);
-  void emit_token(Live& r, const SampledToken& t, double now, sched::StepResult& result);
+  void emit_token(Live& r, const SampledToken& t, double now, sched::StepResult& result,
+                  bool grammar_done);
+  SampledToken sample_row(Live& r, std::span<const float> logits, bool* grammar_done);
   void finish(Live& r, FinishReason reason, TokenEvent& ev);
   // Plans a step and starts it (runs it, without pipelining); false when the plan is empty
   // (`empty` then has its stats).
@@ -102,8 +111,13 @@ class Engine {
   // cache's blocks it registered (their KV may never have been written).
   void fail(const sched::BatchPlan& plan);
 
+  class MaskWorker;
+
   Executor& executor_;
   const model::Tokenizer* tokenizer_;
+  std::shared_ptr<const grammar::TokenVocab> token_vocab_;
+  std::unique_ptr<MaskWorker> mask_worker_;  // started by the first constrained step
+  std::vector<Live*> masked_;                // reused per step: rows sampled under a grammar
   sched::Scheduler sched_;
   EngineOptions options_;
   ClockFn clock_;

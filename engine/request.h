@@ -1,14 +1,17 @@
 // engine/request.h: what a caller asks of the engine per request (sampling and stopping) and
-// what it gets back (token events, finish reasons, timestamps). Plain data; depends only on
-// engine/sampler.h and engine/executor.h (StageTime).
+// what it gets back (token events, finish reasons, timestamps). Plain data; depends on
+// engine/sampler.h, engine/executor.h (StageTime) and grammar/matcher.h (the constraint a
+// request may carry).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/executor.h"
 #include "engine/sampler.h"
+#include "grammar/matcher.h"
 
 namespace sarathi::engine {
 
@@ -25,6 +28,10 @@ struct RequestParams {
   bool detokenize = true;                  // produce text deltas
   int32_t priority = 0;                    // lower is served first (--scheduling-policy
                                            // priority; must be 0 under fcfs, as in vLLM)
+  // Structured output: only tokens the grammar allows are sampled, EOS only where it may end,
+  // and the request stops once nothing but the end can follow. Compiled for the engine's
+  // token_vocab() (shared between requests; see grammar/matcher.h). Null: unconstrained.
+  std::shared_ptr<grammar::CompiledGrammar> grammar;
 };
 
 enum class FinishReason {
@@ -82,6 +89,10 @@ struct StepStats {
   double predicted_s = 0;        // the cost model's prediction of duration_s (0: no model)
   bool decodes_over_slo = false; // the decodes alone were predicted beyond the TBT SLO target
   double step_target_s = 0;      // the step duration SLO-driven chunking planned to (0: none)
+  int32_t num_masked = 0;        // rows sampled under a grammar
+  double grammar_mask_s = 0;     // time computing their masks (while the forward pass runs,
+                                 // with EngineOptions::overlap_grammar_masks)
+  double grammar_wait_s = 0;     // time the step waited for the masks after the forward pass
   // What each stage of the model did for this step (one entry without pipeline parallelism:
   // the executor's run, with the idle time since the previous run).
   std::vector<StageTime> stages;

@@ -13,6 +13,23 @@ int32_t argmax(std::span<const float> v) {
   return best;
 }
 
+void apply_token_mask(std::span<const uint64_t> allowed, std::span<float> logits) {
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  const size_t n = logits.size();
+  for (size_t w = 0; w * 64 < n; ++w) {
+    const uint64_t bits = w < allowed.size() ? allowed[w] : 0;
+    if (bits == ~uint64_t{0}) continue;
+    const size_t end = std::min(n, w * 64 + 64);
+    if (bits == 0) {  // most words of a grammar's mask
+      std::fill(logits.begin() + static_cast<std::ptrdiff_t>(w * 64),
+                logits.begin() + static_cast<std::ptrdiff_t>(end), kNegInf);
+      continue;
+    }
+    for (size_t i = w * 64; i < end; ++i)
+      if (!((bits >> (i & 63)) & 1)) logits[i] = kNegInf;
+  }
+}
+
 Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(params.seed) {}
 
 void Sampler::apply_penalties(std::span<const int32_t> prompt, std::span<const int32_t> output) {
@@ -125,11 +142,12 @@ void Sampler::fill_logprobs(std::span<const float> raw, SampledToken& out) const
 }
 
 SampledToken Sampler::sample(std::span<const float> logits, std::span<const int32_t> prompt,
-                             std::span<const int32_t> output) {
+                             std::span<const int32_t> output, std::span<const uint64_t> allowed) {
   work_.assign(logits.begin(), logits.end());
   for (const auto& [t, bias] : params_.logit_bias)
     if (t >= 0 && static_cast<size_t>(t) < work_.size()) work_[static_cast<size_t>(t)] += bias;
   apply_penalties(prompt, output);
+  if (!allowed.empty()) apply_token_mask(allowed, work_);
   SampledToken out;
   out.token = params_.temperature <= 0.0f ? argmax(work_) : draw();
   fill_logprobs(logits, out);

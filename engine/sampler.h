@@ -1,6 +1,6 @@
 // engine/sampler.h: turns a logit vector into a token. Logit bias and repetition / presence /
 // frequency penalties first, then greedy or temperature sampling after top-k, top-p and min-p
-// filtering, from a per-request seeded generator: a request's tokens depend only on its own
+// filtering (after a grammar's token mask, when given), from a per-request seeded generator: a request's tokens depend only on its own
 // logits, history and seed, never on what else shares the batch. Depends on nothing.
 #pragma once
 
@@ -39,9 +39,14 @@ class Sampler {
   explicit Sampler(const SamplingParams& params);
 
   /// Picks the next token from logits[n_vocab]. `prompt` and `output` are the request's tokens
-  /// so far (for the penalties).
+  /// so far (for the penalties). `allowed`, when not empty, is a bitmask over the vocabulary
+  /// (bit i of word i / 64: token i may be sampled, e.g. a grammar's mask): the others are
+  /// removed after the bias and penalties, before top-k / top-p / min-p and temperature. At
+  /// least one allowed token is the caller's to ensure. Logprobs stay those of the model's
+  /// distribution.
   SampledToken sample(std::span<const float> logits, std::span<const int32_t> prompt = {},
-                      std::span<const int32_t> output = {});
+                      std::span<const int32_t> output = {},
+                      std::span<const uint64_t> allowed = {});
 
   const SamplingParams& params() const { return params_; }
 
@@ -60,5 +65,8 @@ class Sampler {
 
 /// Index of the largest value; ties go to the lowest index.
 int32_t argmax(std::span<const float> v);
+
+/// Sets the logits of tokens whose bit in `allowed` is clear to -infinity.
+void apply_token_mask(std::span<const uint64_t> allowed, std::span<float> logits);
 
 }  // namespace sarathi::engine

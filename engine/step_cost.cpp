@@ -267,7 +267,16 @@ core::Result<Calibration> calibrate_slo(Executor& executor, sched::SchedulerConf
                            .max_model_len = config.max_model_len,
                            .max_chunk = std::min(256, sched::token_budget(config))}));
   config.tbt_slo_s = slo_s < 0 ? strict_tbt_slo_s(cal) : slo_s;
+  if (config.min_chunk == 0)
+    config.min_chunk = default_min_chunk(cal.model, config, config.tbt_slo_s * cal.plan_fraction);
   return cal;
+}
+
+int32_t default_min_chunk(const sched::StepCostModel& model, const sched::SchedulerConfig& config,
+                          double target_s) {
+  sched::StepShape one_decode;
+  one_decode.add_chunk(std::max(0, std::min(512, config.max_model_len - 2)), 1);
+  return std::max(1, sched::max_chunk_within(model, one_decode, 0, config.block_size, target_s));
 }
 
 std::string describe_slo(const Calibration& cal, const sched::SchedulerConfig& config) {

@@ -123,9 +123,17 @@ core::Result<Calibration> calibrate(Executor& executor, const CalibrationOptions
 /// Sarathi-Serve's strict TBT SLO: 5x the one-sequence decode step.
 inline double strict_tbt_slo_s(const Calibration& c) { return 5.0 * c.decode_step_s; }
 
+/// The minimum prefill chunk an SLO-driven step takes when min_chunk is 0: the longest chunk, at
+/// most one KV block and at least 1 token, that fits beside one decode (at 512 tokens of context,
+/// or less on short models) within target_s. On a fast host that is the whole block; on a slow
+/// one fewer tokens, so that steps carrying a prompt still meet the SLO.
+int32_t default_min_chunk(const sched::StepCostModel& model, const sched::SchedulerConfig& config,
+                          double target_s);
+
 /// --tbt-slo: calibrates on `executor` (idle, with config's KV pool) and sets config.tbt_slo_s
-/// to the SLO in force: slo_s seconds, or the strict SLO when slo_s < 0. Pass the result's
-/// fitter as EngineOptions::cost_fitter.
+/// to the SLO in force: slo_s seconds, or the strict SLO when slo_s < 0, and, when
+/// config.min_chunk is 0, the minimum chunk (default_min_chunk). Pass the result's fitter as
+/// EngineOptions::cost_fitter.
 core::Result<Calibration> calibrate_slo(Executor& executor, sched::SchedulerConfig& config,
                                         double slo_s);
 

@@ -1,7 +1,9 @@
 // fuzz/request_fuzz.cpp: libFuzzer target for the server's protocol layer. The first byte picks
 // the mode: even → the rest is a request body given to all four parsers (completions, chat,
 // tokenize, detokenize); odd → the rest is Jinja template text, parsed and rendered with a
-// chat-like context. Any input must give a value or an error (never a crash, hang or leak), and
+// chat-like context. Accepted requests' structured-output constraints and forced tool calls are
+// compiled to grammars (the JSON Schema, regex and GBNF compilers). Any input must give a value
+// or an error (never a crash, hang or leak), and
 // what is accepted must satisfy the documented ranges. Built with the `fuzz` preset (clang,
 // ASan+UBSan); run through scripts/fuzz.sh request.
 
@@ -15,6 +17,8 @@
 #include "server/jinja.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
+#include "server/openai_structured.h"
+#include "server/openai_tools.h"
 
 namespace {
 
@@ -55,6 +59,7 @@ void fuzz_requests(std::string_view body) {
   check_error(completion);
   if (completion.ok()) {
     check_sampling(completion->sampling);
+    check_error(compile_constraint(completion->sampling.constraint));
     if (completion->prompts.empty() || completion->prompts.size() > kMaxPrompts)
       fail("prompt count out of range");
     if (static_cast<int64_t>(completion->prompts.size()) * completion->sampling.n > kMaxChoices)
@@ -72,7 +77,11 @@ void fuzz_requests(std::string_view body) {
     check_sampling(chat->sampling);
     if (chat->messages.empty()) fail("empty messages accepted");
     for (const auto& m : chat->messages)
-      if (m.role != "system" && m.role != "user" && m.role != "assistant") fail("bad role", m.role);
+      if (m.role != "system" && m.role != "user" && m.role != "assistant" && m.role != "tool")
+        fail("bad role", m.role);
+    check_error(compile_constraint(chat->sampling.constraint));
+    if (!chat->tools.empty())
+      check_error(tool_call_gbnf(chat->tools, ToolChoice::kRequired, "", ToolFormat::kHermes));
     // The accepted conversation renders through the fallback template without failing.
     auto prompt = render_chat(kChatMlTemplate, chat->messages, {});
     if (!prompt.ok()) fail("ChatML render failed:", prompt.error().message);

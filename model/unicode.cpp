@@ -9,6 +9,8 @@
 #include <array>
 #include <functional>
 
+#include "core/utf8.h"
+
 namespace sarathi::model::unicode {
 namespace {
 
@@ -306,21 +308,7 @@ std::vector<uint32_t> decode_utf8(std::string_view text) {
 
 void append_utf8(std::string& out, uint32_t cpt) {
   if (cpt > 0x10FFFF) cpt = kReplacementChar;  // llama.cpp throws here; we substitute
-  if (cpt <= 0x7F) {
-    out.push_back(static_cast<char>(cpt));
-  } else if (cpt <= 0x7FF) {
-    out.push_back(static_cast<char>(0xC0 | (cpt >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cpt & 0x3F)));
-  } else if (cpt <= 0xFFFF) {
-    out.push_back(static_cast<char>(0xE0 | (cpt >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cpt >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cpt & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cpt >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cpt >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cpt >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cpt & 0x3F)));
-  }
+  core::utf8::append(cpt, out);
 }
 
 CpFlags cp_flags(uint32_t cpt) {

@@ -34,7 +34,9 @@ struct SchedulerConfig {
   // budget / chunk size. 0: fixed budget only.
   double tbt_slo_s = 0;
   // The least prefill a step makes under an SLO when any prompt is pending, even if the decodes
-  // alone exceed the target (so a prefill never starves). 0: one KV block.
+  // alone exceed the target (so a prefill never starves). 0: one KV block (the engine's
+  // calibration replaces 0 by what fits beside one decode within the target: see
+  // engine::default_min_chunk).
   int32_t min_chunk = 0;
   // Automatic prefix caching (--enable-prefix-caching): full KV blocks are identified by the
   // hash chain of their tokens; a new (or restarted) sequence shares the cached blocks of its

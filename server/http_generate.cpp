@@ -11,6 +11,8 @@
 #include "server/http_handlers.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
+#include "server/openai_structured.h"
+#include "server/openai_tools.h"
 
 namespace sarathi::server {
 namespace {
@@ -28,6 +30,7 @@ struct Choice {
   FinishReason finish = FinishReason::kNone;
   bool done = false;
   bool aborted = false;
+  size_t streamed = 0;  // chat with tools: bytes of text already sent as content
 };
 
 // One HTTP request's engine requests. Destroying it cancels whatever has not finished, so every
@@ -43,6 +46,10 @@ struct Job {
   std::shared_ptr<HttpServer::State> state;
   bool started = false;  // streaming: first chunks sent
   bool closed = false;   // streaming: [DONE] sent
+  // Chat with tools (tool_choice other than none): replies are read for calls in this format.
+  bool tools_active = false;
+  ToolFormat tool_format = ToolFormat::kHermes;
+  std::vector<ToolDef> tools;
 
   explicit Job(std::shared_ptr<HttpServer::State> s) : state(std::move(s)) { ++state->num_active; }
   Job(const Job&) = delete;
@@ -109,8 +116,10 @@ ApiStatus check_token_ids(const ServedModel& m, const SamplingRequest& s) {
   return core::Ok{};
 }
 
-engine::RequestParams request_params(const SamplingRequest& s, int32_t sample_idx) {
+engine::RequestParams request_params(const SamplingRequest& s, int32_t sample_idx,
+                                     const std::shared_ptr<grammar::CompiledGrammar>& grammar) {
   engine::RequestParams p;
+  p.grammar = grammar;
   p.sampling.temperature = s.temperature;
   p.sampling.top_k = s.top_k;
   p.sampling.top_p = s.top_p;
@@ -133,11 +142,16 @@ engine::RequestParams request_params(const SamplingRequest& s, int32_t sample_id
 // Submits every choice: choice index = prompt_idx * n + sample_idx.
 ApiStatus submit_all(Job& job, const std::vector<std::vector<int32_t>>& prompts,
                      const std::vector<std::string>& prefixes, const SamplingRequest& s,
-                     const std::string& param) {
+                     const std::string& param, const ConstraintGrammar& constraint) {
   if (job.state->draining) return unavailable("The server is shutting down.");
   SARATHI_RETURN_IF_ERROR(check_token_ids(*job.model, s));
   for (const auto& p : prompts)
     SARATHI_RETURN_IF_ERROR(check_prompt(*job.model, p, s.max_tokens, param));
+  // Structured output: compiled (or found in the cache) here, on the HTTP thread; every choice
+  // shares the compiled grammar, each with its own matcher.
+  std::shared_ptr<grammar::CompiledGrammar> grammar;
+  if (!constraint.gbnf.empty())
+    grammar = job.model->grammars.get(constraint, job.model->engine->token_vocab());
   for (size_t p = 0; p < prompts.size(); ++p) {
     job.prompt_tokens += static_cast<int64_t>(prompts[p].size());
     for (int32_t i = 0; i < s.n; ++i) {
@@ -149,7 +163,7 @@ ApiStatus submit_all(Job& job, const std::vector<std::vector<int32_t>>& prompts,
         c.done = true;
         c.finish = FinishReason::kLength;
       } else {
-        auto stream = job.model->engine->submit(prompts[p], request_params(s, i));
+        auto stream = job.model->engine->submit(prompts[p], request_params(s, i, grammar));
         if (!stream.ok()) return from_engine_error(stream.error(), param);
         c.stream = std::move(*stream);
       }
@@ -190,14 +204,30 @@ std::optional<TokenLogprob> apply(Job& job, Choice& c, const engine::TokenEvent&
   return lp;
 }
 
+std::vector<ToolCallOut> calls_out(const std::vector<ToolCall>& calls) {
+  std::vector<ToolCallOut> out;
+  for (const ToolCall& c : calls) out.push_back({.id = c.id, .name = c.name, .arguments = c.arguments});
+  return out;
+}
+
 std::string json_response(const Job& job) {
   if (job.chat) {
     std::vector<ChatChoice> out;
-    for (const Choice& c : job.choices)
-      out.push_back({.index = c.index,
-                     .content = c.text,
-                     .logprobs = job.want_logprobs ? std::optional(c.logprobs) : std::nullopt,
-                     .finish_reason = c.finish});
+    for (const Choice& c : job.choices) {
+      ChatChoice cc{.index = c.index,
+                    .content = c.text,
+                    .logprobs = job.want_logprobs ? std::optional(c.logprobs) : std::nullopt,
+                    .finish_reason = c.finish};
+      if (job.tools_active) {
+        ParsedReply p = parse_tool_calls(c.text, job.tool_format, job.tools);
+        if (!p.calls.empty()) {
+          cc.content = p.content;
+          cc.tool_calls = calls_out(p.calls);
+          cc.finish_reason = FinishReason::kToolCalls;
+        }
+      }
+      out.push_back(std::move(cc));
+    }
     return dump_json(chat_response(job.meta, out, job.usage()));
   }
   std::vector<CompletionChoice> out;
@@ -221,11 +251,56 @@ void respond_whole(Job& job, httplib::Response& res) {
   res.set_content(json_response(job), "application/json");
 }
 
+// Streaming a chat with tools: content goes out as long as it cannot be the start of a call;
+// the rest waits for the end, when the calls (if the reply holds any) go out as OpenAI's
+// tool_calls deltas: id and name first, then the arguments in fragments.
+void stream_tool_event(Job& job, Choice& c, const engine::TokenEvent& ev,
+                       std::optional<std::vector<TokenLogprob>> lps, std::string& out) {
+  const size_t safe = safe_content_prefix(c.text, job.tool_format);
+  if (safe > c.streamed || (ev.token >= 0 && lps)) {
+    const std::string text = safe > c.streamed ? c.text.substr(c.streamed, safe - c.streamed) : "";
+    c.streamed = std::max(c.streamed, safe);
+    out += sse_event(chat_chunk(job.meta, {.index = c.index, .content = text, .logprobs = lps}));
+  }
+  if (!c.done) return;
+  ParsedReply p = parse_tool_calls(c.text, job.tool_format, job.tools);
+  FinishReason finish = c.finish;
+  if (p.calls.empty()) {
+    if (c.streamed < c.text.size())
+      out += sse_event(chat_chunk(job.meta, {.index = c.index, .content = c.text.substr(c.streamed)}));
+  } else {
+    if (p.content.size() > c.streamed)
+      out += sse_event(chat_chunk(job.meta, {.index = c.index, .content = p.content.substr(c.streamed)}));
+    constexpr size_t kFragment = 16;
+    for (size_t k = 0; k < p.calls.size(); ++k) {
+      const ToolCall& call = p.calls[k];
+      const auto idx = static_cast<int32_t>(k);
+      out += sse_event(chat_chunk(
+          job.meta, {.index = c.index,
+                     .tool_call = ToolCallDelta{.index = idx, .id = call.id, .name = call.name}}));
+      for (size_t a = 0, len; a < call.arguments.size(); a += len) {
+        len = std::min(kFragment, call.arguments.size() - a);
+        while (a + len < call.arguments.size() &&  // never split a UTF-8 character
+               (static_cast<unsigned char>(call.arguments[a + len]) & 0xC0) == 0x80)
+          ++len;
+        out += sse_event(chat_chunk(
+            job.meta, {.index = c.index,
+                       .tool_call = ToolCallDelta{.index = idx,
+                                                  .arguments = call.arguments.substr(a, len)}}));
+      }
+    }
+    finish = FinishReason::kToolCalls;
+  }
+  c.streamed = c.text.size();
+  out += sse_event(chat_chunk(job.meta, {.index = c.index, .finish_reason = finish}));
+}
+
 // SSE chunks for one event of choice c.
 void stream_event(Job& job, Choice& c, const engine::TokenEvent& ev, std::string& out) {
   auto lp = apply(job, c, ev);
   std::optional<std::vector<TokenLogprob>> lps;
   if (lp) lps = std::vector<TokenLogprob>{*lp};
+  if (job.chat && job.tools_active) return stream_tool_event(job, c, ev, std::move(lps), out);
   if (job.chat) {
     if (ev.token >= 0)
       out +=
@@ -344,8 +419,10 @@ void handle_completions(const std::shared_ptr<HttpServer::State>& state,
       if (r.echo) prefixes.push_back(std::string());  // filled after the vocabulary check
     }
   }
+  auto constraint = compile_constraint(r.sampling.constraint);
+  if (!constraint.ok()) return send_error(res, constraint.error());
   auto job = new_job(state, std::move(model), false, r.sampling);
-  if (auto st = submit_all(*job, prompts, prefixes, r.sampling, "prompt"); !st.ok())
+  if (auto st = submit_all(*job, prompts, prefixes, r.sampling, "prompt", *constraint); !st.ok())
     return send_error(res, st.error());
   if (r.echo)  // token-id prompts echo as their decoded text (ids are valid now)
     for (Choice& c : job->choices) {
@@ -365,16 +442,36 @@ void handle_chat(const std::shared_ptr<HttpServer::State>& state,
   if (!parsed.ok()) return send_error(res, parsed.error());
   const ChatRequest& r = *parsed;
   if (auto st = check_model_name(*state, r.model); !st.ok()) return send_error(res, st.error());
+  const bool tools_active = r.tool_choice != ToolChoice::kNone;
+  nlohmann::ordered_json tools_json = nlohmann::ordered_json::array();
+  if (tools_active)
+    for (const ToolDef& t : r.tools) tools_json.push_back(t.raw);
   auto rendered =
       model->chat_template.render(r.messages, {.bos_token = model->bos_text,
                                                .eos_token = model->eos_text,
-                                               .add_generation_prompt = r.add_generation_prompt});
+                                               .add_generation_prompt = r.add_generation_prompt,
+                                               .tools = tools_json});
   if (!rendered.ok()) return send_error(res, invalid_request("messages", rendered.error().message));
+  const ToolFormat format = tool_format(model->chat_template);
   // The template already holds the special tokens (BOS...): add none.
   std::vector<std::vector<int32_t>> prompts{
       model->model->tokenizer().encode(*rendered, false, true)};
+  auto constraint = compile_constraint(r.sampling.constraint);
+  if (!constraint.ok()) return send_error(res, constraint.error());
+  if (r.tool_choice == ToolChoice::kRequired || r.tool_choice == ToolChoice::kNamed) {
+    // A forced call: the reply is grammar-constrained to a call, so it always parses.
+    auto gbnf = tool_call_gbnf(r.tools, r.tool_choice, r.tool_name, format);
+    if (!gbnf.ok()) return send_error(res, gbnf.error());
+    auto g = grammar::parse_gbnf(*gbnf);
+    if (!g.ok())
+      return send_error(res, invalid_request("tools", "tool call grammar: " + g.error().message));
+    *constraint = ConstraintGrammar{.gbnf = std::move(*gbnf), .grammar = std::move(*g)};
+  }
   auto job = new_job(state, std::move(model), true, r.sampling);
-  if (auto st = submit_all(*job, prompts, {}, r.sampling, "messages"); !st.ok())
+  job->tools_active = tools_active;
+  job->tool_format = format;
+  job->tools = r.tools;
+  if (auto st = submit_all(*job, prompts, {}, r.sampling, "messages", *constraint); !st.ok())
     return send_error(res, st.error());
   respond(job, r.sampling.stream, res);
 }

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/utf8.h"
+
 namespace sarathi::server::jinja {
 
 void throw_error(int line, std::string message) {
@@ -566,21 +568,7 @@ size_t utf8_length(std::string_view s) {
 }
 
 void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | ((cp >> 18) & 0x07));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
+  core::utf8::append(cp > 0x10FFFF ? 0xFFFD : cp, out);  // an escape past Unicode: U+FFFD
 }
 
 }  // namespace sarathi::server::jinja

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <limits>
 
@@ -121,18 +122,47 @@ ApiResult<ChatMessage> parse_message(const Json& msg, size_t idx) {
   if (!role->is_string()) return wrong_type(param + ".role", "a string", *role);
   std::string r = role->get<std::string>();
   if (r == "developer") r = "system";
-  if (r == "tool" || r == "function")
+  if (r == "function")
     return unsupported(param + ".role",
-                       fmt::format("role '{}' is not supported (no tool calling)", r));
-  if (r != "system" && r != "user" && r != "assistant")
-    return invalid_request(
-        param + ".role", fmt::format("unknown role '{}' (expected system, user or assistant)", r));
+                       "role 'function' is not supported (use 'tool' messages)");
+  if (r != "system" && r != "user" && r != "assistant" && r != "tool")
+    return invalid_request(param + ".role",
+                           fmt::format("unknown role '{}' (expected system, user, assistant or "
+                                       "tool)", r));
+  ChatMessage out{.role = r};
   auto calls = msg.find("tool_calls");
-  if (calls != msg.end() && !calls->is_null() && !(calls->is_array() && calls->empty()))
-    return unsupported(param + ".tool_calls", "tool calls are not supported");
-  SARATHI_ASSIGN_OR_RETURN(std::string content,
+  if (calls != msg.end() && !calls->is_null()) {
+    if (r != "assistant")
+      return invalid_request(param + ".tool_calls", "only assistant messages have tool_calls");
+    if (!calls->is_array()) return wrong_type(param + ".tool_calls", "an array", *calls);
+    for (size_t k = 0; k < calls->size(); ++k) {
+      const Json& c = (*calls)[k];
+      const std::string cp = fmt::format("{}.tool_calls[{}]", param, k);
+      if (!c.is_object()) return wrong_type(cp, "an object", c);
+      FieldReader cr(c, cp + ".");
+      ToolCall tc;
+      tc.id = cr.string("id").value_or("");
+      const Json* fn = cr.get("function");
+      if (cr.failed()) return cr.error();
+      if (!fn || !fn->is_object()) return missing(cp + ".function");
+      FieldReader fr(*fn, cp + ".function.");
+      tc.name = fr.string("name").value_or("");
+      const Json* args = fr.get("arguments");
+      if (fr.failed()) return fr.error();
+      if (tc.name.empty()) return missing(cp + ".function.name");
+      tc.arguments = !args ? "{}" : args->is_string() ? args->get<std::string>() : args->dump();
+      out.tool_calls.push_back(std::move(tc));
+    }
+  }
+  if (r == "tool") {
+    FieldReader tr(msg, param + ".");
+    out.tool_call_id = tr.string("tool_call_id").value_or("");
+    out.name = tr.string("name").value_or("");
+    if (tr.failed()) return tr.error();
+  }
+  SARATHI_ASSIGN_OR_RETURN(out.content,
                            message_content(msg, param + ".content", r == "assistant"));
-  return ChatMessage{.role = std::move(r), .content = std::move(content)};
+  return out;
 }
 
 ApiResult<std::vector<ChatMessage>> parse_messages(const Json* m) {
@@ -221,6 +251,131 @@ ApiStatus parse_stream(FieldReader& r, SamplingRequest& s) {
   return core::Ok{};
 }
 
+/// The value at `ptr` of the body re-read keeping key order (nlohmann::json sorts keys, and a
+/// schema's properties must keep the client's order). The body parsed once already.
+nlohmann::ordered_json ordered_at(std::string_view body, const nlohmann::json::json_pointer& ptr) {
+  return nlohmann::ordered_json::parse(body).at(nlohmann::ordered_json::json_pointer(ptr.to_string()));
+}
+
+ApiResult<nlohmann::ordered_json> schema_value(const Json& v, std::string_view body,
+                                               const std::string& param,
+                                               const Json::json_pointer& ptr) {
+  if (v.is_object() || v.is_boolean()) return ordered_at(body, ptr);
+  if (v.is_string()) {  // vLLM accepts the schema as JSON text
+    try {
+      return nlohmann::ordered_json::parse(v.get<std::string>());
+    } catch (const nlohmann::json::exception&) {
+      return invalid_request(param, fmt::format("'{}' is not valid JSON", param));
+    }
+  }
+  return wrong_type(param, "a JSON schema (an object)", v);
+}
+
+ApiResult<std::vector<std::string>> choice_list(const Json& v, const std::string& param) {
+  if (!v.is_array() || v.empty()) return wrong_type(param, "a non-empty array of strings", v);
+  std::vector<std::string> out;
+  for (const Json& c : v) {
+    if (!c.is_string()) return wrong_type(param, "a non-empty array of strings", c);
+    out.push_back(c.get<std::string>());
+  }
+  return out;
+}
+
+// One constraint field: `key` of object `obj` (at `ptr` in the body), whose kind `kind` names.
+ApiResult<OutputConstraint> constraint_of(OutputConstraint::Kind kind, const Json& v,
+                                          std::string_view body, std::string param,
+                                          const Json::json_pointer& ptr) {
+  using Kind = OutputConstraint::Kind;
+  OutputConstraint c{.kind = kind, .param = param};
+  switch (kind) {
+    case Kind::kJsonSchema: {
+      SARATHI_ASSIGN_OR_RETURN(c.schema, schema_value(v, body, param, ptr));
+      break;
+    }
+    case Kind::kRegex:
+    case Kind::kGrammar:
+      if (!v.is_string()) return wrong_type(param, "a string", v);
+      c.text = v.get<std::string>();
+      break;
+    case Kind::kChoice: {
+      SARATHI_ASSIGN_OR_RETURN(c.choices, choice_list(v, param));
+      break;
+    }
+    case Kind::kJsonObject:
+      if (v != true) return invalid_request(param, fmt::format("'{}' must be true", param));
+      break;
+    case Kind::kNone:
+      break;
+  }
+  return c;
+}
+
+ApiResult<OutputConstraint> response_format(const Json& f, std::string_view body) {
+  using Kind = OutputConstraint::Kind;
+  if (!f.is_object()) return wrong_type("response_format", "an object", f);
+  auto type = f.find("type");
+  if (type == f.end() || !type->is_string()) return missing("response_format.type");
+  const std::string t = type->get<std::string>();
+  if (t == "text") return OutputConstraint{};
+  if (t == "json_object") return OutputConstraint{.kind = Kind::kJsonObject, .param = "response_format"};
+  if (t != "json_schema")
+    return unsupported("response_format.type",
+                       fmt::format("response_format type '{}' is not supported (text, "
+                                   "json_object, json_schema)", t));
+  auto js = f.find("json_schema");
+  if (js == f.end() || js->is_null()) return missing("response_format.json_schema");
+  if (!js->is_object()) return wrong_type("response_format.json_schema", "an object", *js);
+  auto schema = js->find("schema");
+  if (schema == js->end() || schema->is_null())
+    return missing("response_format.json_schema.schema");
+  return constraint_of(Kind::kJsonSchema, *schema, body, "response_format.json_schema.schema",
+                       Json::json_pointer("/response_format/json_schema/schema"));
+}
+
+/// Structured output from whichever of the supported fields is given (at most one).
+ApiStatus parse_constraint(const Json& j, std::string_view body, OutputConstraint& out) {
+  using Kind = OutputConstraint::Kind;
+  std::vector<OutputConstraint> found;
+  FieldReader r(j);
+  if (const Json* f = r.get("response_format")) {
+    SARATHI_ASSIGN_OR_RETURN(OutputConstraint c, response_format(*f, body));
+    if (c.kind != Kind::kNone) found.push_back(std::move(c));
+  }
+  const std::pair<const char*, Kind> top[] = {
+      {"guided_json", Kind::kJsonSchema}, {"guided_regex", Kind::kRegex},
+      {"guided_choice", Kind::kChoice},   {"guided_grammar", Kind::kGrammar},
+      {"grammar", Kind::kGrammar},        {"json_schema", Kind::kJsonSchema}};
+  for (const auto& [key, kind] : top)
+    if (const Json* v = r.get(key)) {
+      SARATHI_ASSIGN_OR_RETURN(
+          OutputConstraint c,
+          constraint_of(kind, *v, body, key, Json::json_pointer(std::string("/") + key)));
+      found.push_back(std::move(c));
+    }
+  if (const Json* so = r.get("structured_outputs")) {
+    if (!so->is_object()) return wrong_type("structured_outputs", "an object", *so);
+    const std::pair<const char*, Kind> keys[] = {{"json", Kind::kJsonSchema},
+                                                 {"regex", Kind::kRegex},
+                                                 {"choice", Kind::kChoice},
+                                                 {"grammar", Kind::kGrammar},
+                                                 {"json_object", Kind::kJsonObject}};
+    for (const auto& [key, kind] : keys)
+      if (auto it = so->find(key); it != so->end() && !it->is_null()) {
+        SARATHI_ASSIGN_OR_RETURN(
+            OutputConstraint c,
+            constraint_of(kind, *it, body, std::string("structured_outputs.") + key,
+                          Json::json_pointer(std::string("/structured_outputs/") + key)));
+        found.push_back(std::move(c));
+      }
+  }
+  if (found.size() > 1)
+    return invalid_request(found[1].param,
+                           fmt::format("give one structured-output constraint, not both '{}' and "
+                                       "'{}'", found[0].param, found[1].param));
+  if (!found.empty()) out = std::move(found[0]);
+  return core::Ok{};
+}
+
 /// The fields both endpoints share (max_tokens and logprobs are endpoint-specific).
 ApiStatus parse_sampling(FieldReader& r, SamplingRequest& s) {
   s.n = static_cast<int32_t>(r.integer("n", 1, kMaxN).value_or(1));
@@ -249,17 +404,77 @@ ApiStatus parse_sampling(FieldReader& r, SamplingRequest& s) {
 
 ApiStatus check_unsupported_chat_fields(const Json& j) {
   FieldReader r(j);
-  if (const Json* tools = r.get("tools"); tools && !(tools->is_array() && tools->empty()))
-    return unsupported("tools", "tools are not supported");
   if (const Json* fns = r.get("functions"); fns && !(fns->is_array() && fns->empty()))
-    return unsupported("functions", "functions are not supported");
-  if (const Json* choice = r.get("tool_choice"); choice && *choice != "none")
-    return unsupported("tool_choice", "tool_choice is not supported (only \"none\")");
-  if (const Json* fmt = r.get("response_format")) {
-    const bool text = fmt->is_object() && fmt->contains("type") && (*fmt)["type"] == "text";
-    if (!text)
-      return unsupported("response_format",
-                         "only response_format {\"type\": \"text\"} is supported");
+    return unsupported("functions", "functions are not supported (use 'tools')");
+  return core::Ok{};
+}
+
+/// tools and tool_choice; tool schemas are read from the body again to keep their order.
+ApiStatus parse_tools(const Json& j, std::string_view body, ChatRequest& req) {
+  FieldReader r(j);
+  if (const Json* tools = r.get("tools")) {
+    if (!tools->is_array()) return wrong_type("tools", "an array", *tools);
+    for (size_t i = 0; i < tools->size(); ++i) {
+      const Json& t = (*tools)[i];
+      const std::string param = fmt::format("tools[{}]", i);
+      if (!t.is_object()) return wrong_type(param, "an object", t);
+      if (t.value("type", "function") != "function")
+        return unsupported(param + ".type", "only tools of type 'function' are supported");
+      auto fn = t.find("function");
+      if (fn == t.end() || !fn->is_object()) return missing(param + ".function");
+      auto name = fn->find("name");
+      if (name == fn->end() || !name->is_string() || name->get<std::string>().empty())
+        return missing(param + ".function.name");
+      ToolDef def{.name = name->get<std::string>()};
+      for (const ToolDef& d : req.tools)
+        if (d.name == def.name)
+          return invalid_request(param + ".function.name",
+                                 fmt::format("two tools are named '{}'", def.name));
+      def.raw = ordered_at(body, Json::json_pointer(fmt::format("/tools/{}", i)));
+      auto params = fn->find("parameters");
+      if (params != fn->end() && !params->is_null()) {
+        if (!params->is_object())
+          return wrong_type(param + ".function.parameters", "a JSON schema object", *params);
+        def.parameters = def.raw["function"]["parameters"];
+      } else {
+        def.parameters = {{"type", "object"}, {"properties", nlohmann::ordered_json::object()}};
+      }
+      req.tools.push_back(std::move(def));
+    }
+  }
+  const Json* choice = r.get("tool_choice");
+  req.tool_choice = req.tools.empty() ? ToolChoice::kNone : ToolChoice::kAuto;
+  if (!choice) return core::Ok{};
+  if (choice->is_string()) {
+    const std::string c = choice->get<std::string>();
+    if (c == "none") req.tool_choice = ToolChoice::kNone;
+    else if (c == "auto") req.tool_choice = ToolChoice::kAuto;
+    else if (c == "required") req.tool_choice = ToolChoice::kRequired;
+    else
+      return invalid_request("tool_choice",
+                             fmt::format("tool_choice '{}' is not one of none, auto, required", c));
+  } else if (choice->is_object()) {
+    auto fn = choice->find("function");
+    if (fn == choice->end() || !fn->is_object() || !fn->contains("name") ||
+        !(*fn)["name"].is_string())
+      return missing("tool_choice.function.name");
+    req.tool_choice = ToolChoice::kNamed;
+    req.tool_name = (*fn)["name"].get<std::string>();
+    if (std::none_of(req.tools.begin(), req.tools.end(),
+                     [&](const ToolDef& d) { return d.name == req.tool_name; }))
+      return invalid_request("tool_choice",
+                             fmt::format("tool_choice names '{}', which is not in 'tools'",
+                                         req.tool_name));
+  } else {
+    return wrong_type("tool_choice", "a string or an object", *choice);
+  }
+  if (req.tool_choice != ToolChoice::kNone && req.tools.empty())
+    return invalid_request("tool_choice", "tool_choice needs 'tools'");
+  if (req.tool_choice == ToolChoice::kRequired || req.tool_choice == ToolChoice::kNamed) {
+    if (req.sampling.constraint.kind != OutputConstraint::Kind::kNone)
+      return invalid_request("tool_choice",
+                             "a required tool call cannot be combined with a structured-output "
+                             "constraint");
   }
   return core::Ok{};
 }
@@ -286,6 +501,7 @@ ApiResult<CompletionRequest> parse_completion_request(std::string_view body) {
   if (r.failed()) return r.error();
   SARATHI_ASSIGN_OR_RETURN(req.prompts, parse_prompts(r.get("prompt")));
   SARATHI_RETURN_IF_ERROR(parse_sampling(r, req.sampling));
+  SARATHI_RETURN_IF_ERROR(parse_constraint(j, body, req.sampling.constraint));
   if (static_cast<int64_t>(req.prompts.size()) * req.sampling.n > kMaxChoices)
     return invalid_request("n", fmt::format("prompts × n must be at most {}", kMaxChoices));
   return req;
@@ -311,6 +527,8 @@ ApiResult<ChatRequest> parse_chat_request(std::string_view body) {
   SARATHI_RETURN_IF_ERROR(check_unsupported_chat_fields(j));
   SARATHI_ASSIGN_OR_RETURN(req.messages, parse_messages(r.get("messages")));
   SARATHI_RETURN_IF_ERROR(parse_sampling(r, req.sampling));
+  SARATHI_RETURN_IF_ERROR(parse_constraint(j, body, req.sampling.constraint));
+  SARATHI_RETURN_IF_ERROR(parse_tools(j, body, req));
   return req;
 }
 

@@ -7,11 +7,17 @@
 //  - unknown fields are ignored (SDKs send extras); null means "not given";
 //  - integer fields accept integral JSON floats (5.0, as pydantic does) but not strings;
 //  - "model" is optional (empty: the served model); "user" is ignored;
-//  - chat roles: system, user, assistant; "developer" (OpenAI's newer name) is read as system;
-//    "tool"/"function" and tool calls are refused (no tool calling), as are non-text content
-//    parts; text parts are joined with "\n"; an assistant message may have null content;
-//  - tools / tool_choice other than none / functions / response_format other than text and
-//    suffix are refused rather than silently ignored; best_of must be absent or 1;
+//  - chat roles: system, user, assistant, tool; "developer" (OpenAI's newer name) is read as
+//    system; "function" (the legacy form) and non-text content parts are refused; text parts
+//    are joined with "\n"; an assistant message may have null content and tool_calls;
+//  - tools: functions with a name and optional parameters (a JSON schema, compiled only when
+//    the call is constrained); tool_choice none | auto (the default with tools) | required |
+//    {"type": "function", "function": {"name"}} naming one of them;
+//  - structured output (both endpoints): response_format {"type": "text" | "json_object" |
+//    "json_schema"}, vLLM's guided_json / guided_regex / guided_choice / guided_grammar and
+//    structured_outputs {json, regex, choice, grammar, json_object}, llama.cpp's grammar and
+//    json_schema; at most one of them (400 otherwise); compiled by openai_structured.h;
+//  - functions and suffix are refused rather than silently ignored; best_of must be absent or 1;
 //  - stop: a string or a list of up to kMaxStopStrings (OpenAI allows 4; vLLM any); empty
 //    strings are dropped;
 //  - completions' max_tokens defaults to 16 (OpenAI's legacy default, as in vLLM) and may be 0
@@ -26,6 +32,8 @@
 #include <utility>
 #include <variant>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "server/chat_template.h"
 #include "server/openai_error.h"
@@ -44,6 +52,16 @@ inline constexpr int32_t kDefaultCompletionMaxTokens = 16;
 
 /// One prompt as the client gave it: text to tokenize, or token ids.
 using PromptInput = std::variant<std::string, std::vector<int32_t>>;
+
+/// A structured-output constraint as the client gave it (compiled by openai_structured.h).
+struct OutputConstraint {
+  enum class Kind { kNone, kJsonObject, kJsonSchema, kRegex, kChoice, kGrammar };
+  Kind kind = Kind::kNone;
+  nlohmann::ordered_json schema;     // kJsonSchema (properties in the client's order)
+  std::string text;                  // kRegex: the pattern; kGrammar: GBNF
+  std::vector<std::string> choices;  // kChoice
+  std::string param;                 // the field it came from, for errors ("response_format")
+};
 
 /// The generation fields shared by both endpoints, validated (ranges as in OpenAI's API).
 struct SamplingRequest {
@@ -65,6 +83,7 @@ struct SamplingRequest {
   int32_t priority = 0;  // vLLM's: lower is served first (needs --scheduling-policy priority)
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  OutputConstraint constraint;
 };
 
 struct CompletionRequest {
@@ -74,11 +93,23 @@ struct CompletionRequest {
   bool echo = false;  // prepend the prompt to each choice's text
 };
 
+/// A function the model may call.
+struct ToolDef {
+  std::string name;
+  nlohmann::ordered_json parameters;  // JSON schema; an object with no properties when absent
+  nlohmann::ordered_json raw;         // the tool object as given (for the chat template)
+};
+
+enum class ToolChoice { kNone, kAuto, kRequired, kNamed };
+
 struct ChatRequest {
   std::string model;
   std::vector<ChatMessage> messages;  // at least one
   SamplingRequest sampling;
   bool add_generation_prompt = true;  // vLLM extension
+  std::vector<ToolDef> tools;
+  ToolChoice tool_choice = ToolChoice::kNone;  // kAuto by default when tools are given
+  std::string tool_name;                       // kNamed: the function to call
 };
 
 /// vLLM's /tokenize: {"prompt": str} (llama.cpp's "content" too) or {"messages": [...]}.

@@ -43,6 +43,8 @@ OrderedJson finish_reason_json(FinishReason r) {
       return "stop";
     case FinishReason::kLength:
       return "length";
+    case FinishReason::kToolCalls:
+      return "tool_calls";
     case FinishReason::kNone:
       break;
   }
@@ -127,12 +129,22 @@ OrderedJson chat_response(const ResponseMeta& meta, std::span<const ChatChoice> 
                           const Usage& usage) {
   OrderedJson out = head(meta, "chat.completion");
   OrderedJson list = OrderedJson::array();
-  for (const ChatChoice& c : choices)
-    list.push_back(
-        OrderedJson{{"index", c.index},
-                    {"message", OrderedJson{{"role", "assistant"}, {"content", c.content}}},
-                    {"logprobs", logprobs_or_null(c.logprobs, true)},
-                    {"finish_reason", finish_reason_json(c.finish_reason)}});
+  for (const ChatChoice& c : choices) {
+    OrderedJson message{{"role", "assistant"}, {"content", c.content}};
+    if (!c.tool_calls.empty()) {
+      if (c.content.empty()) message["content"] = nullptr;
+      OrderedJson calls = OrderedJson::array();
+      for (const ToolCallOut& t : c.tool_calls)
+        calls.push_back(OrderedJson{{"id", t.id},
+                                    {"type", "function"},
+                                    {"function", {{"name", t.name}, {"arguments", t.arguments}}}});
+      message["tool_calls"] = std::move(calls);
+    }
+    list.push_back(OrderedJson{{"index", c.index},
+                               {"message", std::move(message)},
+                               {"logprobs", logprobs_or_null(c.logprobs, true)},
+                               {"finish_reason", finish_reason_json(c.finish_reason)}});
+  }
   out["choices"] = std::move(list);
   out["usage"] = usage_json(usage);
   return out;
@@ -145,6 +157,18 @@ OrderedJson chat_chunk(const ResponseMeta& meta, const ChatDelta& delta) {
     d["content"] = *delta.content;
   else if (delta.role)
     d["content"] = "";
+  if (delta.tool_call) {
+    const ToolCallDelta& t = *delta.tool_call;
+    OrderedJson call{{"index", t.index}};
+    if (!t.id.empty()) {
+      call["id"] = t.id;
+      call["type"] = "function";
+      call["function"] = {{"name", t.name}, {"arguments", t.arguments}};
+    } else {
+      call["function"] = {{"arguments", t.arguments}};
+    }
+    d["tool_calls"] = OrderedJson::array({std::move(call)});
+  }
   OrderedJson out = head(meta, "chat.completion.chunk");
   out["choices"] =
       OrderedJson::array({OrderedJson{{"index", delta.index},

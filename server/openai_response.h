@@ -17,9 +17,9 @@ namespace sarathi::server {
 /// Response bodies keep OpenAI's key order (id, object, created, model, choices, usage).
 using OrderedJson = nlohmann::ordered_json;
 
-enum class FinishReason { kNone, kStop, kLength };  // kNone: not finished (stream chunks)
+enum class FinishReason { kNone, kStop, kLength, kToolCalls };  // kNone: not finished
 
-/// "stop", "length", or null for kNone.
+/// "stop", "length", "tool_calls", or null for kNone.
 OrderedJson finish_reason_json(FinishReason r);
 
 struct Usage {
@@ -56,11 +56,28 @@ struct CompletionChoice {
   FinishReason finish_reason = FinishReason::kNone;
 };
 
+/// A function call in a response (OpenAI's tool_calls entry).
+struct ToolCallOut {
+  std::string id;
+  std::string name;
+  std::string arguments;  // JSON text
+};
+
 struct ChatChoice {
   int32_t index = 0;
-  std::string content;
+  std::string content;                  // null in the message when empty and tool_calls are set
+  std::vector<ToolCallOut> tool_calls;  // message.tool_calls (left out when empty)
   std::optional<std::vector<TokenLogprob>> logprobs;
   FinishReason finish_reason = FinishReason::kNone;
+};
+
+/// One streamed piece of a tool call: the first for a call carries id and name (arguments ""),
+/// later ones a fragment of the arguments (OpenAI's chunked form).
+struct ToolCallDelta {
+  int32_t index = 0;  // the call's position in message.tool_calls
+  std::string id;     // first piece only
+  std::string name;   // first piece only
+  std::string arguments;
 };
 
 /// One streamed chat delta. The first chunk of a choice sets `role` (and content ""), the
@@ -69,6 +86,7 @@ struct ChatDelta {
   int32_t index = 0;
   bool role = false;
   std::optional<std::string> content;
+  std::optional<ToolCallDelta> tool_call;
   std::optional<std::vector<TokenLogprob>> logprobs;
   FinishReason finish_reason = FinishReason::kNone;
 };

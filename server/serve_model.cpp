@@ -6,6 +6,34 @@
 
 namespace sarathi::server {
 
+std::shared_ptr<grammar::CompiledGrammar> GrammarCache::get(
+    const ConstraintGrammar& g, const std::shared_ptr<const grammar::TokenVocab>& vocab) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = map_.find(g.gbnf); it != map_.end()) {
+      order_.splice(order_.begin(), order_, it->second.second);
+      return it->second.first;
+    }
+  }
+  // Outside the lock: walking every position takes milliseconds per position.
+  auto cg = std::make_shared<grammar::CompiledGrammar>(g.grammar, vocab);
+  cg->precompute();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = map_.find(g.gbnf); it != map_.end()) return it->second.first;  // raced
+  order_.push_front(g.gbnf);
+  map_.emplace(g.gbnf, std::make_pair(cg, order_.begin()));
+  if (map_.size() > capacity_) {
+    map_.erase(order_.back());
+    order_.pop_back();
+  }
+  return cg;
+}
+
+size_t GrammarCache::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return map_.size();
+}
+
 ServedModel::~ServedModel() {
   if (engine) engine->shutdown(std::chrono::milliseconds(0));
   engine.reset();

@@ -5,8 +5,11 @@
 #pragma once
 
 #include <functional>
+#include <list>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "core/dtype.h"
 #include "core/status.h"
@@ -15,6 +18,7 @@
 #include "model/llama.h"
 #include "sched/config.h"
 #include "server/chat_template.h"
+#include "server/openai_structured.h"
 
 namespace sarathi::server {
 
@@ -37,6 +41,25 @@ struct ServedModelOptions {
       make_executor;
 };
 
+/// Compiled grammars by their GBNF text, the most recently used `capacity` kept: requests that
+/// repeat a schema (or a tool list) share the mask caches. Thread-safe; a new grammar is compiled
+/// and its positions walked on the calling (HTTP) thread, never on the engine thread.
+class GrammarCache {
+ public:
+  explicit GrammarCache(size_t capacity = 64) : capacity_(capacity) {}
+  std::shared_ptr<grammar::CompiledGrammar> get(
+      const ConstraintGrammar& g, const std::shared_ptr<const grammar::TokenVocab>& vocab);
+  size_t size() const;
+
+ private:
+  size_t capacity_;
+  mutable std::mutex mu_;
+  std::list<std::string> order_;  // most recent first
+  std::unordered_map<std::string, std::pair<std::shared_ptr<grammar::CompiledGrammar>,
+                                            std::list<std::string>::iterator>>
+      map_;
+};
+
 /// Everything a request needs; destroyed in reverse order (engine first, model last).
 struct ServedModel {
   std::unique_ptr<model::LlamaModel> model;
@@ -45,6 +68,7 @@ struct ServedModel {
   ChatTemplate chat_template;
   std::string bos_text, eos_text;  // the tokenizer's BOS/EOS text for templates
   sched::SchedulerConfig sched;
+  GrammarCache grammars;
 
   ServedModel() = default;
   ServedModel(const ServedModel&) = delete;

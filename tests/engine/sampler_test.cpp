@@ -104,6 +104,34 @@ TEST(Sampler, LogprobsAreNormalisedAndSorted) {
   EXPECT_NEAR(total, 1.0, 1e-4);
 }
 
+// The mask removes tokens before top-k / top-p / temperature: with top-k 1 the best allowed
+// token wins, never a masked one; logprobs stay the model's.
+TEST(Sampler, TokenMaskAppliesBeforeTopKAndTemperature) {
+  std::vector<float> logits(130, 0.0f);
+  logits[3] = 9.0f;    // the model's favourite, masked out
+  logits[70] = 5.0f;   // the best allowed
+  logits[129] = 4.0f;  // allowed
+  std::vector<uint64_t> mask(3, 0);
+  mask[70 / 64] |= uint64_t{1} << (70 % 64);
+  mask[129 / 64] |= uint64_t{1} << (129 % 64);
+  Sampler greedy(SamplingParams{});
+  EXPECT_EQ(greedy.sample(logits, {}, {}, mask).token, 70);
+  Sampler topk(SamplingParams{.temperature = 1.0f, .top_k = 1, .seed = 3});
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(topk.sample(logits, {}, {}, mask).token, 70);
+  Sampler hot(SamplingParams{.temperature = 2.0f, .seed = 5});
+  int n129 = 0;
+  for (int i = 0; i < 400; ++i) {
+    const SampledToken t = hot.sample(logits, {}, {}, mask);
+    ASSERT_TRUE(t.token == 70 || t.token == 129) << t.token;
+    n129 += t.token == 129;
+    EXPECT_LT(t.logprob, -3.0f);  // the unmasked distribution's logprob
+  }
+  EXPECT_GT(n129, 100);  // p(129) = 1 / (1 + e^0.5) = 0.38 at temperature 2
+  std::vector<float> v(70, 1.0f);
+  apply_token_mask(mask, v);  // shorter than the mask's words: only its own tokens change
+  EXPECT_EQ(std::count(v.begin(), v.end(), -std::numeric_limits<float>::infinity()), 70);
+}
+
 TEST(StopChecker, NeverLeaksAPartialStopString) {
   StopChecker s({"###", "END"});
   std::string out;

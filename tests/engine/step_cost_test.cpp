@@ -169,5 +169,34 @@ TEST(Calibrate, ResolvesTheStrictSloFromTheDecodeStep) {
   EXPECT_DOUBLE_EQ(fixed.tbt_slo_s, 0.25);
 }
 
+// The default minimum chunk: a whole block where it fits beside one decode within the target,
+// fewer tokens where it does not (a slow host), never below 1.
+TEST(Calibrate, DefaultMinChunkFitsBesideOneDecode) {
+  sched::SchedulerConfig cfg;
+  cfg.block_size = 16;
+  cfg.max_model_len = 4096;
+  // 60 ms per step plus 18 ms per token: a decode alone costs 78 ms.
+  const sched::StepCostModel slow({0.060, 0.018, 0.0, 0.0});
+  EXPECT_EQ(default_min_chunk(slow, cfg, 1.0), 16);     // 16 tokens + the decode: 0.37 s
+  EXPECT_EQ(default_min_chunk(slow, cfg, 0.18), 5);     // 0.060 + (1 + 6) * 0.018 > 0.18
+  EXPECT_EQ(default_min_chunk(slow, cfg, 0.05), 1);     // not even the decode fits: still 1
+  const sched::StepCostModel fast({0.010, 0.0005, 0.0, 0.0});
+  EXPECT_EQ(default_min_chunk(fast, cfg, 0.05), 16);
+  // calibrate_slo leaves a given minimum alone.
+  RecordingExecutor ex;
+  ex.num_blocks = 512;
+  ex.max_len = 4096;
+  sched::SchedulerConfig given;
+  given.num_kv_blocks = 512;
+  given.min_chunk = 7;
+  ASSERT_TRUE(calibrate_slo(ex, given, 0.25).ok());
+  EXPECT_EQ(given.min_chunk, 7);
+  sched::SchedulerConfig derived;
+  derived.num_kv_blocks = 512;
+  ASSERT_TRUE(calibrate_slo(ex, derived, 0.25).ok());
+  EXPECT_GE(derived.min_chunk, 1);
+  EXPECT_LE(derived.min_chunk, derived.block_size);
+}
+
 }  // namespace
 }  // namespace sarathi::engine

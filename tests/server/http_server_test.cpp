@@ -306,6 +306,63 @@ TEST(HttpServer, StreamedChatAndCompletion) {
   EXPECT_EQ(json::parse(c.data[4])["choices"][0]["finish_reason"], "length");
 }
 
+// Structured output over HTTP on the random-weight model: every choice of a JSON-schema chat
+// (whole and streamed, n = 2) is a valid instance; bad schemas are 400s naming the field.
+TEST(HttpServer, StructuredOutput) {
+  auto srv = start_server({});
+  const json schema = {{"type", "object"},
+                       {"properties",
+                        {{"name", {{"type", "string"}, {"maxLength", 6}}},
+                         {"n", {{"type", "integer"}}},
+                         {"tags", {{"type", "array"}, {"items", {{"enum", {"x", "y"}}}}, {"maxItems", 2}}}}},
+                       {"required", {"name", "n", "tags"}}};
+  json body = {{"messages", {{{"role", "user"}, {"content", "A JSON person"}}}},
+               {"max_tokens", 120},
+               {"n", 2},
+               {"seed", 4},
+               {"response_format",
+                {{"type", "json_schema"}, {"json_schema", {{"name", "p"}, {"schema", schema}}}}}};
+  auto check = [](const std::string& text) {
+    const json x = json::parse(text);  // throws (fails the test) when it is not JSON
+    EXPECT_TRUE(x["name"].is_string() && x["name"].get<std::string>().size() <= 6 * 4) << text;
+    EXPECT_TRUE(x["n"].is_number_integer()) << text;
+    EXPECT_LE(x["tags"].size(), 2u) << text;
+    EXPECT_EQ(x.size(), 3u) << text;
+  };
+  auto whole = post(srv->port(), "/v1/chat/completions", body);
+  ASSERT_TRUE(whole);
+  ASSERT_EQ(whole->status, 200) << whole->body;
+  const json reply = json::parse(whole->body);
+  for (const json& c : reply["choices"]) {
+    EXPECT_EQ(c["finish_reason"], "stop");
+    check(c["message"]["content"].get<std::string>());
+  }
+  body["stream"] = true;
+  auto r = stream(srv->port(), "/v1/chat/completions", body);
+  ASSERT_EQ(r.status, 200);
+  std::map<int, std::string> texts;
+  for (const std::string& d : r.data) {
+    if (d == "[DONE]") continue;
+    const json chunk = json::parse(d);
+    for (const json& c : chunk["choices"])
+      if (c["delta"].contains("content"))
+        texts[c["index"].get<int>()] += c["delta"]["content"].get<std::string>();
+  }
+  ASSERT_EQ(texts.size(), 2u);
+  for (const auto& [i, t] : texts) check(t);
+
+  auto bad = post(srv->port(), "/v1/completions",
+                  {{"prompt", "x"}, {"guided_json", {{"type", "number"}, {"multipleOf", 2}}}});
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(json::parse(bad->body)["error"]["param"], "guided_json");
+  auto choice = post(srv->port(), "/v1/completions",
+                     {{"prompt", "x"}, {"guided_choice", {"up", "down"}}, {"max_tokens", 9}});
+  ASSERT_TRUE(choice);
+  const std::string t = json::parse(choice->body)["choices"][0]["text"];
+  EXPECT_TRUE(t == "up" || t == "down") << t;
+}
+
 TEST(HttpServer, BadRequestsGet4xxAndTheServerKeepsServing) {
   auto srv = start_server({.max_model_len = 128});
   const int p = srv->port();
