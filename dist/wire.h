@@ -32,7 +32,7 @@ struct Message {
   MessageKind kind = MessageKind::kBatch;
   int64_t batch_idx = 0;                     // the micro-batch's number in its session
   std::span<const model::SeqInput> seqs;     // kBatch: the batch (spans into the message)
-  std::span<const engine::StageTime> times;  // the stages it went through so far, in order
+  std::span<const engine::StageTime> times;  // stages 1.. so far, in order (not rank 0)
   std::span<const float> data;               // kBatch: hidden states [T, n_embd]; kResult: logits
 };
 

@@ -57,11 +57,12 @@ struct StageRunner {
         link.send(std::move(out));
         break;
       }
-      if (m->kind != MessageKind::kBatch || static_cast<int32_t>(m->times.size()) != rank)
+      // Stage times travel from stage 1 on (rank 0 keeps its own): rank - 1 of them.
+      if (m->kind != MessageKind::kBatch || static_cast<int32_t>(m->times.size()) != rank - 1)
         world.abort(
             fmt::format("pipeline stage: expected a micro-batch with {} stage times from "
                         "rank {}, got kind {} with {}",
-                        rank, rank - 1, static_cast<int>(m->kind), m->times.size()));
+                        rank - 1, rank - 1, static_cast<int>(m->kind), m->times.size()));
       const double t_decoded = seconds_now();
       auto result = forward->run(m->seqs, m->data);
       if (!result.ok())

@@ -114,7 +114,7 @@ fi
 
 # A rank that dies mid-run: every rank exits within seconds, non-zero, and says why.
 kill_rank() {  # kill_rank NAME RANK
-  local name=$1 victim_rank=$2 log="$tmp/kill$2.log" pid child victim="" start rc i
+  local name=$1 victim_rank=$2 log="$tmp/kill$2.log" pid child victim="" start rc i state
   "${run[@]}" 2 "$bin" bench throughput -m synthetic:tiny-4l:q8_0 -t 1 --policies sarathi-serve \
     --num-prompts 100000 --input-len 64 --output-len 64 --pipeline-parallel-size 2 \
     >"$log" 2>&1 &
@@ -150,7 +150,11 @@ kill_rank() {  # kill_rank NAME RANK
   wait "$pid"
   rc=$?
   local left=0
-  for child in "${ranks[@]}"; do kill -0 "$child" 2>/dev/null && left=1; done
+  # A rank still running (a zombie is gone: a container's init may never reap it).
+  for child in "${ranks[@]}"; do
+    state=$(ps -o stat= -p "$child" 2>/dev/null)
+    [[ -n $state && $state != Z* ]] && left=1
+  done
   if [[ $rc -ne 0 && $left -eq 0 ]] && grep -qE "exited on signal 9|stopped by SIGTERM" "$log"; then
     echo "ok   $name (every rank gone $((SECONDS - start)) s after the kill, exit $rc)"
   else
