@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/pipeline.h"
 
 namespace sarathi::cli {
 
@@ -24,8 +25,11 @@ Runner add_bench(CLI::App& app) {
   subs->push_back({"profile", add_bench_profile(*bench)});
   subs->push_back({"grammar", add_bench_grammar(*bench)});
   return [subs, bench]() {
-    for (const Sub& s : *subs)
-      if (bench->got_subcommand(s.name)) return s.run();
+    for (const Sub& s : *subs) {
+      if (!bench->got_subcommand(s.name)) continue;
+      // bench throughput runs under mpirun itself (--pipeline-parallel-size); the others alone.
+      return s.name == "throughput" ? s.run() : run_alone("bench " + s.name, s.run);
+    }
     return 2;
   };
 }

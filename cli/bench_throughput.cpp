@@ -1,6 +1,7 @@
 // `sarathi bench throughput`: the offline policy benchmark. The same requests run under each
 // policy on the same model; one table compares prefill, decode and end-to-end throughput,
-// TTFT, TBT, preemptions and steps.
+// TTFT, TBT, preemptions and steps, a second one each pipeline stage's busy time and bubbles
+// (under mpirun with --pipeline-parallel-size N, one stage per rank).
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -14,8 +15,8 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/pipeline.h"
 #include "engine/engine.h"
-#include "engine/model_executor.h"
 #include "kernels/kernels.h"
 #include "workload/workload.h"
 
@@ -83,8 +84,17 @@ Summary summarize(const std::vector<double>& v) {
   return s;
 }
 
+// One pipeline stage's times over a run (sums over its micro-batches).
+struct StageSum {
+  double compute_s = 0, transfer_s = 0, idle_s = 0;
+};
+
 struct PolicyResult {
   std::vector<engine::StepStats> step_stats;
+  std::vector<StageSum> stages;  // [stages]
+  // 1 - compute / makespan: per stage, and over all stages together.
+  std::vector<double> stage_bubble;
+  double bubble = 0;
   std::string policy;
   double prefill_tps = 0, decode_tps = 0, e2e_tps = 0, makespan_s = 0;
   Summary ttft, tbt;
@@ -97,10 +107,10 @@ core::Result<PolicyResult> run_policy(const model::LlamaModel& m, sched::Schedul
                                       const std::vector<workload::RequestSpec>& reqs,
                                       const std::vector<std::vector<int32_t>>& prompts,
                                       const ThroughputArgs& a, core::DType kv, double& slo_s) {
-  SARATHI_ASSIGN_OR_RETURN(auto exec, engine::ModelExecutor::create(
-                                          m, {.num_blocks = cfg.num_kv_blocks,
-                                              .block_size = cfg.block_size, .dtype = kv},
-                                          a.model.threads));
+  // A session of the pipeline under pipeline parallelism (a fresh KV cache on every stage).
+  SARATHI_ASSIGN_OR_RETURN(auto exec, make_executor(m, {.num_blocks = cfg.num_kv_blocks,
+                                                        .block_size = cfg.block_size, .dtype = kv},
+                                                    a.model.threads));
   engine::EngineOptions eo{.sched = cfg, .keep_finished = true};
   if (slo_s != 0 && (cfg.policy == "sarathi-serve" || cfg.policy == "sarathi")) {
     SARATHI_ASSIGN_OR_RETURN(engine::Calibration cal,
@@ -168,12 +178,59 @@ core::Result<PolicyResult> run_policy(const model::LlamaModel& m, sched::Schedul
   r.prefill_tokens = prefill_tokens;
   r.prefix_queries = eng->scheduler().prefix_cache_queries();
   r.prefix_hits = eng->scheduler().prefix_cache_hits();
+  // Bubbles: the share of the makespan a stage did not compute (waiting for its inputs, the
+  // pipeline filling and draining, and on stage 0 also scheduling and sampling).
+  const size_t num_stages = static_cast<size_t>(exec->max_in_flight());
+  r.stages.assign(num_stages, StageSum{});
+  for (const auto& st : steps)
+    for (size_t i = 0; i < std::min(num_stages, st.stages.size()); ++i) {
+      r.stages[i].compute_s += st.stages[i].compute_s;
+      r.stages[i].transfer_s += st.stages[i].transfer_s;
+      r.stages[i].idle_s += st.stages[i].idle_s;
+    }
+  double all_compute = 0;
+  for (const StageSum& sum : r.stages) {
+    all_compute += sum.compute_s;
+    r.stage_bubble.push_back(r.makespan_s > 0 ? 1.0 - sum.compute_s / r.makespan_s : 0.0);
+  }
+  r.bubble = r.makespan_s > 0
+                 ? 1.0 - all_compute / (r.makespan_s * static_cast<double>(num_stages))
+                 : 0.0;
   r.step_stats = std::move(steps);
   return r;
 }
 
+std::string join_times(const std::vector<engine::StageTime>& stages,
+                       double engine::StageTime::*field) {
+  std::string out;
+  for (const engine::StageTime& t : stages) out += fmt::format("{}{:.6f}", out.empty() ? "" : ";", t.*field);
+  return out;
+}
+
 nlohmann::json to_json(const Summary& s) {
   return {{"mean", s.mean}, {"p50", s.p50}, {"p99", s.p99}, {"max", s.max}};
+}
+
+// Each stage's compute time and bubble fraction, per policy (one stage without pipeline
+// parallelism: then the bubble is the engine's own time, scheduling and sampling).
+void print_stage_table(const std::vector<PolicyResult>& results) {
+  if (results.empty()) return;
+  const size_t n = results[0].stages.size();
+  std::printf("\nstage times: bubble = 1 - compute / makespan (all stages: 1 - sum of compute / "
+              "(%zu x makespan))\n",
+              n);
+  std::printf("%-14s %9s %10s %7s", "policy", "makespan", "e2e/s", "bubble");
+  for (size_t i = 0; i < n; ++i) std::printf(" | s%zu compute  xfer  bubble", i);
+  std::printf("\n");
+  for (const PolicyResult& r : results) {
+    std::printf("%-14s %8.2fs %10.1f %6.1f%%", r.policy.c_str(), r.makespan_s, r.e2e_tps,
+                r.bubble * 100);
+    for (size_t i = 0; i < r.stages.size(); ++i)
+      std::printf(" | %9.2fs %5.2fs %6.1f%%", r.stages[i].compute_s, r.stages[i].transfer_s,
+                  r.stage_bubble[i] * 100);
+    std::printf("\n");
+  }
+  std::fflush(stdout);
 }
 
 int run(const ThroughputArgs& a) {
@@ -232,8 +289,9 @@ int run(const ThroughputArgs& a) {
   if (!a.step_trace_path.empty()) {
     trace.open(a.step_trace_path);
     trace << "policy,step,start_s,num_seqs,prefill_tokens,decode_tokens,predicted_s,duration_s,"
-             "step_target_s\n";
+             "step_target_s,stage_compute_s,stage_idle_s\n";
   }
+  std::vector<PolicyResult> results;
   for (const std::string& p : policies) {
     sched::SchedulerConfig cfg = *base;
     cfg.policy = p;
@@ -257,9 +315,17 @@ int run(const ThroughputArgs& a) {
                 static_cast<long long>(r->prefill_tokens), hit_rate * 100);
     std::fflush(stdout);
     for (const engine::StepStats& st : r->step_stats)
-      trace << fmt::format("{},{},{:.6f},{},{},{},{:.6f},{:.6f},{:.6f}\n", p, st.step, st.start,
-                           st.num_seqs, st.num_prefill_tokens, st.num_decode_tokens,
-                           st.predicted_s, st.duration_s, st.step_target_s);
+      trace << fmt::format("{},{},{:.6f},{},{},{},{:.6f},{:.6f},{:.6f},{},{}\n", p, st.step,
+                           st.start, st.num_seqs, st.num_prefill_tokens, st.num_decode_tokens,
+                           st.predicted_s, st.duration_s, st.step_target_s,
+                           join_times(st.stages, &engine::StageTime::compute_s),
+                           join_times(st.stages, &engine::StageTime::idle_s));
+    nlohmann::json stages = nlohmann::json::array();
+    for (size_t i = 0; i < r->stages.size(); ++i)
+      stages.push_back({{"stage", i}, {"compute_s", r->stages[i].compute_s},
+                        {"transfer_s", r->stages[i].transfer_s},
+                        {"idle_s", r->stages[i].idle_s},
+                        {"bubble_fraction", r->stage_bubble[i]}});
     out["policies"].push_back({{"policy", p}, {"prefill_tokens_per_s", r->prefill_tps},
                                {"decode_tokens_per_s", r->decode_tps},
                                {"e2e_tokens_per_s", r->e2e_tps}, {"makespan_s", r->makespan_s},
@@ -268,8 +334,14 @@ int run(const ThroughputArgs& a) {
                                {"prefill_tokens_computed", r->prefill_tokens},
                                {"prefix_cache_queries", r->prefix_queries},
                                {"prefix_cache_hits", r->prefix_hits},
-                               {"prefix_cache_hit_rate", hit_rate}});
+                               {"prefix_cache_hit_rate", hit_rate},
+                               {"pipeline_stages", r->stages.size()},
+                               {"bubble_fraction", r->bubble},
+                               {"stages", std::move(stages)}});
+    r->step_stats.clear();
+    results.push_back(std::move(*r));
   }
+  print_stage_table(results);
   if (trace.is_open() && !trace.flush()) {
     std::fprintf(stderr, "error: cannot write %s\n", a.step_trace_path.c_str());
     return 1;
@@ -298,6 +370,7 @@ Runner add_bench_throughput(CLI::App& bench) {
       "End-to-end throughput is all tokens (prompt + output) over the makespan. Output lengths "
       "are honoured exactly (ignore_eos).");
   add_model_options(*cmd, args->model);
+  add_pipeline_option(*cmd, args->model.pipeline_parallel_size);
   add_sched_options(*cmd, args->sched, false);
   cmd->add_option("--policies", args->policies, "Comma-separated policies to compare")
       ->capture_default_str();
@@ -321,7 +394,9 @@ Runner add_bench_throughput(CLI::App& bench) {
   cmd->add_option("--step-trace", args->step_trace_path,
                   "Write every step as CSV (policy, step, start, sequences, prefill and decode "
                   "tokens, predicted and measured seconds, SLO step target)");
-  return [args] { return run(*args); };
+  return [args] {
+    return run_pipelined(args->model.pipeline_parallel_size, [&] { return run(*args); });
+  };
 }
 
 }  // namespace sarathi::cli

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "cli/pipeline.h"
 #include "cli/progress.h"
 #include "model/forward.h"
 #include "workload/serving_metrics.h"
@@ -12,7 +13,7 @@ namespace sarathi::cli {
 
 void add_model_options(CLI::App& cmd, ModelArgs& args) {
   cmd.add_option("-m,--model", args.model,
-                 "GGUF file, or synthetic:<shape>[:<dtype>] with shape one of tiny, qwen2-tiny, "
+                 "GGUF file, or synthetic:<shape>[:<dtype>] with shape one of tiny, tiny-4l, qwen2-tiny, "
                  "llama-160m, tinyllama-1.1b, llama-2-7b and dtype one of f32, f16, bf16, q8_0, "
                  "q4_0, q4_K, q6_K (random weights, byte-level tokenizer, no download)")
       ->capture_default_str();
@@ -70,7 +71,7 @@ std::unique_ptr<model::LlamaModel> load_model(const ModelArgs& args) {
   load.seed = args.seed;
   Progress progress("loading " + args.model);
   load.progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
-  auto loaded = model::LlamaModel::load(args.model, load);
+  auto loaded = load_pipelined(args.model, load);
   if (!loaded.ok()) {
     std::fprintf(stderr, "error: %s\n", loaded.error().message.c_str());
     return nullptr;
@@ -149,7 +150,8 @@ void add_sched_options(CLI::App& cmd, SchedArgs& a, bool with_policy) {
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 24));
   cmd.add_option("--kv-cache-memory", a.kv_cache_memory,
-                 "Memory for the KV cache (e.g. 2GiB, 512MiB)")
+                 "Memory for the KV cache (e.g. 2GiB, 512MiB); per rank under pipeline "
+                 "parallelism (each rank holds its own layers' KV)")
       ->capture_default_str();
   cmd.add_option("--num-kv-blocks", a.num_kv_blocks,
                  "KV blocks in the pool (overrides --kv-cache-memory); 0 = from memory")
@@ -248,8 +250,9 @@ std::optional<sched::SchedulerConfig> sched_config(const SchedArgs& a, const mod
                    a.kv_cache_memory.c_str());
       return std::nullopt;
     }
-    const auto per_block =
-        static_cast<int64_t>(model::PagedKvCache::bytes_per_block(m, a.block_size, kv_dtype));
+    // Per rank under pipeline parallelism: a rank keeps the KV of its own layers only.
+    const auto per_block = static_cast<int64_t>(model::PagedKvCache::bytes_per_block(
+        m, a.block_size, kv_dtype, kv_layers_per_rank(m)));
     c.num_kv_blocks = static_cast<int32_t>(std::min<int64_t>(*bytes / per_block, 1 << 28));
     if (c.num_kv_blocks < 1) {
       std::fprintf(stderr, "error: --kv-cache-memory %s holds no KV block (%lld bytes each)\n",

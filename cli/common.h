@@ -21,12 +21,14 @@ struct ModelArgs {
   std::string kv_type = "f16";
   std::string dtype = "auto";  // float weight matrices: auto (the file's), f32, f16, bf16
   uint64_t seed = 42;          // synthetic weights
+  int32_t pipeline_parallel_size = 1;  // --pipeline-parallel-size (generate, serve, bench throughput)
 };
 
 /// Registers -m/--model, -t/--threads, -c/--ctx-size, --kv-type on a subcommand.
 void add_model_options(CLI::App& cmd, ModelArgs& args);
 
-/// Loads the model (progress bar on a terminal); prints the error and returns null on failure.
+/// Loads the model (progress bar on a terminal), under pipeline parallelism rank 0's stage
+/// (cli/pipeline.h); prints the error and returns null on failure.
 std::unique_ptr<model::LlamaModel> load_model(const ModelArgs& args);
 
 /// The KV dtype named by --kv-type, or nullopt after printing an error.

@@ -11,8 +11,8 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/pipeline.h"
 #include "engine/engine.h"
-#include "engine/model_executor.h"
 #include "kernels/kernels.h"
 #include "model/llama.h"
 #include "model/tokenizer.h"
@@ -77,7 +77,7 @@ int run(const GenerateArgs& a) {
   cfg.watermark = 0;
   cfg.max_model_len = n_ctx;
   cfg.num_kv_blocks = (n_ctx + cfg.block_size - 1) / cfg.block_size;
-  auto exec = engine::ModelExecutor::create(
+  auto exec = make_executor(
       m, {.num_blocks = cfg.num_kv_blocks, .block_size = cfg.block_size, .dtype = *kv},
       a.model.threads);
   if (!exec.ok()) {
@@ -165,7 +165,8 @@ Runner add_generate(CLI::App& app) {
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_flag("--ignore-eos", args->ignore_eos, "Do not stop at end-of-generation tokens");
   cmd->add_flag("-v,--verbose", args->verbose, "Print model and kernel details");
-  return [args] { return run(*args); };
+  add_pipeline_option(*cmd, args->model.pipeline_parallel_size);
+  return [args] { return run_pipelined(args->model.pipeline_parallel_size, [&] { return run(*args); }); };
 }
 
 }  // namespace sarathi::cli

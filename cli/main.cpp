@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/pipeline.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"sarathi: an LLM inference engine with SARATHI chunked-prefill scheduling"};
@@ -19,7 +20,7 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand("generate")) return run_generate();
   if (app.got_subcommand("bench")) return run_bench();
-  if (app.got_subcommand("export")) return run_export();
+  if (app.got_subcommand("export")) return sarathi::cli::run_alone("export", run_export);
   if (app.got_subcommand("serve")) return run_serve();
   if (app.got_subcommand("simulate")) return run_simulate();
   return 2;

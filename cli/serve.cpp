@@ -5,12 +5,15 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cstdio>
 #include <sstream>
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/pipeline.h"
 #include "server/http_server.h"
 
 namespace sarathi::cli {
@@ -58,10 +61,14 @@ core::Result<std::unique_ptr<server::ServedModel>> load(const ServeArgs& a,
                                                            while (std::getline(in, line))
                                                              std::fprintf(stderr, "serve: %s\n",
                                                                           line.c_str());
-                                                         }});
+                                                         },
+                                                         .make_executor = make_executor});
   if (served.ok())
-    std::fprintf(stderr, "serve: model ready (policy %s, %d KV blocks, max model len %d)\n",
-                 cfg->policy.c_str(), cfg->num_kv_blocks, cfg->max_model_len);
+    std::fprintf(stderr, "serve: model ready (policy %s, %d KV blocks, max model len %d%s)\n",
+                 cfg->policy.c_str(), cfg->num_kv_blocks, cfg->max_model_len,
+                 pipeline_stages() > 1
+                     ? fmt::format(", {} pipeline stages", pipeline_stages()).c_str()
+                     : "");
   return served;
 }
 
@@ -144,7 +151,10 @@ Runner add_serve(CLI::App& app) {
                   "HTTP worker threads (connections served at once)")
       ->capture_default_str()
       ->check(CLI::Range(4, 65536));
-  return [a] { return run_serve(*a); };
+  add_pipeline_option(*cmd, a->model.pipeline_parallel_size);
+  return [a] {
+    return run_pipelined(a->model.pipeline_parallel_size, [&] { return run_serve(*a); });
+  };
 }
 
 }  // namespace sarathi::cli

@@ -112,7 +112,7 @@ std::shared_ptr<const grammar::TokenVocab> make_token_vocab(const model::Tokeniz
 Engine::Engine(Executor& executor, const model::Tokenizer* tokenizer, sched::Scheduler sched,
                EngineOptions options)
     : executor_(executor), tokenizer_(tokenizer), sched_(std::move(sched)),
-      options_(std::move(options)) {
+      options_(std::move(options)), max_in_flight_(sched_.config().max_in_flight) {
   if (tokenizer_) token_vocab_ = make_token_vocab(*tokenizer_, executor_.n_vocab());
   if (options_.clock) {
     clock_ = options_.clock;
@@ -127,11 +127,17 @@ Engine::Engine(Executor& executor, const model::Tokenizer* tokenizer, sched::Sch
                           sched_.config().tbt_slo_s * options_.cost_fitter->plan_fraction());
 }
 
-Engine::~Engine() = default;
+Engine::~Engine() {
+  // Leave a pipelined executor with nothing in flight (another engine may use it next).
+  for (; !in_flight_.empty(); in_flight_.pop_front())
+    if (max_in_flight_ > 1) (void)executor_.collect();
+}
 
 core::Result<std::unique_ptr<Engine>> Engine::create(Executor& executor,
                                                      const model::Tokenizer* tokenizer,
                                                      EngineOptions options) {
+  // A pipelined executor takes as many micro-batches at once as it has stages.
+  options.sched.max_in_flight = std::max(1, executor.max_in_flight());
   SARATHI_ASSIGN_OR_RETURN(sched::Scheduler s, sched::Scheduler::create(options.sched));
   return std::unique_ptr<Engine>(new Engine(executor, tokenizer, std::move(s), std::move(options)));
 }
@@ -207,7 +213,7 @@ bool Engine::abort(RequestId id) {
   return true;
 }
 
-bool Engine::has_work() const { return !live_.empty(); }
+bool Engine::has_work() const { return !live_.empty() || !in_flight_.empty(); }
 
 void Engine::finish(Live& r, FinishReason reason, TokenEvent& ev) {
   ev.finish = reason;
@@ -283,19 +289,33 @@ SampledToken Engine::sample_row(Live& r, std::span<const float> logits, bool* gr
 }
 
 core::Result<StepStats> Engine::step() {
-  StepStats stats;
-  stats.step = num_steps_;
+  StepStats empty;
+  while (static_cast<int32_t>(in_flight_.size()) < max_in_flight_) {
+    SARATHI_ASSIGN_OR_RETURN(const bool started, launch(empty));
+    if (!started) break;
+  }
+  if (in_flight_.empty()) return empty;
+  return complete();
+}
+
+core::Result<bool> Engine::launch(StepStats& empty) {
+  InFlight f;
+  StepStats& stats = f.stats;
+  stats.step = num_steps_ + static_cast<int64_t>(in_flight_.size());
   stats.start = now();
-  sched::BatchPlan plan = sched_.schedule();
+  f.plan = sched_.schedule();
+  const sched::BatchPlan& plan = f.plan;
   stats.schedule_s = now() - stats.start;
   for (sched::SeqId id : plan.preempted)
     if (auto it = live_.find(id); it != live_.end()) ++it->second->rec.times.num_preemptions;
   for (sched::SeqId id : plan.rejected) abort(id);  // pre-checked in add_request: defensive
   if (plan.empty()) {
     stats.duration_s = now() - stats.start;
-    return stats;
+    empty = std::move(stats);
+    return false;
   }
   batch_.clear();
+  f.want_logits.reserve(plan.chunks.size());
   for (const sched::SeqChunk& c : plan.chunks) {
     Live& r = *live_.at(c.seq);
     if (r.rec.times.first_scheduled < 0) r.rec.times.first_scheduled = stats.start;
@@ -306,14 +326,19 @@ core::Result<StepStats> Engine::step() {
       ++stats.num_prefill_chunks;
       stats.prefill_chunk_lens.push_back(c.num_tokens);
     }
-    batch_.push_back({toks, c.first_token, sched_.block_table(c.seq), sched_.produces_token(c)});
+    const bool want = sched_.produces_token(c);
+    batch_.push_back({toks, c.first_token, sched_.block_table(c.seq), want});
+    f.want_logits.push_back(want ? 1 : 0);
   }
   stats.num_seqs = static_cast<int32_t>(plan.chunks.size());
   stats.num_prefill_tokens = plan.num_prefill_tokens;
   stats.num_decode_tokens = plan.num_decode_tokens;
+  stats.predicted_s = plan.predicted_s;
+  stats.decodes_over_slo = plan.decodes_over_slo;
 
-  // Masks of the rows sampled under a grammar: they depend only on tokens already accepted, so
-  // they are computed while the forward pass runs.
+  // Masks of the rows sampled under a grammar: they depend only on tokens already accepted (a
+  // sequence is in at most one step in flight), so they are computed while the forward pass
+  // runs: without pipelining on the mask worker, with it once the micro-batch is handed on.
   masked_.clear();
   for (size_t i = 0; i < plan.chunks.size(); ++i)
     if (batch_[i].want_logits)
@@ -325,42 +350,82 @@ core::Result<StepStats> Engine::step() {
     stats.grammar_mask_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
-  const bool overlap = !masked_.empty() && options_.overlap_grammar_masks;
-  if (overlap) {
-    if (!mask_worker_) mask_worker_ = std::make_unique<MaskWorker>();
-    mask_worker_->start(compute_masks);
+  if (max_in_flight_ > 1) {
+    if (auto st = executor_.submit(batch_); !st.ok()) {
+      fail(plan);
+      return st.error();
+    }
+    if (!masked_.empty()) compute_masks();
+  } else {
+    const bool overlap = !masked_.empty() && options_.overlap_grammar_masks;
+    if (overlap) {
+      if (!mask_worker_) mask_worker_ = std::make_unique<MaskWorker>();
+      mask_worker_->start(compute_masks);
+    }
+    const double t0 = now();
+    auto logits = executor_.run(batch_);
+    const double t1 = now();
+    if (overlap) {
+      const auto w0 = std::chrono::steady_clock::now();
+      mask_worker_->wait();
+      stats.grammar_wait_s =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+    } else if (!masked_.empty()) {
+      compute_masks();
+      stats.grammar_wait_s = stats.grammar_mask_s;
+    }
+    if (!logits.ok()) {
+      // Internal failure: nothing was produced; drop the step's requests so nothing hangs, and
+      // the blocks this step registered in the prefix cache (their KV was never written).
+      fail(plan);
+      return logits.error();
+    }
+    run_logits_ = *logits;
+    run_time_ = {.idle_s = last_run_end_ < 0 ? 0.0 : t0 - last_run_end_, .compute_s = t1 - t0};
+    last_run_end_ = t1;
   }
-  auto logits = executor_.run(batch_);
-  if (overlap) {
-    const auto t0 = std::chrono::steady_clock::now();
-    mask_worker_->wait();
-    stats.grammar_wait_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  } else if (!masked_.empty()) {
-    compute_masks();
-    stats.grammar_wait_s = stats.grammar_mask_s;
-  }
+  in_flight_.push_back(std::move(f));
+  return true;
+}
+
+void Engine::fail(const sched::BatchPlan& plan) {
   results_.assign(plan.chunks.size(), sched::StepResult{});
-  if (!logits.ok()) {
-    // Internal failure: nothing was produced; drop the step's requests so nothing hangs, and
-    // the blocks this step registered in the prefix cache (their KV was never written).
-    for (size_t i = 0; i < plan.chunks.size(); ++i) results_[i].seq = plan.chunks[i].seq;
-    sched_.reset_prefix_cache();
-    sched_.on_step_done(plan, results_);
-    for (const sched::SeqChunk& c : plan.chunks) abort(c.seq);
-    return logits.error();
+  for (size_t i = 0; i < plan.chunks.size(); ++i) results_[i].seq = plan.chunks[i].seq;
+  sched_.reset_prefix_cache();
+  sched_.on_step_done(plan, results_);
+  for (const sched::SeqChunk& c : plan.chunks) abort(c.seq);
+}
+
+core::Result<StepStats> Engine::complete() {
+  InFlight f = std::move(in_flight_.front());
+  in_flight_.pop_front();
+  const sched::BatchPlan& plan = f.plan;
+  StepStats& stats = f.stats;
+  StepOutput out{run_logits_, std::span(&run_time_, 1)};
+  if (max_in_flight_ > 1) {
+    auto collected = executor_.collect();
+    if (!collected.ok()) {
+      fail(plan);
+      return collected.error();
+    }
+    out = *collected;
   }
+  stats.stages.assign(out.stages.begin(), out.stages.end());
   const auto n_vocab = static_cast<size_t>(executor_.n_vocab());
   const double t_now = now();
+  results_.assign(plan.chunks.size(), sched::StepResult{});
   in_step_ = true;
   size_t row = 0;
   for (size_t i = 0; i < plan.chunks.size(); ++i) {
     results_[i].seq = plan.chunks[i].seq;
-    if (!batch_[i].want_logits) continue;
-    Live& r = *live_.at(plan.chunks[i].seq);
+    if (!f.want_logits[i]) continue;
+    const size_t r_idx = row++;
+    auto it = live_.find(plan.chunks[i].seq);
+    if (it == live_.end()) continue;  // aborted while its micro-batch was in flight
+    Live& r = *it->second;
     bool grammar_done = false;
-    const SampledToken t = sample_row(r, logits->subspan(row * n_vocab, n_vocab), &grammar_done);
-    ++row;
+    const SampledToken t =
+        sample_row(r, out.logits.subspan(r_idx * n_vocab, n_vocab), &grammar_done);
     emit_token(r, t, t_now, results_[i], grammar_done);
   }
   in_step_ = false;
@@ -371,15 +436,20 @@ core::Result<StepStats> Engine::step() {
   pending_aborts_.clear();
   ++num_steps_;
   stats.duration_s = now() - stats.start;
-  stats.predicted_s = plan.predicted_s;
-  stats.decodes_over_slo = plan.decodes_over_slo;
   stats.step_target_s = step_target_s();
   if (options_.cost_fitter) {
-    options_.cost_fitter->add(shape_of(plan), stats.duration_s);
+    // Without pipelining the step's wall time; with it, what the micro-batch cost the stages
+    // (its wall time also counts waits behind other micro-batches).
+    double cost_s = stats.duration_s;
+    if (max_in_flight_ > 1) {
+      cost_s = 0;
+      for (const StageTime& t : stats.stages) cost_s += t.compute_s + t.transfer_s;
+    }
+    options_.cost_fitter->add(shape_of(plan), cost_s);
     sched_.set_cost_model(options_.cost_fitter->fit(),
                           sched_.config().tbt_slo_s * options_.cost_fitter->plan_fraction());
   }
-  return stats;
+  return std::move(stats);
 }
 
 }  // namespace sarathi::engine

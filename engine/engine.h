@@ -1,10 +1,14 @@
 // engine/engine.h: the step loop. Requests are added at any time; each step() asks the
 // scheduler for a plan, runs it on the Executor as one mixed batch (computing grammar masks
-// meanwhile), samples the tokens that are due, detokenizes and checks stop conditions, streams TokenEvents and reports back to the
-// scheduler. Single-threaded: the caller (CLI, benchmark, server thread) owns the loop.
-// Depends on sched/, engine/executor.h, sampler, and model/tokenizer for text.
+// meanwhile), samples the tokens that are due, detokenizes and checks stop conditions, streams
+// TokenEvents and reports back to the scheduler. With a pipelined executor (pipeline
+// parallelism), step() first keeps up to max_in_flight micro-batches in flight, each planned
+// from the sequences not in flight, then completes the oldest. Single-threaded: the caller
+// (CLI, benchmark, server thread) owns the loop. Depends on sched/, engine/executor.h, sampler,
+// and model/tokenizer for text.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -56,10 +60,14 @@ class Engine {
   /// Drops a request now (its KV blocks are freed); emits a final event with kAbort. False for
   /// an unknown or finished id.
   bool abort(RequestId id);
-  /// Runs one step; a step with nothing to run returns stats with num_seqs == 0.
+  /// Runs one step; a step with nothing to run returns stats with num_seqs == 0. With a
+  /// pipelined executor: starts micro-batches until max_in_flight are in flight (or nothing
+  /// more can start), then completes the oldest and returns its stats.
   core::Result<StepStats> step();
-  /// Whether any request is waiting or running.
+  /// Whether any request is waiting or running, or a micro-batch is still in flight.
   bool has_work() const;
+  /// Micro-batches started and not yet completed (0 or 1 without pipelining, between steps 0).
+  int32_t num_in_flight() const { return static_cast<int32_t>(in_flight_.size()); }
   /// The vocabulary as the grammar matcher sees it (every token's text; the tokenizer's
   /// end-of-generation tokens): compile RequestParams::grammar against it (or an equal one).
   /// Null without a tokenizer. Immutable; any thread may use it.
@@ -82,12 +90,26 @@ class Engine {
 
  private:
   struct Live;
+  // A step started on the executor and not yet completed.
+  struct InFlight {
+    sched::BatchPlan plan;
+    std::vector<uint8_t> want_logits;  // [plan.chunks.size()]
+    StepStats stats;
+  };
   Engine(Executor& executor, const model::Tokenizer* tokenizer, sched::Scheduler sched,
          EngineOptions options);
   void emit_token(Live& r, const SampledToken& t, double now, sched::StepResult& result,
                   bool grammar_done);
   SampledToken sample_row(Live& r, std::span<const float> logits, bool* grammar_done);
   void finish(Live& r, FinishReason reason, TokenEvent& ev);
+  // Plans a step and starts it (runs it, without pipelining); false when the plan is empty
+  // (`empty` then has its stats).
+  core::Result<bool> launch(StepStats& empty);
+  // Waits for the oldest step in flight, samples its tokens and reports it to the scheduler.
+  core::Result<StepStats> complete();
+  // A step the executor failed: drops its requests (nothing was produced) and the prefix
+  // cache's blocks it registered (their KV may never have been written).
+  void fail(const sched::BatchPlan& plan);
 
   class MaskWorker;
 
@@ -103,6 +125,12 @@ class Engine {
   std::vector<RequestRecord> finished_;
   std::vector<ExecSeq> batch_;             // reused per step
   std::vector<sched::StepResult> results_; // reused per step
+  int32_t max_in_flight_ = 1;              // executor_.max_in_flight()
+  std::deque<InFlight> in_flight_;         // oldest first
+  // Without pipelining: the step run() just ran (its logits stay valid until the next run).
+  std::span<const float> run_logits_;
+  StageTime run_time_;
+  double last_run_end_ = -1;
   std::vector<RequestId> pending_aborts_;  // aborts requested from callbacks during a step
   bool in_step_ = false;
   RequestId next_id_ = 1;

@@ -7,6 +7,11 @@ ModelExecutor::ModelExecutor(const model::LlamaModel& model, int num_threads)
 
 core::Result<std::unique_ptr<ModelExecutor>> ModelExecutor::create(
     const model::LlamaModel& model, const model::KvCacheOptions& kv, int num_threads) {
+  if (!model.is_whole())
+    return core::make_error(core::ErrorCode::kInvalidArgument,
+                            "the model holds layers [{}, {}) of {}: one pipeline stage, not a "
+                            "model an executor can run alone",
+                            model.first_layer(), model.end_layer(), model.config().n_layer);
   std::unique_ptr<ModelExecutor> e(new ModelExecutor(model, num_threads));
   SARATHI_ASSIGN_OR_RETURN(e->cache_, model::PagedKvCache::create(model.config(), kv));
   e->forward_ = std::make_unique<model::Forward>(model, *e->cache_, e->pool_);

@@ -1,6 +1,7 @@
 // engine/request.h: what a caller asks of the engine per request (sampling and stopping) and
 // what it gets back (token events, finish reasons, timestamps). Plain data; depends on
-// engine/sampler.h and grammar/matcher.h (the constraint a request may carry).
+// engine/sampler.h, engine/executor.h (StageTime) and grammar/matcher.h (the constraint a
+// request may carry).
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/executor.h"
 #include "engine/sampler.h"
 #include "grammar/matcher.h"
 
@@ -72,7 +74,8 @@ struct RequestRecord {
   RequestTimes times;
 };
 
-/// Per-step statistics.
+/// Per-step statistics. Under pipeline parallelism a step is one micro-batch: from its
+/// scheduling to the sampling of its tokens, with other micro-batches in flight meanwhile.
 struct StepStats {
   int64_t step = 0;
   int32_t num_prefill_tokens = 0;
@@ -90,6 +93,9 @@ struct StepStats {
   double grammar_mask_s = 0;     // time computing their masks (while the forward pass runs,
                                  // with EngineOptions::overlap_grammar_masks)
   double grammar_wait_s = 0;     // time the step waited for the masks after the forward pass
+  // What each stage of the model did for this step (one entry without pipeline parallelism:
+  // the executor's run, with the idle time since the previous run).
+  std::vector<StageTime> stages;
 };
 
 }  // namespace sarathi::engine

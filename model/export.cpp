@@ -66,6 +66,10 @@ void write_vocab(GgufWriter& w, const VocabData& v) {
 
 core::Status export_gguf(const LlamaModel& model, const std::string& path) {
   const LlamaConfig& c = model.config();
+  if (!model.is_whole())
+    return core::make_error(core::ErrorCode::kInvalidArgument,
+                            "only a whole model can be exported, not layers [{}, {}) of {}",
+                            model.first_layer(), model.end_layer(), c.n_layer);
   // The GGML-layout views (the scalar table packs nothing), with LoadOptions::float_weights
   // applied.
   const LlamaWeights& wt = model.weights_for(kernels::cpu_ops_for(kernels::Isa::kScalar));

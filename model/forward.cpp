@@ -28,16 +28,21 @@ core::Result<std::unique_ptr<PagedKvCache>> PagedKvCache::create(const LlamaConf
   if (options.num_blocks < 1)
     return make_error(ErrorCode::kInvalidArgument, "KV cache needs at least one block, got {}",
                       options.num_blocks);
+  const int32_t end = options.end_layer == 0 ? config.n_layer : options.end_layer;
+  if (options.first_layer < 0 || options.first_layer >= end || end > config.n_layer)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "KV cache layers [{}, {}) are not a range of the model's {} layers",
+                      options.first_layer, end, config.n_layer);
   std::unique_ptr<PagedKvCache> c(new PagedKvCache());
   c->options_ = options;
-  c->num_layers_ = config.n_layer;
+  c->options_.end_layer = end;
   c->num_kv_heads_ = config.n_head_kv;
   c->head_dim_ = config.head_dim;
   // Bytes of K (or V) per layer: every (block, KV head) region.
   c->layer_bytes_ = static_cast<size_t>(options.num_blocks) *
                     static_cast<size_t>(config.n_head_kv) *
                     region_bytes(options.block_size, config.head_dim, options.dtype);
-  const size_t total = c->layer_bytes_ * 2 * static_cast<size_t>(config.n_layer);
+  const size_t total = c->layer_bytes_ * 2 * static_cast<size_t>(end - options.first_layer);
   c->storage_ = core::BigBuffer(total);
   if (c->storage_.data() == nullptr)
     return make_error(ErrorCode::kResourceExhausted, "cannot allocate {} MiB for the KV cache",
@@ -52,14 +57,18 @@ size_t PagedKvCache::region_bytes(int32_t block_size, int32_t head_dim, core::DT
 }
 
 size_t PagedKvCache::bytes_per_block(const LlamaConfig& config, int32_t block_size,
-                                     core::DType dtype) {
-  return 2 * static_cast<size_t>(config.n_layer) * static_cast<size_t>(config.n_head_kv) *
-         region_bytes(block_size, config.head_dim, dtype);
+                                     core::DType dtype, int32_t num_layers) {
+  return 2 * static_cast<size_t>(num_layers > 0 ? num_layers : config.n_layer) *
+         static_cast<size_t>(config.n_head_kv) * region_bytes(block_size, config.head_dim, dtype);
 }
 
 kernels::PagedKvLayer PagedKvCache::layer(int32_t l) const {
+  SARATHI_DCHECK(l >= options_.first_layer && l < options_.end_layer,
+                 "layer {} is not in this cache's [{}, {})", l, options_.first_layer,
+                 options_.end_layer);
   // The view hands out mutable pointers (kv_store writes through it) from a const cache handle.
-  auto* base = const_cast<uint8_t*>(storage_.data()) + static_cast<size_t>(l) * 2 * layer_bytes_;
+  auto* base = const_cast<uint8_t*>(storage_.data()) +
+               static_cast<size_t>(l - options_.first_layer) * 2 * layer_bytes_;
   kernels::PagedKvLayer v;
   v.k = base;
   v.v = base + layer_bytes_;
@@ -80,11 +89,27 @@ const char* OpProfile::name(int op) {
 
 Forward::Forward(const LlamaModel& model, PagedKvCache& cache, core::ThreadPool& pool,
                  const kernels::CpuOps& ops)
-    : model_(model), weights_(model.weights_for(ops)), cache_(cache), pool_(pool), ops_(ops) {}
+    : model_(model), weights_(model.weights_for(ops)), cache_(cache), pool_(pool), ops_(ops) {
+  SARATHI_CHECK(cache.first_layer() <= model.first_layer() &&
+                    cache.end_layer() >= model.end_layer(),
+                "the KV cache holds layers [{}, {}), the model [{}, {})", cache.first_layer(),
+                cache.end_layer(), model.first_layer(), model.end_layer());
+}
 
-core::Status Forward::validate(std::span<const SeqInput> batch) const {
+core::Status Forward::validate(std::span<const SeqInput> batch,
+                               std::span<const float> hidden) const {
   const LlamaConfig& c = model_.config();
   const int32_t bs = cache_.block_size();
+  if (!model_.has_embedding()) {
+    int64_t num_tokens = 0;
+    for (const SeqInput& s : batch) num_tokens += static_cast<int64_t>(s.tokens.size());
+    if (static_cast<int64_t>(hidden.size()) != num_tokens * c.n_embd)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "layers [{}, {}) take the previous stage's hidden states: {} values for "
+                        "{} tokens of {}, got {}",
+                        model_.first_layer(), model_.end_layer(), num_tokens * c.n_embd,
+                        num_tokens, c.n_embd, hidden.size());
+  }
   for (size_t i = 0; i < batch.size(); ++i) {
     const SeqInput& s = batch[i];
     const auto n = static_cast<int64_t>(s.tokens.size());
@@ -243,8 +268,9 @@ void Forward::layer(int32_t l, int64_t T) {
   timed(profile_, P::kResidual, add_residual);
 }
 
-core::Result<std::span<const float>> Forward::run(std::span<const SeqInput> batch) {
-  SARATHI_RETURN_IF_ERROR(validate(batch));
+core::Result<std::span<const float>> Forward::run(std::span<const SeqInput> batch,
+                                                  std::span<const float> hidden) {
+  SARATHI_RETURN_IF_ERROR(validate(batch, hidden));
   const LlamaConfig& c = model_.config();
   const LlamaWeights& w = weights_;
   int64_t T = 0;
@@ -269,11 +295,17 @@ core::Result<std::span<const float>> Forward::run(std::span<const SeqInput> batc
     }
   }
 
-  timed(profile_, OpProfile::kEmbed, [&] {
-    kernels::get_rows(ops_, w.tok_embd.dtype, w.tok_embd.data, w.tok_embd.row_bytes, c.n_embd,
-                      tokens_.data(), T, x_.data());
-  });
-  for (int32_t l = 0; l < c.n_layer; ++l) layer(l, T);
+  if (model_.has_embedding()) {
+    timed(profile_, OpProfile::kEmbed, [&] {
+      kernels::get_rows(ops_, w.tok_embd.dtype, w.tok_embd.data, w.tok_embd.row_bytes, c.n_embd,
+                        tokens_.data(), T, x_.data());
+    });
+  } else {
+    std::copy(hidden.begin(), hidden.end(), x_.begin());
+  }
+  for (int32_t l = model_.first_layer(); l < model_.end_layer(); ++l) layer(l, T);
+  if (!model_.has_head())
+    return std::span<const float>(x_.data(), static_cast<size_t>(T * c.n_embd));
 
   // Gather the rows that want logits, then norm and project only those.
   int64_t out = 0;

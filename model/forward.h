@@ -24,6 +24,10 @@ struct KvCacheOptions {
   int32_t num_blocks = 0;
   int32_t block_size = 16;
   core::DType dtype = core::DType::kF16;  // kF16 (llama.cpp's default), kF32 or kQ8_0
+  // The layers whose KV the cache holds, [first_layer, end_layer) (end_layer 0: to the last
+  // layer): a pipeline stage keeps only its own layers' KV, under the block ids all stages share.
+  int32_t first_layer = 0;
+  int32_t end_layer = 0;
 };
 
 /// The KV tensors of every layer, in fixed-size blocks of a shared pool. Block ids are handed
@@ -32,12 +36,16 @@ class PagedKvCache {
  public:
   static core::Result<std::unique_ptr<PagedKvCache>> create(const LlamaConfig& config,
                                                             const KvCacheOptions& options);
-  /// Bytes one block takes over all layers (K and V).
-  static size_t bytes_per_block(const LlamaConfig& config, int32_t block_size, core::DType dtype);
+  /// Bytes one block takes over num_layers layers (K and V; 0: all of the model's layers).
+  static size_t bytes_per_block(const LlamaConfig& config, int32_t block_size, core::DType dtype,
+                                int32_t num_layers = 0);
   /// Bytes of one (block, KV head) region of K (or V) (kernels/ops.h has the layouts).
   static size_t region_bytes(int32_t block_size, int32_t head_dim, core::DType dtype);
 
+  /// Layer l's K and V (l is the model's layer number, within [first_layer(), end_layer())).
   kernels::PagedKvLayer layer(int32_t l) const;
+  int32_t first_layer() const { return options_.first_layer; }
+  int32_t end_layer() const { return options_.end_layer; }
   int32_t num_blocks() const { return options_.num_blocks; }
   int32_t block_size() const { return options_.block_size; }
   core::DType dtype() const { return options_.dtype; }
@@ -45,8 +53,7 @@ class PagedKvCache {
 
  private:
   PagedKvCache() = default;
-  KvCacheOptions options_;
-  int32_t num_layers_ = 0;
+  KvCacheOptions options_;  // end_layer resolved
   int32_t num_kv_heads_ = 0;
   int32_t head_dim_ = 0;
   size_t layer_bytes_ = 0;  // bytes of K (or V) per layer
@@ -86,22 +93,30 @@ struct OpProfile {
   static const char* name(int op);
 };
 
+/// The batch forward pass over the layers the model holds (all of them, or one pipeline
+/// stage's range).
 class Forward {
  public:
-  /// The model, cache and pool must outlive this object.
+  /// The model, cache and pool must outlive this object. The cache must hold the KV of the
+  /// model's layers.
   Forward(const LlamaModel& model, PagedKvCache& cache, core::ThreadPool& pool,
           const kernels::CpuOps& ops = kernels::cpu_ops());
 
-  /// Runs one step. Returns the requested logits, [sum of num_logits, n_vocab] in batch order,
-  /// valid until the next call. Invalid input (token id out of range, position beyond the
-  /// context, short block table) is an error and leaves the cache unchanged.
-  core::Result<std::span<const float>> run(std::span<const SeqInput> batch);
+  /// Runs one step through the model's layers. The first stage (or a whole model) embeds the
+  /// batch's tokens; a later stage takes `hidden`, the previous stage's output for the same
+  /// batch ([T, n_embd], T the batch's tokens). The last stage (or a whole model) returns the
+  /// requested logits, [sum of num_logits, n_vocab] in batch order; any other stage its output
+  /// hidden states, [T, n_embd]. Valid until the next call. Invalid input (token id out of
+  /// range, position beyond the context, short block table, hidden states of the wrong size) is
+  /// an error and leaves the cache unchanged.
+  core::Result<std::span<const float>> run(std::span<const SeqInput> batch,
+                                           std::span<const float> hidden = {});
 
   /// Attaches (or with null, detaches) a profile that run() adds its per-op times to.
   void set_profile(OpProfile* profile) { profile_ = profile; }
 
  private:
-  core::Status validate(std::span<const SeqInput> batch) const;
+  core::Status validate(std::span<const SeqInput> batch, std::span<const float> hidden) const;
   void reserve(int64_t num_tokens, int64_t num_logits);
   void layer(int32_t l, int64_t num_tokens);
 

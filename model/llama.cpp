@@ -86,8 +86,8 @@ const LlamaWeights& LlamaModel::weights_for(const kernels::CpuOps& ops) const {
     auto p = std::make_unique<Packed>();
     p->weights = weights_;
     std::vector<kernels::WeightView*> todo;
-    auto wanted = [&](const kernels::WeightView& w) {
-      return target(w) != w.dtype || packs(w.dtype);
+    auto wanted = [&](const kernels::WeightView& w) {  // a stage's other layers stay empty
+      return w.data != nullptr && (target(w) != w.dtype || packs(w.dtype));
     };
     for (LayerWeights& l : p->weights.layers) {
       for (kernels::WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
@@ -122,7 +122,7 @@ core::Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const std::string& sp
   model.float_weights_ = options.float_weights;
   // What a decode step streams changes with the matrices' element size.
   auto resize = [&](const kernels::WeightView& w) {
-    if (!is_float(w.dtype)) return;
+    if (w.data == nullptr || !is_float(w.dtype)) return;
     const uint64_t now = static_cast<uint64_t>(w.rows) * w.row_bytes;
     const uint64_t cast = static_cast<uint64_t>(w.rows) *
                           core::dtype_row_bytes(*options.float_weights, w.cols).value();
@@ -131,9 +131,22 @@ core::Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const std::string& sp
   for (const LayerWeights& l : model.weights_.layers)
     for (const kernels::WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
       resize(*w);
-  if (model.weights_.output.data != model.weights_.tok_embd.data) resize(model.weights_.output);
+  if (model.weights_.output.data != model.weights_.tok_embd.data || !model.has_embedding())
+    resize(model.weights_.output);
   if (is_float(model.config_.dtype)) model.config_.dtype = *options.float_weights;
   return m;
+}
+
+core::Status LlamaModel::set_stage(const LoadOptions& options) {
+  const int32_t n = config_.n_layer;
+  const int32_t end = options.end_layer == 0 ? n : options.end_layer;
+  if (options.first_layer < 0 || options.first_layer >= end || end > n)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "layers [{}, {}) are not a non-empty range of this model's {} layers",
+                      options.first_layer, end, n);
+  first_layer_ = options.first_layer;
+  end_layer_ = end;
+  return core::ok_status();
 }
 
 // Reads hyper-parameters and binds tensors of a GGUF file.
@@ -276,21 +289,29 @@ class LlamaLoader {
     return static_cast<const float*>(out);
   }
 
+  // Binds the tensors of the model's stage (all of them for a whole model); other layers'
+  // tensors are not looked at.
   core::Status bind_weights(const ProgressFn& progress) {
     const LlamaConfig& c = m_.config_;
     LlamaWeights& w = m_.weights_;
     const int64_t q_dim = static_cast<int64_t>(c.n_head) * c.head_dim;
     const int64_t kv_dim = static_cast<int64_t>(c.n_head_kv) * c.head_dim;
-    SARATHI_ASSIGN_OR_RETURN(w.tok_embd, matrix("token_embd.weight", c.n_vocab, c.n_embd));
-    SARATHI_ASSIGN_OR_RETURN(w.output_norm, vector("output_norm.weight", c.n_embd));
-    if (f_.find_tensor("output.weight")) {
-      SARATHI_ASSIGN_OR_RETURN(w.output, matrix("output.weight", c.n_vocab, c.n_embd));
-    } else {
-      w.output = w.tok_embd;
-      m_.config_.tied_output = true;
+    m_.config_.tied_output = f_.find_tensor("output.weight") == nullptr;
+    if (m_.has_embedding()) {
+      SARATHI_ASSIGN_OR_RETURN(w.tok_embd, matrix("token_embd.weight", c.n_vocab, c.n_embd));
+    }
+    if (m_.has_head()) {
+      SARATHI_ASSIGN_OR_RETURN(w.output_norm, vector("output_norm.weight", c.n_embd));
+      if (!c.tied_output) {
+        SARATHI_ASSIGN_OR_RETURN(w.output, matrix("output.weight", c.n_vocab, c.n_embd));
+      } else if (m_.has_embedding()) {
+        w.output = w.tok_embd;
+      } else {  // the last stage multiplies by the embedding table too
+        SARATHI_ASSIGN_OR_RETURN(w.output, matrix("token_embd.weight", c.n_vocab, c.n_embd));
+      }
     }
     w.layers.resize(static_cast<size_t>(c.n_layer));
-    for (int32_t l = 0; l < c.n_layer; ++l) {
+    for (int32_t l = m_.first_layer(); l < m_.end_layer(); ++l) {
       LayerWeights& L = w.layers[static_cast<size_t>(l)];
       const std::string p = fmt::format("blk.{}.", l);
       SARATHI_ASSIGN_OR_RETURN(L.attn_norm, vector(p + "attn_norm.weight", c.n_embd));
@@ -307,9 +328,11 @@ class LlamaLoader {
       SARATHI_ASSIGN_OR_RETURN(L.w_gate, matrix(p + "ffn_gate.weight", c.n_ff, c.n_embd));
       SARATHI_ASSIGN_OR_RETURN(L.w_up, matrix(p + "ffn_up.weight", c.n_ff, c.n_embd));
       SARATHI_ASSIGN_OR_RETURN(L.w_down, matrix(p + "ffn_down.weight", c.n_embd, c.n_ff));
-      if (progress) progress(static_cast<uint64_t>(l + 1), static_cast<uint64_t>(c.n_layer));
+      if (progress)
+        progress(static_cast<uint64_t>(l + 1 - m_.first_layer()),
+                 static_cast<uint64_t>(m_.end_layer() - m_.first_layer()));
     }
-    m_.config_.dtype = w.layers.empty() ? w.tok_embd.dtype : w.layers[0].w_gate.dtype;
+    m_.config_.dtype = w.layers[static_cast<size_t>(m_.first_layer())].w_gate.dtype;
     return core::ok_status();
   }
 
@@ -334,6 +357,7 @@ core::Result<std::unique_ptr<LlamaModel>> LlamaModel::load_gguf(const std::strin
   if (!options.vocab_only) {
     LlamaLoader loader(*file, *m);
     SARATHI_RETURN_IF_ERROR(loader.read_config(options));
+    SARATHI_RETURN_IF_ERROR(m->set_stage(options));
     SARATHI_RETURN_IF_ERROR(loader.bind_weights(options.progress));
   } else {
     auto arch = file->get_string("general.architecture");
@@ -342,6 +366,18 @@ core::Result<std::unique_ptr<LlamaModel>> LlamaModel::load_gguf(const std::strin
   }
   m->file_ = std::move(file);
   return m;
+}
+
+core::Result<LlamaConfig> LlamaModel::read_config(const std::string& spec,
+                                                  const LoadOptions& options) {
+  if (spec.rfind("synthetic:", 0) == 0) return synthetic_config(spec, options);
+  SARATHI_ASSIGN_OR_RETURN(auto file, GgufFile::open(spec));
+  LlamaModel m;
+  LlamaLoader loader(*file, m);
+  SARATHI_RETURN_IF_ERROR(loader.read_config(options));
+  if (const GgufValue* tokens = file->find("tokenizer.ggml.tokens"))
+    m.config_.n_vocab = static_cast<int32_t>(tokens->array.size());
+  return m.config_;
 }
 
 }  // namespace sarathi::model

@@ -1,6 +1,8 @@
 // model/llama.h: LLaMA-family models (architectures `llama` and `qwen2`): hyper-parameters,
 // weights viewed in place in a mmapped GGUF file or generated in memory (synthetic models),
-// and the tokenizer that comes with them. Depends on core/, kernels/, model/gguf, tokenizer.
+// and the tokenizer that comes with them. A model may be loaded as one pipeline stage: a
+// contiguous range of layers (the first stage also the token embedding, the last the output
+// norm and head), holding only those weights. Depends on core/, kernels/, model/gguf, tokenizer.
 #pragma once
 
 #include <cstdint>
@@ -59,11 +61,14 @@ struct LayerWeights {
   kernels::WeightView w_down;        // [n_embd, n_ff]
 };
 
+/// A model's weights. For a pipeline stage only its own parts are bound: layers outside the
+/// stage's range are empty (null views), tok_embd is bound on the first stage only, output_norm
+/// and output on the last only.
 struct LlamaWeights {
   kernels::WeightView tok_embd;      // [n_vocab, n_embd]
   const float* output_norm = nullptr;  // [n_embd]
   kernels::WeightView output;        // [n_vocab, n_embd] (= tok_embd when tied)
-  std::vector<LayerWeights> layers;
+  std::vector<LayerWeights> layers;  // [n_layer], indexed by the model's layer number
 };
 
 /// Reports loading progress: done out of total (bytes or tensors).
@@ -78,6 +83,12 @@ struct LoadOptions {
   /// projections stored as f32, f16 or bf16), as vLLM's --dtype; quantized matrices, norms and
   /// the embedding table keep their types. Unset: the file's types.
   std::optional<core::DType> float_weights;
+  /// Pipeline stage: load only layers [first_layer, end_layer) (end_layer 0: to the last), plus
+  /// the token embedding when first_layer is 0 and the output norm and head when the range ends
+  /// at the last layer. Other layers' tensors are neither read nor converted nor repacked (a
+  /// GGUF's stay mapped, untouched). Default: the whole model.
+  int32_t first_layer = 0;
+  int32_t end_layer = 0;
 };
 
 class LlamaModel {
@@ -89,9 +100,22 @@ class LlamaModel {
                                                              const LoadOptions& options = {});
   static core::Result<std::unique_ptr<LlamaModel>> synthetic(const std::string& spec,
                                                              const LoadOptions& options = {});
+  /// The hyper-parameters of `spec` without loading any weight (a GGUF's metadata, or a
+  /// synthetic shape), e.g. to split its layers over pipeline stages before loading.
+  static core::Result<LlamaConfig> read_config(const std::string& spec,
+                                               const LoadOptions& options = {});
   ~LlamaModel();
 
   const LlamaConfig& config() const { return config_; }
+  /// The layers this model holds: [first_layer(), end_layer()) of config().n_layer.
+  int32_t first_layer() const { return first_layer_; }
+  int32_t end_layer() const { return end_layer_; }
+  /// Whether it holds the token embedding (the first stage) / the output norm and head (the
+  /// last stage); a whole model holds both.
+  bool has_embedding() const { return first_layer_ == 0; }
+  bool has_head() const { return end_layer_ == config_.n_layer; }
+  /// Whether it is the whole model (not one stage of a pipeline).
+  bool is_whole() const { return has_embedding() && has_head(); }
   const LlamaWeights& weights() const { return weights_; }
   /// The weights as the op table multiplies them fastest: matrices of the types it has an
   /// interleaved path for (kernels/packed.h: q8_0, q4_0, q4_K, q6_K from AVX2 up, bf16 with
@@ -111,7 +135,15 @@ class LlamaModel {
   friend class LlamaLoader;
   friend class SyntheticBuilder;
 
+  /// Checks the stage range of options against config_ and stores it.
+  core::Status set_stage(const LoadOptions& options);
+  /// The configuration of a synthetic:<shape>[:<dtype>] spec (dtype in config.dtype).
+  static core::Result<LlamaConfig> synthetic_config(const std::string& spec,
+                                                    const LoadOptions& options);
+
   LlamaConfig config_;
+  int32_t first_layer_ = 0;
+  int32_t end_layer_ = 0;
   LlamaWeights weights_;
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<GgufFile> file_;               // keeps the mapping alive

@@ -26,8 +26,9 @@ struct Shape {
   float rope_base;
 };
 
-constexpr std::array<Shape, 5> kShapes = {{
+constexpr std::array<Shape, 6> kShapes = {{
     {"tiny", "llama", 256, 2, 512, 8, 4, 512, 2048, 10000.0f},
+    {"tiny-4l", "llama", 256, 4, 512, 8, 4, 512, 2048, 10000.0f},  // pipeline tests: 3+ stages
     {"qwen2-tiny", "qwen2", 256, 2, 512, 8, 2, 512, 4096, 1000000.0f},
     {"llama-160m", "llama", 768, 12, 3072, 12, 12, 32000, 2048, 10000.0f},
     {"tinyllama-1.1b", "llama", 2048, 22, 5632, 32, 4, 32000, 2048, 10000.0f},
@@ -117,13 +118,19 @@ class SyntheticBuilder {
     const int64_t q_dim = static_cast<int64_t>(c.n_head) * c.head_dim;
     const int64_t kv_dim = static_cast<int64_t>(c.n_head_kv) * c.head_dim;
     auto amp = [](int64_t fan_in) { return std::sqrt(3.0f / static_cast<float>(fan_in)); };
-    SARATHI_ASSIGN_OR_RETURN(w.tok_embd, matrix("token_embd.weight", c.n_vocab, c.n_embd,
-                                                std::sqrt(3.0f), dtype_));
-    w.output_norm = vector("output_norm.weight", c.n_embd, 1.0f, 0.1f);
-    SARATHI_ASSIGN_OR_RETURN(w.output, matrix("output.weight", c.n_vocab, c.n_embd,
-                                              amp(c.n_embd) * 4.0f, dtype_));
+    // Every tensor comes from its own name-seeded stream: a stage generates only its own and
+    // gets the same values as the whole model.
+    if (m_.has_embedding()) {
+      SARATHI_ASSIGN_OR_RETURN(w.tok_embd, matrix("token_embd.weight", c.n_vocab, c.n_embd,
+                                                  std::sqrt(3.0f), dtype_));
+    }
+    if (m_.has_head()) {
+      w.output_norm = vector("output_norm.weight", c.n_embd, 1.0f, 0.1f);
+      SARATHI_ASSIGN_OR_RETURN(w.output, matrix("output.weight", c.n_vocab, c.n_embd,
+                                                amp(c.n_embd) * 4.0f, dtype_));
+    }
     w.layers.resize(static_cast<size_t>(c.n_layer));
-    for (int32_t l = 0; l < c.n_layer; ++l) {
+    for (int32_t l = m_.first_layer(); l < m_.end_layer(); ++l) {
       LayerWeights& L = w.layers[static_cast<size_t>(l)];
       const std::string p = fmt::format("blk.{}.", l);
       L.attn_norm = vector(p + "attn_norm.weight", c.n_embd, 1.0f, 0.1f);
@@ -154,8 +161,8 @@ class SyntheticBuilder {
   uint64_t done_bytes_ = 0;
 };
 
-core::Result<std::unique_ptr<LlamaModel>> LlamaModel::synthetic(const std::string& spec,
-                                                                const LoadOptions& options) {
+core::Result<LlamaConfig> LlamaModel::synthetic_config(const std::string& spec,
+                                                       const LoadOptions& options) {
   // synthetic:<shape>[:<dtype>]
   std::string rest = spec.rfind("synthetic:", 0) == 0 ? spec.substr(10) : spec;
   std::string shape_name = rest;
@@ -177,8 +184,7 @@ core::Result<std::unique_ptr<LlamaModel>> LlamaModel::synthetic(const std::strin
     return make_error(ErrorCode::kInvalidArgument, "{}: unknown synthetic shape '{}' (known: {})",
                       spec, shape_name, fmt::join(synthetic_shapes(), ", "));
 
-  std::unique_ptr<LlamaModel> m(new LlamaModel());
-  LlamaConfig& c = m->config_;
+  LlamaConfig c;
   c.arch = std::string(shape->arch);
   c.name = fmt::format("synthetic:{}:{}", shape->name, core::dtype_name(dtype));
   c.n_vocab = shape->n_vocab;
@@ -196,14 +202,25 @@ core::Result<std::unique_ptr<LlamaModel>> LlamaModel::synthetic(const std::strin
   c.rope.freq_base = shape->rope_base;
   c.qkv_bias = c.arch == "qwen2";
   c.dtype = dtype;
+  return c;
+}
 
+core::Result<std::unique_ptr<LlamaModel>> LlamaModel::synthetic(const std::string& spec,
+                                                                const LoadOptions& options) {
+  std::unique_ptr<LlamaModel> m(new LlamaModel());
+  SARATHI_ASSIGN_OR_RETURN(m->config_, synthetic_config(spec, options));
+  SARATHI_RETURN_IF_ERROR(m->set_stage(options));
+  const LlamaConfig& c = m->config_;
+  const DType dtype = c.dtype;
   SARATHI_ASSIGN_OR_RETURN(m->tokenizer_, Tokenizer::create(byte_level_vocab(c.n_vocab)));
 
   const int64_t q_dim = static_cast<int64_t>(c.n_head) * c.head_dim;
   const int64_t kv_dim = static_cast<int64_t>(c.n_head_kv) * c.head_dim;
   const int64_t per_layer = 2 * q_dim * c.n_embd + 2 * kv_dim * c.n_embd +
                             3 * static_cast<int64_t>(c.n_ff) * c.n_embd;
-  const int64_t elems = per_layer * c.n_layer + 2 * static_cast<int64_t>(c.n_vocab) * c.n_embd;
+  const int64_t elems =
+      per_layer * (m->end_layer() - m->first_layer()) +
+      (int64_t{m->has_embedding()} + int64_t{m->has_head()}) * c.n_vocab * c.n_embd;
   const uint64_t total_bytes = static_cast<uint64_t>(
       static_cast<double>(elems) * static_cast<double>(core::dtype_block_bytes(dtype)) /
       static_cast<double>(core::dtype_block_size(dtype)));

@@ -40,6 +40,9 @@ core::Status validate(const SchedulerConfig& c) {
   if (c.priority_aging_steps < 0)
     return make_error(ErrorCode::kInvalidArgument, "priority_aging_steps must be >= 0, got {}",
                       c.priority_aging_steps);
+  if (c.max_in_flight < 1 || c.max_in_flight > 1024)
+    return make_error(ErrorCode::kInvalidArgument, "max_in_flight must be in [1, 1024], got {}",
+                      c.max_in_flight);
   if (!(c.tbt_slo_s >= 0.0) || c.min_chunk < 0)
     return make_error(ErrorCode::kInvalidArgument,
                       "need tbt_slo >= 0 (0: off) and min_chunk >= 0 (0: one block), got {} s "

@@ -53,6 +53,12 @@ struct SchedulerConfig {
   // (docs/DEVELOPERS.md).
   SchedulingPolicy scheduling_policy = SchedulingPolicy::kFcfs;
   int32_t priority_aging_steps = 256;
+  // Pipeline parallelism: how many plans (micro-batches) may be in flight at once, i.e.
+  // scheduled and not yet reported with on_step_done. Each plan is made from the running
+  // sequences that are not in flight (and the waiting ones), so a sequence is in at most one
+  // micro-batch at a time (Sarathi-Serve's pipeline-parallel scheduler). 1: every plan is
+  // reported before the next is made. The engine sets it to its executor's depth.
+  int32_t max_in_flight = 1;
 };
 
 /// The fraction of the TBT SLO a step is planned to until the engine has measured how far steps

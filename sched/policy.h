@@ -17,18 +17,25 @@ namespace sarathi::sched {
 /// Read-only view of the scheduler for one planning call. Valid only during Policy::plan.
 class SchedView {
  public:
-  /// Wraps the scheduler's queues, its block manager and config.
+  /// Wraps the scheduler's queues, its block manager and config. `running` are the running
+  /// sequences the plan may use (not in flight); num_in_flight more run in micro-batches in
+  /// flight (pipeline parallelism).
   SchedView(const SchedulerConfig& config, std::span<const SeqState* const> waiting,
             std::span<const SeqState* const> running, const kv::BlockManager& kv,
-            const StepCostModel* cost_model = nullptr, double step_target_s = 0)
+            const StepCostModel* cost_model = nullptr, double step_target_s = 0,
+            int32_t num_in_flight = 0)
       : config_(&config), waiting_(waiting), running_(running), kv_(&kv), cost_(cost_model),
-        step_target_s_(step_target_s) {}
+        step_target_s_(step_target_s), num_in_flight_(num_in_flight) {}
 
   /// Waiting sequences, FCFS: recompute-preempted ones first (by arrival), then never-run ones
   /// by arrival. None holds KV blocks.
   std::span<const SeqState* const> waiting() const { return waiting_; }
-  /// Running sequences (prefilling or decoding) in admission order; the last is the newest.
+  /// Running sequences (prefilling or decoding) in admission order that are not in flight;
+  /// the last is the newest. Only these may get a chunk or be preempted.
   std::span<const SeqState* const> running() const { return running_; }
+  /// Running sequences in micro-batches still in flight (pipeline parallelism): they hold
+  /// their blocks and count toward max_num_seqs, but are in no plan and never preempted.
+  int32_t num_in_flight() const { return num_in_flight_; }
   /// The scheduler's configuration.
   const SchedulerConfig& config() const { return *config_; }
 
@@ -61,6 +68,7 @@ class SchedView {
   const kv::BlockManager* kv_;
   const StepCostModel* cost_;
   double step_target_s_;
+  int32_t num_in_flight_;
 };
 
 /// A batching policy: reads a SchedView and returns the next step's plan. Implementations live in
@@ -68,7 +76,8 @@ class SchedView {
 /// Contract, checked by the Scheduler when it applies the plan:
 ///  - one chunk per sequence at most; a chunk starts at the sequence's num_computed_tokens; a
 ///    decoding sequence gets exactly 1 token, a prefilling one at most num_prefill_left();
-///  - a chunk of a waiting sequence admits it; running sequences never exceed max_num_seqs;
+///  - a chunk of a waiting sequence admits it; running sequences (in flight included) never
+///    exceed max_num_seqs;
 ///  - the KV the chunks need (after freeing `preempted`) fits the pool: use KvLedger;
 ///  - `preempted` are running sequences without a chunk in this plan.
 class Policy {

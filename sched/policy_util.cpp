@@ -76,8 +76,8 @@ size_t PlanBuilder::newest_untaken(size_t skip) const {
 }
 
 int32_t PlanBuilder::num_seqs_after() const {
-  return static_cast<int32_t>(taken_.size()) - static_cast<int32_t>(plan_.preempted.size()) +
-         num_admitted_;
+  return view_->num_in_flight() + static_cast<int32_t>(taken_.size()) -
+         static_cast<int32_t>(plan_.preempted.size()) + num_admitted_;
 }
 
 size_t PlanBuilder::victim_for(size_t idx) const {

@@ -83,7 +83,7 @@ class PlanBuilder {
   const StepShape& shape() const { return shape_; }
   /// Whether this plan preempts anything.
   bool any_preempted() const { return !plan_.preempted.empty(); }
-  /// Running sequences once the plan is applied: running - preempted + admitted.
+  /// Running sequences once the plan is applied: in flight + running - preempted + admitted.
   int32_t num_seqs_after() const;
   /// The finished plan (token counts are filled in by the Scheduler).
   BatchPlan take() { return std::move(plan_); }

@@ -198,15 +198,21 @@ double Scheduler::kv_usage() const {
 }
 
 BatchPlan Scheduler::schedule() {
-  SARATHI_CHECK(!step_in_flight_, "schedule() called again before on_step_done()");
+  SARATHI_CHECK(num_plans_in_flight_ < config_.max_in_flight,
+                "schedule() called again with {} plans awaiting on_step_done() (max_in_flight "
+                "{})",
+                num_plans_in_flight_, config_.max_in_flight);
   BatchPlan plan;
   const bool slo = config_.tbt_slo_s > 0 && cost_model_.valid();
   if (config_.scheduling_policy == SchedulingPolicy::kPriority) order_by_priority();
   if (!tokens_.empty()) refresh_prefix_matches();
-  if (!waiting_.empty() || !running_.empty())
-    plan = policy_->plan(
-        SchedView(config_, waiting_, running_, kv_, slo ? &cost_model_ : nullptr,
-                  step_target_s_));
+  ready_.clear();
+  for (const SeqState* s : running_)
+    if (!s->in_flight) ready_.push_back(s);
+  if (!waiting_.empty() || !ready_.empty())
+    plan = policy_->plan(SchedView(config_, waiting_, ready_, kv_, slo ? &cost_model_ : nullptr,
+                                   step_target_s_,
+                                   num_running() - static_cast<int32_t>(ready_.size())));
   check_plan_shape(plan);
   apply_rejections(plan);
   for (SeqId id : plan.preempted) apply_preemption(id);
@@ -238,7 +244,8 @@ BatchPlan Scheduler::schedule() {
   SARATHI_CHECK(num_running() <= config_.max_num_seqs, "policy {} runs {} > max_num_seqs {}",
                 policy_->name(), num_running(), config_.max_num_seqs);
   if (!plan.chunks.empty()) {
-    step_in_flight_ = true;
+    for (const SeqChunk& c : plan.chunks) seqs_.at(c.seq).in_flight = true;
+    ++num_plans_in_flight_;
     ++num_steps_;
   }
 #ifndef NDEBUG
@@ -271,8 +278,9 @@ void Scheduler::apply_rejections(BatchPlan& plan) {
 
 void Scheduler::apply_preemption(SeqId id) {
   auto it = seqs_.find(id);
-  SARATHI_CHECK(it != seqs_.end() && it->second.status == SeqStatus::kRunning,
-                "policy {} preempts {} that is not running", policy_->name(), id);
+  SARATHI_CHECK(it != seqs_.end() && it->second.status == SeqStatus::kRunning &&
+                    !it->second.in_flight,
+                "policy {} preempts {} that is not running or is in flight", policy_->name(), id);
   SeqState& s = it->second;
   kv_.free(id);
   running_.erase(std::find(running_.begin(), running_.end(), &s));
@@ -299,6 +307,8 @@ void Scheduler::apply_chunk(const SeqChunk& c, BatchPlan& plan) {
   SARATHI_CHECK(it != seqs_.end(), "policy {} schedules unknown sequence {}", policy_->name(),
                 c.seq);
   SeqState& s = it->second;
+  SARATHI_CHECK(!s.in_flight, "policy {} schedules seq {} that is in flight", policy_->name(),
+                c.seq);
   if (s.status == SeqStatus::kWaiting) {  // admission
     waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &s));
     running_.push_back(&s);
@@ -329,11 +339,11 @@ void Scheduler::apply_chunk(const SeqChunk& c, BatchPlan& plan) {
 
 void Scheduler::on_step_done(const BatchPlan& plan, std::span<const StepResult> results) {
   if (plan.chunks.empty()) return;
-  SARATHI_CHECK(step_in_flight_, "on_step_done() without a scheduled step");
+  SARATHI_CHECK(num_plans_in_flight_ > 0, "on_step_done() without a scheduled step");
   SARATHI_CHECK(results.size() == plan.chunks.size(), "{} results for {} chunks", results.size(),
                 plan.chunks.size());
   for (size_t i = 0; i < results.size(); ++i) apply_result(plan.chunks[i], results[i]);
-  step_in_flight_ = false;
+  --num_plans_in_flight_;
 #ifndef NDEBUG
   check_invariants();
 #endif
@@ -344,6 +354,8 @@ void Scheduler::apply_result(const SeqChunk& c, const StepResult& r) {
   auto it = seqs_.find(c.seq);
   if (it == seqs_.end() || it->second.status != SeqStatus::kRunning) return;  // aborted
   SeqState& s = it->second;
+  SARATHI_CHECK(s.in_flight, "seq {} reported but not in flight", c.seq);
+  s.in_flight = false;
   SARATHI_CHECK(s.num_computed_tokens == c.first_token, "seq {} changed during its step", c.seq);
   s.num_computed_tokens += c.num_tokens;
   const bool produces = !s.is_prefilling();
@@ -376,6 +388,8 @@ void Scheduler::check_invariants() const {
   SARATHI_CHECK(num_running() <= config_.max_num_seqs, "{} running", num_running());
   int32_t num_holders = 0;
   for (const SeqState* s : running_) {
+    SARATHI_CHECK(!s->in_flight || num_plans_in_flight_ > 0, "seq {} in flight in no plan",
+                  s->id);
     const int32_t held = kv_.num_blocks_held(s->id);
     SARATHI_CHECK(s->status == SeqStatus::kRunning && find(s->id) == s, "bad running {}", s->id);
     SARATHI_CHECK(held >= kv_.blocks_for(s->num_computed_tokens), "seq {} lost KV", s->id);
@@ -392,7 +406,8 @@ void Scheduler::check_invariants() const {
                 num_holders, kv_.num_seqs());
   for (size_t i = 0; i < waiting_.size(); ++i) {
     const SeqState* s = waiting_[i];
-    SARATHI_CHECK(s->status == SeqStatus::kWaiting && find(s->id) == s, "bad waiting {}", s->id);
+    SARATHI_CHECK(s->status == SeqStatus::kWaiting && find(s->id) == s && !s->in_flight,
+                  "bad waiting {}", s->id);
     SARATHI_CHECK(kv_.num_blocks_held(s->id) == 0, "waiting seq {} holds blocks", s->id);
     SARATHI_CHECK(s->num_computed_tokens % config_.block_size == 0 &&
                       s->num_computed_tokens < std::max(1, s->num_prefill_tokens) &&

@@ -27,8 +27,15 @@ namespace sarathi::sched {
 ///    (preempted ones ordered by arrival) and later prefills prompt + kept outputs;
 ///  - blocks are freed when a sequence finishes (engine report, or max_output_tokens reached) or
 ///    is aborted.
-/// Misuse by the caller (duplicate id, schedule() twice without on_step_done, results that do not
-/// match the plan) aborts via SARATHI_CHECK; anything a user can cause is a Status or `rejected`.
+/// Pipeline parallelism (config.max_in_flight > 1): up to that many plans (micro-batches) may be
+/// scheduled before the oldest is reported. Each plan is made from the running sequences not in
+/// flight (SeqState::in_flight) and the waiting ones, so a sequence is in at most one micro-batch;
+/// in-flight sequences keep their blocks, count toward max_num_seqs and are never preempted.
+/// Blocks registered in the prefix cache by a plan in flight may be shared by a later plan: a
+/// pipeline runs micro-batches through every stage in order, so they are written first.
+/// Misuse by the caller (duplicate id, more plans than max_in_flight without on_step_done,
+/// results that do not match the plan) aborts via SARATHI_CHECK; anything a user can cause is a
+/// Status or `rejected`.
 class Scheduler {
  public:
   /// A scheduler running the policy config.policy names; errors for an unknown policy or an
@@ -62,11 +69,13 @@ class Scheduler {
   bool abort(SeqId id);
 
   /// Plans the next step and applies it (admissions, preemptions, block reservations). An empty
-  /// plan means there is nothing to run now. Pair each call with on_step_done.
+  /// plan means there is nothing to run now. Pair each call with on_step_done; at most
+  /// config().max_in_flight non-empty plans may await it.
   BatchPlan schedule();
 
   /// Applies the step's results (results[i] is for plan.chunks[i]): advances computed tokens,
-  /// counts produced tokens, and frees finished sequences.
+  /// counts produced tokens, and frees finished sequences. Plans in flight may be reported in
+  /// any order.
   void on_step_done(const BatchPlan& plan, std::span<const StepResult> results);
 
   /// The blocks of seq in token order: they cover at least the computed + scheduled tokens
@@ -83,8 +92,10 @@ class Scheduler {
   std::span<const SeqState* const> waiting() const { return waiting_; }
   /// Running sequences in admission order.
   std::span<const SeqState* const> running() const { return running_; }
-  /// Running sequences.
+  /// Running sequences (in flight included).
   int32_t num_running() const { return static_cast<int32_t>(running_.size()); }
+  /// Non-empty plans scheduled and not yet reported with on_step_done.
+  int32_t num_plans_in_flight() const { return num_plans_in_flight_; }
   /// Waiting sequences.
   int32_t num_waiting() const { return static_cast<int32_t>(waiting_.size()); }
   /// Whether nothing is waiting, running or pending rejection.
@@ -173,7 +184,8 @@ class Scheduler {
   int64_t num_over_slo_ = 0;
   StepCostModel cost_model_;
   double step_target_s_ = 0;
-  bool step_in_flight_ = false;
+  int32_t num_plans_in_flight_ = 0;
+  std::vector<const SeqState*> ready_;  // running and not in flight: what a policy plans from
 };
 
 }  // namespace sarathi::sched

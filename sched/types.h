@@ -31,6 +31,10 @@ struct SeqState {
   int32_t max_output_tokens = 0;
   int32_t num_restarts = 0;  // recompute preemptions so far
   SeqStatus status = SeqStatus::kWaiting;
+  // Running and part of a plan not yet reported (on_step_done): a micro-batch in flight through
+  // a pipeline. Such a sequence is in no other plan, is never preempted, and policies do not see
+  // it (SchedView::running() leaves it out).
+  bool in_flight = false;
   // Prefix caching, while waiting: num_computed_tokens is the cached prefix found before the
   // plan (whole blocks), and this many of its blocks are held by running sequences, so sharing
   // them takes no free block (the rest are cached blocks nobody holds, counted as free).

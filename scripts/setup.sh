@@ -10,6 +10,7 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev   # bench/onednn only (Debian's dnnl config needs OpenCL)
   clang libclang-rt-14-dev   # libFuzzer target and sanitizer runtimes
   libcpp-httplib-dev libssl-dev curl   # sarathi serve (httplib's flags need OpenSSL headers)
+  libopenmpi-dev openmpi-bin   # pipeline parallelism (mpirun -np N ... --pipeline-parallel-size N)
 )
 # The OpenAI Node SDK test (tests/server/node) needs node and npm; nodejs from another source
 # (NodeSource) already brings npm, and Debian's npm package would conflict with it.

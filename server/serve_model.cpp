@@ -73,12 +73,16 @@ core::Result<std::unique_ptr<ServedModel>> make_served_model(
   const model::Tokenizer& tok = model->tokenizer();
   if (tok.bos_id() >= 0) s->bos_text = tok.token_to_piece(tok.bos_id(), true);
   if (tok.eos_id() >= 0) s->eos_text = tok.token_to_piece(tok.eos_id(), true);
-  SARATHI_ASSIGN_OR_RETURN(s->executor,
-                           engine::ModelExecutor::create(*model,
-                                                         {.num_blocks = options.sched.num_kv_blocks,
-                                                          .block_size = options.sched.block_size,
-                                                          .dtype = options.kv_dtype},
-                                                         options.num_threads));
+  const model::KvCacheOptions kv{.num_blocks = options.sched.num_kv_blocks,
+                                 .block_size = options.sched.block_size,
+                                 .dtype = options.kv_dtype};
+  if (options.make_executor) {
+    SARATHI_ASSIGN_OR_RETURN(s->executor,
+                             options.make_executor(*model, kv, options.num_threads));
+  } else {
+    SARATHI_ASSIGN_OR_RETURN(s->executor,
+                             engine::ModelExecutor::create(*model, kv, options.num_threads));
+  }
   engine::EngineOptions eo{.sched = options.sched};
   if (options.tbt_slo_s != 0) {
     SARATHI_ASSIGN_OR_RETURN(engine::Calibration cal,

@@ -33,6 +33,12 @@ struct ServedModelOptions {
   // one-sequence decode step), else seconds. The engine calibrates its step-cost model at load.
   double tbt_slo_s = 0;
   std::function<void(const std::string&)> log;  // start-up lines (the SLO and the fitted model)
+  // Builds the executor over the model (its KV cache from kv, num_threads threads); empty: an
+  // engine::ModelExecutor. The CLI passes the pipeline's first stage here under pipeline
+  // parallelism (dist/), which the server knows nothing of.
+  std::function<core::Result<std::unique_ptr<engine::Executor>>(
+      const model::LlamaModel&, const model::KvCacheOptions&, int num_threads)>
+      make_executor;
 };
 
 /// Compiled grammars by their GBNF text, the most recently used `capacity` kept: requests that
@@ -57,7 +63,7 @@ class GrammarCache {
 /// Everything a request needs; destroyed in reverse order (engine first, model last).
 struct ServedModel {
   std::unique_ptr<model::LlamaModel> model;
-  std::unique_ptr<engine::ModelExecutor> executor;
+  std::unique_ptr<engine::Executor> executor;
   std::unique_ptr<engine::AsyncEngine> engine;
   ChatTemplate chat_template;
   std::string bos_text, eos_text;  // the tokenizer's BOS/EOS text for templates

@@ -3,7 +3,8 @@
 // max_num_seqs, their prompt tokens within the token budget (default: unlimited), each reserving
 // KV for its whole prompt + max output up front (so it never preempts). The batch's prompts are
 // prefilled in one step; then it decodes until every member finished. Only then does the next
-// batch start: finished members leave idle slots behind.
+// batch start: finished members leave idle slots behind. Under pipeline parallelism a batch
+// still in flight counts as running: no admission until every member finished.
 #include <algorithm>
 
 #include "sched/policies/policies.h"
@@ -21,7 +22,7 @@ class StaticPolicy final : public Policy {
   BatchPlan plan(const SchedView& v) override {
     PlanBuilder p(v);
     KvLedger kv(v);
-    if (!v.running().empty()) {
+    if (!v.running().empty() || v.num_in_flight() > 0) {
       schedule_all_decodes(v, kv, p);  // never preempts: KV was reserved at admission
       return p.take();
     }

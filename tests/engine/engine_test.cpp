@@ -1,13 +1,16 @@
 // The engine end to end on real forward passes: neither the scheduling policy nor prefix
 // caching ever changes results (greedy and seeded sampling, every policy, chunk size, token
-// budget and KV size, with and without preemption and the prefix cache), and requests stop,
+// budget and KV size, with and without preemption and the prefix cache), nor do micro-batches
+// in flight (pipeline parallelism, through a fake pipelined executor), and requests stop,
 // stream and abort as promised.
 #include "engine/engine.h"
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <map>
 #include <random>
+#include <set>
 
 #include "engine/model_executor.h"
 #include "model/llama.h"
@@ -55,6 +58,45 @@ Workload make_workload(int n, int32_t n_vocab, uint32_t seed, bool sampled, bool
   return w;
 }
 
+// A pipelined executor without a pipeline: each submitted step runs at once on a real
+// ModelExecutor (so the KV is written in submission order, as every stage of a pipeline does)
+// and its logits are handed out by collect() in submission order, up to `depth` steps later.
+class FakePipeline final : public Executor {
+ public:
+  FakePipeline(Executor& inner, int32_t depth) : inner_(inner), depth_(depth) {}
+  int32_t n_vocab() const override { return inner_.n_vocab(); }
+  core::Result<std::span<const float>> run(std::span<const ExecSeq> batch) override {
+    EXPECT_TRUE(pending_.empty()) << "run() with steps in flight";
+    return inner_.run(batch);
+  }
+  int32_t max_in_flight() const override { return depth_; }
+  core::Status submit(std::span<const ExecSeq> batch) override {
+    EXPECT_LT(static_cast<int32_t>(pending_.size()), depth_) << "more steps than stages";
+    auto logits = inner_.run(batch);
+    if (!logits.ok()) return logits.error();
+    pending_.emplace_back(logits->begin(), logits->end());
+    max_seen_ = std::max(max_seen_, static_cast<int32_t>(pending_.size()));
+    return core::ok_status();
+  }
+  core::Result<StepOutput> collect() override {
+    if (pending_.empty())
+      return core::make_error(core::ErrorCode::kInternal, "collect() with nothing in flight");
+    current_ = std::move(pending_.front());
+    pending_.pop_front();
+    times_.assign(static_cast<size_t>(depth_), StageTime{.compute_s = 1e-3});
+    return StepOutput{current_, times_};
+  }
+  int32_t max_seen() const { return max_seen_; }
+
+ private:
+  Executor& inner_;
+  int32_t depth_;
+  std::deque<std::vector<float>> pending_;
+  std::vector<float> current_;
+  std::vector<StageTime> times_;
+  int32_t max_seen_ = 0;
+};
+
 struct RunResult {
   std::map<RequestId, std::vector<int32_t>> outputs;
   int64_t preemptions = 0;
@@ -62,19 +104,22 @@ struct RunResult {
 };
 
 // Runs the whole workload (all requests at once) to completion under one configuration.
+// depth > 1: through a FakePipeline of that many stages.
 RunResult run(const model::LlamaModel& m, const Workload& w, sched::SchedulerConfig cfg,
-              core::DType kv_dtype = core::DType::kF16) {
+              core::DType kv_dtype = core::DType::kF16, int32_t depth = 1) {
   cfg.max_model_len = 256;
   auto exec = ModelExecutor::create(
       m, {.num_blocks = cfg.num_kv_blocks, .block_size = cfg.block_size, .dtype = kv_dtype}, 2);
   EXPECT_TRUE(exec.ok());
+  FakePipeline pipeline(**exec, depth);
+  Executor& executor = depth > 1 ? static_cast<Executor&>(pipeline) : **exec;
   EngineOptions eo{.sched = cfg, .keep_finished = true};
   if (cfg.tbt_slo_s != 0) {  // SLO-driven chunking, calibrated on this executor
-    auto cal = calibrate_slo(**exec, eo.sched, cfg.tbt_slo_s);
+    auto cal = calibrate_slo(executor, eo.sched, cfg.tbt_slo_s);
     EXPECT_TRUE(cal.ok());
     eo.cost_fitter = cal->fitter;
   }
-  auto eng = Engine::create(**exec, &m.tokenizer(), eo);
+  auto eng = Engine::create(executor, &m.tokenizer(), eo);
   EXPECT_TRUE(eng.ok()) << eng.error().message;
   for (size_t i = 0; i < w.prompts.size(); ++i) {
     RequestParams p = w.params[i];
@@ -93,7 +138,17 @@ RunResult run(const model::LlamaModel& m, const Workload& w, sched::SchedulerCon
   r.preemptions = (*eng)->scheduler().num_preemptions();
   r.prefix_hits = (*eng)->scheduler().prefix_cache_hits();
   EXPECT_EQ((*eng)->scheduler().kv().num_used(), 0);
+  EXPECT_EQ((*eng)->num_in_flight(), 0);
   (*eng)->scheduler().check_invariants();
+  if (depth > 1 && cfg.policy == "static") {
+    // Static batching admits no new batch while members of the last one are in flight.
+    EXPECT_EQ(pipeline.max_seen(), 1);
+  } else if (depth > 1 && cfg.policy == "orca") {
+    // Whole prompts within max_num_seqs: at least two micro-batches overlap.
+    EXPECT_GE(pipeline.max_seen(), 2) << "no micro-batches overlapped";
+  } else if (depth > 1) {
+    EXPECT_EQ(pipeline.max_seen(), depth) << "the pipeline never filled";
+  }
   return r;
 }
 
@@ -213,6 +268,81 @@ TEST(PolicyInvarianceQ8Kv, SameTokensUnderEveryPolicy) {
     }
     EXPECT_EQ(r.outputs, ref.outputs);
   }
+}
+
+// Micro-batches in flight (pipeline parallelism, 2 and 3 stages) change no token either: each
+// is planned from the sequences not in flight, for every policy, with preemption, the prefix
+// cache, priorities and SLO-driven chunking.
+TEST(PipelinedInvariance, SameTokensWithMicroBatchesInFlight) {
+  auto m = model::LlamaModel::load("synthetic:tiny:q8_0", {.n_ctx = 256});
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  for (bool sampled : {false, true}) {
+    const Workload w = make_workload(12, (*m)->config().n_vocab, 9, sampled, /*shared=*/true);
+    const std::vector<sched::SchedulerConfig> all = configs();
+    const RunResult ref = run(**m, w, all[0]);
+    ASSERT_EQ(ref.outputs.size(), w.prompts.size());
+    int64_t preemptions = 0;
+    for (size_t i = 0; i < all.size(); ++i) {
+      const sched::SchedulerConfig& cfg = all[i];
+      const int32_t depth = 2 + static_cast<int32_t>(i % 2);
+      SCOPED_TRACE(cfg.policy + " blocks=" + std::to_string(cfg.num_kv_blocks) + " depth=" +
+                   std::to_string(depth) + " config #" + std::to_string(i) +
+                   (sampled ? " sampled" : " greedy"));
+      RunResult r = run(**m, w, cfg, core::DType::kF16, depth);
+      EXPECT_EQ(r.outputs, ref.outputs);
+      preemptions += r.preemptions;
+    }
+    EXPECT_GT(preemptions, 0) << "the small KV pools should have forced preemptions";
+  }
+}
+
+// Aborting requests whose micro-batch is in flight: the other requests' tokens do not change,
+// and every block comes back.
+TEST(PipelinedInvariance, AbortWhileInFlight) {
+  auto m = model::LlamaModel::load("synthetic:tiny:f16", {.n_ctx = 256});
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  const Workload w = make_workload(10, (*m)->config().n_vocab, 4, /*sampled=*/true);
+  sched::SchedulerConfig cfg;
+  cfg.policy = "sarathi-serve";
+  cfg.max_num_batched_tokens = 32;
+  cfg.num_kv_blocks = 64;
+  cfg.max_num_seqs = 6;
+  cfg.max_model_len = 256;
+  const RunResult ref = run(**m, w, cfg);
+  auto exec = ModelExecutor::create(**m, {.num_blocks = 64, .block_size = 16}, 2);
+  ASSERT_TRUE(exec.ok());
+  FakePipeline pipeline(**exec, 3);
+  auto eng = Engine::create(pipeline, &(*m)->tokenizer(), {.sched = cfg, .keep_finished = true});
+  ASSERT_TRUE(eng.ok());
+  std::vector<RequestId> ids;
+  for (size_t i = 0; i < w.prompts.size(); ++i)
+    ids.push_back(*(*eng)->add_request(w.prompts[i], w.params[i], nullptr));
+  std::set<RequestId> aborted;
+  for (int step = 0; (*eng)->has_work() && step < 10000; ++step) {
+    ASSERT_TRUE((*eng)->step().ok());
+    if (step == 3 || step == 7 || step == 11) {
+      // The newest running request that is in a micro-batch in flight.
+      for (auto it = (*eng)->scheduler().running().rbegin();
+           it != (*eng)->scheduler().running().rend(); ++it) {
+        if (!(*it)->in_flight) continue;
+        const RequestId id = (*it)->id;  // abort() frees the sequence's state
+        EXPECT_TRUE((*eng)->abort(id));
+        aborted.insert(id);
+        break;
+      }
+    }
+  }
+  EXPECT_EQ(aborted.size(), 3u);
+  EXPECT_EQ((*eng)->scheduler().kv().num_used(), 0);
+  EXPECT_EQ((*eng)->num_in_flight(), 0);
+  for (const RequestRecord& rec : (*eng)->finished()) {
+    if (aborted.count(rec.id)) {
+      EXPECT_EQ(rec.finish, FinishReason::kAbort);
+      continue;
+    }
+    EXPECT_EQ(rec.output, ref.outputs.at(rec.id)) << "request " << rec.id;
+  }
+  EXPECT_EQ((*eng)->finished().size(), w.prompts.size());
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, PolicyInvariance,

@@ -10,6 +10,11 @@
 // the test's own tracks what every KV block holds: a sequence admitted with a cached prefix must
 // find exactly its own tokens in the blocks it shares, no step writes a block another sequence
 // holds, and eviction under tiny pools still lets everything finish without a leak.
+// Micro-batch mode (pipeline parallelism, depth > 1): up to `depth` plans are in flight; the
+// fake pipeline decides each plan's results when it is scheduled and reports the oldest plan
+// later (sometimes several at once), with aborts in between. Then also: no sequence is in two
+// plans in flight, none in flight is preempted, an empty plan leaves work behind only while
+// plans are in flight, and max_num_seqs counts the sequences in flight.
 // On failure the policy and seed are printed (also when a SARATHI_CHECK aborts the process).
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -18,6 +23,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <ostream>
 #include <random>
 #include <set>
@@ -146,8 +152,9 @@ enum class Fate { kPending, kLive, kFinished, kAborted, kRejected };
 // One scenario's run: the scheduler, the fake model and what the test observed.
 class PropertyRun {
  public:
-  explicit PropertyRun(const Scenario& sc)
+  explicit PropertyRun(const Scenario& sc, uint32_t seed = 0)
       : sc_(sc),
+        rng_(seed),
         s_(std::move(Scheduler::create(sc.config)).value()),
         fate_(sc.reqs.size(), Fate::kPending),
         outputs_(sc.reqs.size(), 0),
@@ -165,12 +172,22 @@ class PropertyRun {
   int64_t num_cache_hits() const { return s_.prefix_cache_hits(); }
 
   void run_to_end() {
+    const auto depth = static_cast<size_t>(sc_.config.max_in_flight);
     for (int64_t step = 0;; ++step) {
       ASSERT_LT(step, 100000) << "no progress";
       arrive_and_abort(step, false);
-      if (next_ == sc_.reqs.size() && s_.idle()) break;
-      one_step(step);
+      if (next_ == sc_.reqs.size() && s_.idle() && in_flight_.empty()) break;
+      // Fill the pipeline, then report the oldest plan (with depth > 1 sometimes all of them).
+      while (in_flight_.size() < depth && schedule_one(step)) {
+        if (::testing::Test::HasFatalFailure()) return;
+      }
       if (::testing::Test::HasFatalFailure()) return;
+      if (in_flight_.empty()) continue;
+      arrive_and_abort(step, true);
+      const bool drain = depth > 1 && std::uniform_int_distribution<int>(0, 7)(rng_) == 0;
+      do {
+        complete_oldest();
+      } while (drain && !in_flight_.empty());
     }
     check_end();
   }
@@ -199,24 +216,50 @@ class PropertyRun {
     }
   }
 
-  void one_step(int64_t step) {
-    std::vector<SeqId> decoding_before;
-    std::set<SeqId> running_before;
+  // Schedules one plan and puts it in flight; false when the plan is empty.
+  bool schedule_one(int64_t step) {
+    std::vector<SeqId> decoding_before;  // those the plan may use: not in flight
+    std::set<SeqId> running_before;      // every running sequence, in flight included
     for (const SeqState* st : s_.running()) {
       running_before.insert(st->id);
-      if (!st->is_prefilling()) decoding_before.push_back(st->id);
+      EXPECT_EQ(st->in_flight, in_flight_ids_.count(st->id) == 1) << "seq " << st->id;
+      if (!st->is_prefilling() && !st->in_flight) decoding_before.push_back(st->id);
     }
     const bool batch_running = s_.num_running() > 0;
     const BatchPlan plan = s_.schedule();
     for (SeqId id : plan.rejected) {
-      ASSERT_TRUE(expect_reject_[static_cast<size_t>(id)]) << "rejected " << id;
-      ASSERT_EQ(fate_[static_cast<size_t>(id)], Fate::kLive);
+      EXPECT_TRUE(expect_reject_[static_cast<size_t>(id)]) << "rejected " << id;
+      EXPECT_EQ(fate_[static_cast<size_t>(id)], Fate::kLive);
       fate_[static_cast<size_t>(id)] = Fate::kRejected;
     }
     if (plan.chunks.empty()) {
-      ASSERT_EQ(s_.num_running() + s_.num_waiting(), 0) << "stalled at step " << step;
-      return;
+      EXPECT_TRUE(!in_flight_.empty() || s_.num_running() + s_.num_waiting() == 0)
+          << "stalled at step " << step;
+      return false;
     }
+    for (SeqId id : plan.preempted)
+      EXPECT_EQ(in_flight_ids_.count(id), 0u) << "preempted seq " << id << " while in flight";
+    for (const SeqChunk& c : plan.chunks) {
+      EXPECT_TRUE(in_flight_ids_.insert(c.seq).second)
+          << "seq " << c.seq << " is in two plans in flight";
+      EXPECT_TRUE(s_.find(c.seq)->in_flight);
+    }
+    EXPECT_LE(s_.num_running(), sc_.config.max_num_seqs);
+    EXPECT_LE(s_.num_plans_in_flight(), sc_.config.max_in_flight);
+    one_step(plan, running_before, decoding_before, batch_running);
+    return !::testing::Test::HasFatalFailure();
+  }
+
+  void complete_oldest() {
+    InFlight f = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    for (const SeqChunk& c : f.plan.chunks) in_flight_ids_.erase(c.seq);
+    s_.on_step_done(f.plan, f.results);
+    s_.check_invariants();
+  }
+
+  void one_step(const BatchPlan& plan, const std::set<SeqId>& running_before,
+                const std::vector<SeqId>& decoding_before, bool batch_running) {
     check_kv_and_fcfs(plan);
     check_admission_order(plan, running_before);
     if (sc_.config.enable_prefix_caching) check_block_contents(plan, running_before);
@@ -228,9 +271,7 @@ class PropertyRun {
     check_policy(plan, decoding_before, batch_running);
     if (::testing::Test::HasFatalFailure()) return;
     std::vector<StepResult> results = fake_model(plan);
-    arrive_and_abort(step, true);
-    s_.on_step_done(plan, results);
-    s_.check_invariants();
+    in_flight_.push_back({plan, std::move(results)});
   }
 
   std::vector<StepResult> fake_model(const BatchPlan& plan) {
@@ -398,8 +439,15 @@ class PropertyRun {
     }
   }
 
+  struct InFlight {
+    BatchPlan plan;
+    std::vector<StepResult> results;  // decided when scheduled, reported when completed
+  };
   const Scenario& sc_;
+  std::mt19937 rng_;
   Scheduler s_;
+  std::deque<InFlight> in_flight_;
+  std::set<SeqId> in_flight_ids_;
   std::vector<Fate> fate_;
   std::vector<int32_t> outputs_;
   std::vector<bool> expect_reject_;
@@ -423,11 +471,13 @@ struct Param {
   Pool pool;
   bool caching = false;
   bool priority = false;  // priority scheduling with random priorities and aging
+  int32_t depth = 1;      // micro-batches in flight (pipeline parallelism)
 };
 
 void PrintTo(const Param& p, std::ostream* os) {
   *os << p.policy << (p.pool == Pool::kTiny ? " (tiny KV)" : " (large KV)")
-      << (p.caching ? " prefix caching" : "") << (p.priority ? " priority" : "");
+      << (p.caching ? " prefix caching" : "") << (p.priority ? " priority" : "")
+      << (p.depth > 1 ? " micro-batches " + std::to_string(p.depth) : "");
 }
 
 class SchedulerProperty : public ::testing::TestWithParam<Param> {};
@@ -441,12 +491,14 @@ TEST_P(SchedulerProperty, RandomWorkloads) {
   const Param p = GetParam();
   int64_t num_preemptions = 0, num_hits = 0;
   for (uint32_t seed = 1; seed <= kNumSeeds; ++seed) {
-    std::snprintf(g_current_run, sizeof(g_current_run), "policy %s, %s pool%s%s, seed %u",
-                  p.policy, p.pool == Pool::kTiny ? "tiny" : "large",
-                  p.caching ? ", prefix caching" : "", p.priority ? ", priority" : "", seed);
+    std::snprintf(g_current_run, sizeof(g_current_run),
+                  "policy %s, %s pool%s%s, %d in flight, seed %u", p.policy,
+                  p.pool == Pool::kTiny ? "tiny" : "large", p.caching ? ", prefix caching" : "",
+                  p.priority ? ", priority" : "", p.depth, seed);
     SCOPED_TRACE(g_current_run);
-    const Scenario sc = random_scenario(p.policy, seed, p.pool, p.caching, p.priority);
-    PropertyRun run(sc);
+    Scenario sc = random_scenario(p.policy, seed, p.pool, p.caching, p.priority);
+    sc.config.max_in_flight = p.depth;
+    PropertyRun run(sc, seed);
     run.run_to_end();
     if (HasFatalFailure()) return;
     if (p.pool == Pool::kLarge) {
@@ -471,7 +523,8 @@ std::string param_name(const ::testing::TestParamInfo<Param>& info) {
   std::string name = info.param.policy;
   std::replace(name.begin(), name.end(), '-', '_');
   return name + (info.param.pool == Pool::kTiny ? "_TinyKv" : "_LargeKv") +
-         (info.param.caching ? "_PrefixCaching" : "") + (info.param.priority ? "_Priority" : "");
+         (info.param.caching ? "_PrefixCaching" : "") + (info.param.priority ? "_Priority" : "") +
+         (info.param.depth > 1 ? "_InFlight" + std::to_string(info.param.depth) : "");
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -492,6 +545,21 @@ INSTANTIATE_TEST_SUITE_P(
                       Param{"sarathi-serve", Pool::kTiny, false, true},
                       Param{"sarathi-serve", Pool::kTiny, true, true},
                       Param{"orca", Pool::kLarge, false, true}),
+    param_name);
+
+// Micro-batches in flight (pipeline parallelism): every policy, tiny and large pools, prefix
+// caching (a later plan shares blocks an earlier one in flight registers) and priorities.
+INSTANTIATE_TEST_SUITE_P(
+    MicroBatches, SchedulerProperty,
+    ::testing::Values(Param{"static", Pool::kTiny, false, false, 2},
+                      Param{"orca", Pool::kTiny, false, false, 2},
+                      Param{"vllm", Pool::kLarge, false, false, 2},
+                      Param{"vllm", Pool::kTiny, true, false, 3},
+                      Param{"sarathi", Pool::kLarge, false, false, 3},
+                      Param{"sarathi", Pool::kTiny, true, false, 2},
+                      Param{"sarathi-serve", Pool::kLarge, true, false, 2},
+                      Param{"sarathi-serve", Pool::kTiny, false, false, 3},
+                      Param{"sarathi-serve", Pool::kTiny, true, true, 4}),
     param_name);
 
 }  // namespace
