@@ -76,9 +76,11 @@ void encode(const Message& m, Buffer& out) {
                                         s.num_logits, static_cast<int32_t>(s.block_table.size())};
     std::memcpy(meta, fields, sizeof fields);
     meta += sizeof fields;
-    std::memcpy(tokens, s.tokens.data(), s.tokens.size_bytes());
+    if (!s.tokens.empty()) std::memcpy(tokens, s.tokens.data(), s.tokens.size_bytes());
     tokens += s.tokens.size_bytes();
-    std::memcpy(tables, s.block_table.data(), s.block_table.size_bytes());
+    if (!s.block_table.empty()) {
+      std::memcpy(tables, s.block_table.data(), s.block_table.size_bytes());
+    }
     tables += s.block_table.size_bytes();
   }
   // Padding bytes are zeroed so a message's bytes depend only on its content.
