@@ -21,6 +21,11 @@
 #   KEEP_ROOT=1       keep the folder afterwards (for debugging; mounts are undone anyway)
 #   FRESH_ROOT_NICE   niceness of the commands run in the root (default 10)
 #   FRESH_ROOT_SHARED the test data to mount as ../shared (default: ../shared beside the checkout)
+#   SARATHI_CCACHE_DIR a ccache folder (set by .ci/run in CI): ccache is installed in the root
+#                     beside build-essential, the folder is mounted at /ccache, and the commands in
+#                     the root compile through it with the host's CCACHE_* settings, so demo.sh's
+#                     release build reuses the host's objects. Configure and link still run for
+#                     real, and a cached object is used only where all its headers are present.
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -150,6 +155,7 @@ in_root() {  # runs a bash command line in the root, as root, with a clean envir
   for v in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
     [[ -z "${!v:-}" ]] || env+=("$v=${!v}")
   done
+  env+=("${ccache_env[@]}")
   # In the background and waited for, so that a signal to this script is handled at once (the
   # cleanup then kills what still runs in the root).
   nice -n "$nice_level" chroot "$root" /usr/bin/env -i "${env[@]}" /bin/bash -euo pipefail -c "$1" &
@@ -338,7 +344,13 @@ run_phase_cmd "debootstrap failed (see the log tail above)" \
   logged "$work/logs/debootstrap.log" env "${db_env[@]}" debootstrap "${db_args[@]}" "$suite" "$root" "$mirror"
 end_phase
 
-start_phase "root: host apt sources + build-essential"
+ccache_env=()
+use_ccache=0
+if [[ -n "${SARATHI_CCACHE_DIR:-}" ]]; then
+  if [[ -d "$SARATHI_CCACHE_DIR" ]]; then use_ccache=1
+  else say "note: SARATHI_CCACHE_DIR=$SARATHI_CCACHE_DIR is not a folder; building without ccache"; fi
+fi
+start_phase "root: host apt sources + build-essential$( ((use_ccache)) && echo ' + ccache')"
 rm -f "$root/etc/apt/sources.list"
 mkdir -p "$root/etc/apt/sources.list.d" "$root/etc/apt/apt.conf.d"
 [[ -z "$sources_out_list" ]] || printf '%s' "$sources_out_list" >"$root/etc/apt/sources.list.d/host-debian.list"
@@ -368,7 +380,7 @@ run_phase_cmd "installing build-essential in the root failed (see the log tail a
   logged "$work/logs/build-essential.log" in_root '
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
-    apt-get install -y --no-install-recommends build-essential
+    apt-get install -y --no-install-recommends build-essential '"$( ((use_ccache)) && echo ccache)"'
     apt-get clean
     rm -rf /var/lib/apt/lists/*   # as on a fresh machine: setup.sh must run apt-get update itself'
 # shellcheck disable=SC2016  # expanded in the root
@@ -399,13 +411,27 @@ if [[ -d "$shared" ]]; then
 else
   say "note: no test data at $shared; the golden tests would skip (not needed for this check)"
 fi
+if ((use_ccache)); then
+  mkdir -p "$root/ccache"
+  mount --bind "$SARATHI_CCACHE_DIR" "$root/ccache"
+  ccache_env=(CCACHE_DIR=/ccache CCACHE_BASEDIR="/src/$repo_name" CCACHE_NOHASHDIR=true
+              CCACHE_IGNOREOPTIONS="${CCACHE_IGNOREOPTIONS:--Werror}"
+              CCACHE_COMPILERCHECK="${CCACHE_COMPILERCHECK:-content}"
+              CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  say "mounted the compiler cache $SARATHI_CCACHE_DIR at /ccache"
+fi
 end_phase
 
 # ---- phase 3: the README's commands in the root ---------------------------------------------------
 cd_src="cd /src/$repo_name"
 start_phase "root: bash scripts/demo.sh (setup, release build, main job)"
 run_phase_cmd "the README's 'bash scripts/demo.sh' fails on a fresh Debian 12 root with only build-essential; is a package missing from scripts/setup.sh?" \
-  in_root "$cd_src && bash scripts/demo.sh"
+  in_root "$( ((use_ccache)) && echo 'ccache -z >/dev/null && ')$cd_src && bash scripts/demo.sh"
+if ((use_ccache)); then
+  say "compiler cache in the root: $(in_root 'ccache --print-stats' | awk -F'\t' '
+    $1 == "direct_cache_hit" || $1 == "preprocessed_cache_hit" { hit += $2 }
+    $1 == "cache_miss" { miss += $2 } END { printf "%d hits, %d misses", hit, miss }')"
+fi
 end_phase
 
 start_phase "root: bash scripts/setup.sh (test command's setup)"
