@@ -64,7 +64,9 @@ core::Result<ParsedCommand> parse_command(std::span<const std::byte> bytes) {
       p.start.kv.num_blocks = j.at("num_blocks").get<int32_t>();
       p.start.kv.block_size = j.at("block_size").get<int32_t>();
       const auto kv = core::dtype_from_name(j.at("kv_dtype").get<std::string>());
-      if (!kv) return bad("unknown KV type");
+      if (!kv || (*kv != core::DType::kF16 && *kv != core::DType::kF32 &&
+                  *kv != core::DType::kQ8_0))
+        return bad("unknown KV type");
       p.start.kv.dtype = *kv;
       p.start.threads = j.at("threads").get<int>();
     } else if (cmd == "go" || cmd == "cancel") {

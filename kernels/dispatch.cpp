@@ -112,6 +112,14 @@ CpuOps make_ref_ops() {
   o.q4_k = {DType::kQ8_K, ref::to_float_q4_k, ref::from_float_q4_k, ref::vec_dot_q4_k};
   o.q6_k = {DType::kQ8_K, ref::to_float_q6_k, ref::from_float_q6_k, ref::vec_dot_q6_k};
   o.q8_k = {DType::kQ8_K, ref::to_float_q8_k, ref::from_float_q8_k, nullptr};
+  o.q4_1 = {DType::kQ8_0, ref::to_float_q4_1, ref::from_float_q4_1, ref::vec_dot_q4_1};
+  o.q5_0 = {DType::kQ8_0, ref::to_float_q5_0, ref::from_float_q5_0, ref::vec_dot_q5_0};
+  o.q5_1 = {DType::kQ8_0, ref::to_float_q5_1, ref::from_float_q5_1, ref::vec_dot_q5_1};
+  o.q2_k = {DType::kQ8_K, ref::to_float_q2_k, ref::from_float_q2_k, ref::vec_dot_q2_k};
+  o.q3_k = {DType::kQ8_K, ref::to_float_q3_k, ref::from_float_q3_k, ref::vec_dot_q3_k};
+  o.q5_k = {DType::kQ8_K, ref::to_float_q5_k, ref::from_float_q5_k, ref::vec_dot_q5_k};
+  o.iq4_nl = {DType::kQ8_0, ref::to_float_iq4_nl, ref::from_float_iq4_nl, ref::vec_dot_iq4_nl};
+  o.iq4_xs = {DType::kQ8_K, ref::to_float_iq4_xs, ref::from_float_iq4_xs, ref::vec_dot_iq4_xs};
   return o;
 }
 
@@ -127,6 +135,7 @@ CpuOps make_avx2_ops() {
   o.q4_0.vec_dot = avx2::vec_dot_q4_0;
   o.q4_k.vec_dot = avx2::vec_dot_q4_k;
   o.q6_k.vec_dot = avx2::vec_dot_q6_k;
+  o.q5_k.vec_dot = avx2::vec_dot_q5_k;
   o.q8_k.from_float = avx2::from_float_q8_k;
   if (repack_enabled()) {
     o.q8_0.packed = {avx2::pack_x_packed_q8_0, avx2::packed_gemm_q8_0};
@@ -151,6 +160,7 @@ CpuOps make_avx512_ops() {
   o.q4_0.vec_dot = avx512::vec_dot_q4_0;
   o.q4_k.vec_dot = avx512::vec_dot_q4_k;
   o.q6_k.vec_dot = avx512::vec_dot_q6_k;
+  o.q5_k.vec_dot = avx2::vec_dot_q5_k;  // AVX2 code runs on every AVX-512 CPU
   o.q8_k.from_float = avx512::from_float_q8_k;
   o.f32.gemm = {avx512::packed_x_bytes_f32, avx512::pack_x_f32, avx512::gemm_f32};
   o.f16.gemm = {avx512::packed_x_bytes_f16, avx512::pack_x_f16, avx512::gemm_f16};
@@ -289,6 +299,22 @@ const TypeOps& CpuOps::type(DType t) const {
       return q6_k;
     case DType::kQ8_K:
       return q8_k;
+    case DType::kQ4_1:
+      return q4_1;
+    case DType::kQ5_0:
+      return q5_0;
+    case DType::kQ5_1:
+      return q5_1;
+    case DType::kQ2_K:
+      return q2_k;
+    case DType::kQ3_K:
+      return q3_k;
+    case DType::kQ5_K:
+      return q5_k;
+    case DType::kIQ4_NL:
+      return iq4_nl;
+    case DType::kIQ4_XS:
+      return iq4_xs;
   }
   SARATHI_CHECK(false, "no ops for dtype id {}", static_cast<uint32_t>(t));
   return f32;  // unreachable

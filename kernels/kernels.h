@@ -99,8 +99,9 @@ struct PackedGemmOps {
 };
 
 /// What one tensor element type can do. As in GGML, a weight row is multiplied with an
-/// activation row first converted to vec_dot_type (f16 for f16 weights, q8_0 for q4_0/q8_0,
-/// q8_K for the K-quants), so integer units do the inner products.
+/// activation row first converted to vec_dot_type (f16 for f16 weights, q8_0 for the 32-element
+/// types, q8_K for the K-quants and iq4_xs), so integer units do the inner products. (GGML pairs
+/// q4_1 and q5_1 with q8_1; q8_0 gives the same products, with the activation sum exact.)
 struct TypeOps {
   core::DType vec_dot_type = core::DType::kF32;
   ToFloatFn to_float = nullptr;
@@ -159,6 +160,8 @@ using RmsNormFn = void (*)(const float* x, const float* w, float* y, int64_t num
 struct CpuOps {
   Isa isa = Isa::kScalar;
   TypeOps f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, q8_k;
+  /// Weight types with the scalar oracle only so far (matmul takes one vec_dot per output).
+  TypeOps q4_1, q5_0, q5_1, q2_k, q3_k, q5_k, iq4_nl, iq4_xs;
   /// SIMD attention for one (query token, KV head); null: the scalar loop in ops.cpp.
   AttendFn attend = nullptr;
   /// SIMD SwiGLU; null: kernels::swiglu (ops.h).

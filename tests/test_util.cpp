@@ -41,6 +41,10 @@ std::optional<std::string> shared_golden(const std::string& file) {
   return *d + "/golden/" + file;
 }
 
+std::string test_data(const std::string& file) {
+  return std::string(SARATHI_SOURCE_DIR) + "/tests/data/" + file;
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {

@@ -16,6 +16,9 @@ std::optional<std::string> shared_model(const std::string& file);
 /// Path of a golden JSON file in shared/golden, or nullopt when shared/ is missing.
 std::optional<std::string> shared_golden(const std::string& file);
 
+/// Path of a file in the source tree's tests/data (data that travels with the tests).
+std::string test_data(const std::string& file);
+
 /// Reads a whole file; aborts the test on failure.
 std::string read_file(const std::string& path);
 

@@ -28,6 +28,22 @@ void to_float_q4_k(const void* src, float* dst, int64_t n);
 void to_float_q6_k(const void* src, float* dst, int64_t n);
 /// y = d * qs (f32 d).
 void to_float_q8_k(const void* src, float* dst, int64_t n);
+/// y = q * d + m, 4-bit q in Q4_0's nibble order.
+void to_float_q4_1(const void* src, float* dst, int64_t n);
+/// y = (q - 16) * d, 5-bit q: Q4_0's nibbles plus the qh bit of each element.
+void to_float_q5_0(const void* src, float* dst, int64_t n);
+/// y = q * d + m, 5-bit q as in Q5_0.
+void to_float_q5_1(const void* src, float* dst, int64_t n);
+/// y = d * (sc & 15) * q - dmin * (sc >> 4), 2-bit q, one scale byte per 16 elements.
+void to_float_q2_k(const void* src, float* dst, int64_t n);
+/// y = d * (sc - 32) * (q - (hbit ? 0 : 4)), 2-bit q plus hmask bit, 6-bit sc per 16 elements.
+void to_float_q3_k(const void* src, float* dst, int64_t n);
+/// As Q4_K with 5-bit q (the 5th bit from qh).
+void to_float_q5_k(const void* src, float* dst, int64_t n);
+/// y = d * kIq4nlValues[q] per 32 elements.
+void to_float_iq4_nl(const void* src, float* dst, int64_t n);
+/// y = d * (ls - 32) * kIq4nlValues[q], 6-bit ls per 32 elements of a 256-element super-block.
+void to_float_iq4_xs(const void* src, float* dst, int64_t n);
 
 // ---- from_float: n f32 values into the type (GGML's quantize_row_*_ref).
 /// f32 -> f32 copy.
@@ -49,6 +65,22 @@ void from_float_q6_k(const float* src, void* dst, int64_t n);
 /// fidelity and would otherwise take a minute to quantize at the tinyllama-1.1b shape.
 void from_float_q4_k_quick(const float* src, void* dst, int64_t n);
 void from_float_q6_k_quick(const float* src, void* dst, int64_t n);
+/// GGML's quantize_row_q4_1_ref / q5_0 / q5_1: min/max (q4_1, q5_1) or signed-max (q5_0) fit
+/// per 32 elements.
+void from_float_q4_1(const float* src, void* dst, int64_t n);
+void from_float_q5_0(const float* src, void* dst, int64_t n);
+void from_float_q5_1(const float* src, void* dst, int64_t n);
+/// GGML's quantize_row_q2_K_ref (make_qkx2_quants on |x| weights per 16, 4-bit scales/mins),
+/// quantize_row_q3_K_ref (make_q3_quants per 16, 6-bit scales) and quantize_row_q5_K_ref
+/// (make_qkx2_quants per 32 as Q4_K, 5-bit quants), written from GGML's algorithms; the files
+/// they make load in llama.cpp, but bytes are not promised equal to its quantizer's.
+void from_float_q2_k(const float* src, void* dst, int64_t n);
+void from_float_q3_k(const float* src, void* dst, int64_t n);
+void from_float_q5_k(const float* src, void* dst, int64_t n);
+/// GGML's quantize_row_iq4_nl_ref / iq4_xs (no importance weights): the best scale among 15
+/// candidates per 32 elements, nearest table entry per element.
+void from_float_iq4_nl(const float* src, void* dst, int64_t n);
+void from_float_iq4_xs(const float* src, void* dst, int64_t n);
 /// GGML's quantize_row_q8_K_ref: iscale = -127 / max (max the signed value of largest
 /// magnitude), q = min(127, nearest_int(iscale * x)), d = 1 / iscale, bsums per 16.
 /// An all-zero block gives d = 0, q = 0 and bsums = 0.
@@ -69,6 +101,22 @@ float vec_dot_q4_0(int64_t n, const void* w, const void* x);
 float vec_dot_q4_k(int64_t n, const void* w, const void* x);
 /// q6_K · q8_K: per block d_w*d_x*sum(sc_g * sum((q - 32) * qx)) over 16-element groups.
 float vec_dot_q6_k(int64_t n, const void* w, const void* x);
+/// q4_1 / q5_1 · q8_0: per block d_w*d_x*sum(q * qx) + m_w*d_x*sum(qx). (GGML pairs them with
+/// q8_1, which stores d_x*sum(qx) rounded to f16; here that sum is exact.)
+float vec_dot_q4_1(int64_t n, const void* w, const void* x);
+float vec_dot_q5_1(int64_t n, const void* w, const void* x);
+/// q5_0 · q8_0: per block d_w*d_x*sum((q - 16) * qx).
+float vec_dot_q5_0(int64_t n, const void* w, const void* x);
+/// q2_K · q8_K: per block d_w*d_x*sum(sc_g * isum_g) - dmin_w*d_x*sum(m_g * bsums_g).
+float vec_dot_q2_k(int64_t n, const void* w, const void* x);
+/// q3_K · q8_K: per block d_w*d_x*sum((sc_g - 32) * sum(q3 * qx)) over 16-element groups.
+float vec_dot_q3_k(int64_t n, const void* w, const void* x);
+/// q5_K · q8_K: as q4_K with 5-bit quants.
+float vec_dot_q5_k(int64_t n, const void* w, const void* x);
+/// iq4_nl · q8_0: per block d_w*d_x*sum(kIq4nlValues[q] * qx).
+float vec_dot_iq4_nl(int64_t n, const void* w, const void* x);
+/// iq4_xs · q8_K: per block d_w*d_x*sum((ls_j - 32) * sum(kIq4nlValues[q] * qx)) per 32.
+float vec_dot_iq4_xs(int64_t n, const void* w, const void* x);
 
 // ---- Helpers shared by the oracle and the tests.
 /// Unpacks the 12 packed bytes of a Q4_K block into 8 scales and 8 mins (6 bits each).

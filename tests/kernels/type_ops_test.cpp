@@ -34,9 +34,13 @@ constexpr float kEps = 1.1920929e-7f;  // f32 machine epsilon
 
 const Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx};
 const DType kWeightTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0,
-                              DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
-const DType kAllTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0,
-                           DType::kQ4_0, DType::kQ4_K, DType::kQ6_K, DType::kQ8_K};
+                              DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
+// kWeightTypes have SIMD vec_dots; the rest of the last eight of kAllTypes (all but q5_K) have
+// the scalar oracle only so far.
+const DType kAllTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16,   DType::kQ8_0,
+                           DType::kQ4_0, DType::kQ4_K, DType::kQ6_K,   DType::kQ8_K,
+                           DType::kQ4_1, DType::kQ5_0, DType::kQ5_1,   DType::kQ2_K,
+                           DType::kQ3_K, DType::kQ5_K, DType::kIQ4_NL, DType::kIQ4_XS};
 
 // Row lengths with odd tails: float types have block size 1, so every n must work.
 std::vector<int64_t> test_sizes(DType t) {
@@ -130,7 +134,8 @@ double vec_dot_tolerance(DType wt, int64_t n, double magnitude) {
 }
 
 // Relative RMS error bounds of quantize -> dequantize on N(0, 1) data. Measured (16 blocks,
-// every ISA): f16 2.1e-4, bf16 1.7e-3, q8_0 0.54%, q8_K 0.69%, q4_0 8.6%, q4_K 7.3%, q6_K 1.8%.
+// every ISA): f16 2.1e-4, bf16 1.7e-3, q8_0 0.54%, q8_K 0.69%, q4_0 8.6%, q4_K 7.3%, q6_K 1.8%,
+// q4_1 7.9%, q5_0 4.3%, q5_1 3.8%, q2_K 28.9%, q3_K 14.9%, q5_K 3.6%, iq4_nl 7.7%, iq4_xs 7.7%.
 // The bounds leave some headroom.
 double rms_bound(DType t) {
   switch (t) {
@@ -150,6 +155,22 @@ double rms_bound(DType t) {
       return 0.025;
     case DType::kQ8_K:
       return 0.01;
+    case DType::kQ4_1:
+      return 0.09;
+    case DType::kQ5_0:
+      return 0.05;
+    case DType::kQ5_1:
+      return 0.045;
+    case DType::kQ2_K:
+      return 0.33;
+    case DType::kQ3_K:
+      return 0.17;
+    case DType::kQ5_K:
+      return 0.042;
+    case DType::kIQ4_NL:
+      return 0.09;
+    case DType::kIQ4_XS:
+      return 0.09;
   }
   return 0.0;
 }
@@ -174,6 +195,16 @@ float large_magnitude(DType t) {
       return 1e6f;
     case DType::kQ8_K:
       return 1e30f;
+    case DType::kQ4_1:  // the minimum itself is stored in f16
+    case DType::kQ5_1:
+      return 6e4f;
+    case DType::kQ5_0:
+    case DType::kQ2_K:
+    case DType::kQ3_K:
+    case DType::kQ5_K:
+    case DType::kIQ4_NL:
+    case DType::kIQ4_XS:
+      return 1e5f;
   }
   return 1.0f;
 }
@@ -209,6 +240,34 @@ std::vector<float> block_scales(DType t, const std::vector<uint8_t>& q) {
         break;
       case DType::kQ8_K:
         out.push_back(reinterpret_cast<const core::BlockQ8_K*>(b)->d);
+        break;
+      case DType::kQ4_1:
+        out.push_back(core::f16_to_f32(reinterpret_cast<const core::BlockQ4_1*>(b)->d));
+        out.push_back(core::f16_to_f32(reinterpret_cast<const core::BlockQ4_1*>(b)->m));
+        break;
+      case DType::kQ5_0:
+        out.push_back(core::f16_to_f32(reinterpret_cast<const core::BlockQ5_0*>(b)->d));
+        break;
+      case DType::kQ5_1:
+        out.push_back(core::f16_to_f32(reinterpret_cast<const core::BlockQ5_1*>(b)->d));
+        out.push_back(core::f16_to_f32(reinterpret_cast<const core::BlockQ5_1*>(b)->m));
+        break;
+      case DType::kQ2_K:
+        out.push_back(core::f16_to_f32(reinterpret_cast<const core::BlockQ2_K*>(b)->d));
+        out.push_back(core::f16_to_f32(reinterpret_cast<const core::BlockQ2_K*>(b)->dmin));
+        break;
+      case DType::kQ3_K:
+        out.push_back(core::f16_to_f32(reinterpret_cast<const core::BlockQ3_K*>(b)->d));
+        break;
+      case DType::kQ5_K:
+        out.push_back(core::f16_to_f32(reinterpret_cast<const core::BlockQ5_K*>(b)->d));
+        out.push_back(core::f16_to_f32(reinterpret_cast<const core::BlockQ5_K*>(b)->dmin));
+        break;
+      case DType::kIQ4_NL:
+        out.push_back(core::f16_to_f32(reinterpret_cast<const core::BlockIQ4_NL*>(b)->d));
+        break;
+      case DType::kIQ4_XS:
+        out.push_back(core::f16_to_f32(reinterpret_cast<const core::BlockIQ4_XS*>(b)->d));
         break;
     }
   }
@@ -385,7 +444,10 @@ TEST(Dispatch, TablesAreCompleteWithGgmlVecDotTypes) {
   const std::pair<DType, DType> vec_dot_types[] = {
       {DType::kF32, DType::kF32},   {DType::kF16, DType::kF16},   {DType::kBF16, DType::kBF16},
       {DType::kQ8_0, DType::kQ8_0}, {DType::kQ4_0, DType::kQ8_0}, {DType::kQ4_K, DType::kQ8_K},
-      {DType::kQ6_K, DType::kQ8_K}, {DType::kQ8_K, DType::kQ8_K}};
+      {DType::kQ6_K, DType::kQ8_K}, {DType::kQ8_K, DType::kQ8_K}, {DType::kQ4_1, DType::kQ8_0},
+      {DType::kQ5_0, DType::kQ8_0}, {DType::kQ5_1, DType::kQ8_0}, {DType::kQ2_K, DType::kQ8_K},
+      {DType::kQ3_K, DType::kQ8_K}, {DType::kQ5_K, DType::kQ8_K}, {DType::kIQ4_NL, DType::kQ8_0},
+      {DType::kIQ4_XS, DType::kQ8_K}};
   for (Isa isa : kAllIsas) {
     if (!isa_supported(isa)) continue;
     const CpuOps& ops = cpu_ops_for(isa);

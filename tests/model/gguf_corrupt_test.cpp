@@ -23,7 +23,7 @@ constexpr char kName[] = "bad.gguf";
 
 // Value and tensor type ids as written in files.
 constexpr uint32_t kU32 = 4, kI32 = 5, kBool = 7, kString = 8, kArray = 9, kU64 = 10;
-constexpr uint32_t kF32 = 0, kQ8_0 = 8, kQ5_K = 13;
+constexpr uint32_t kF32 = 0, kQ8_0 = 8, kIQ2_XXS = 16;
 
 /// Builds GGUF bytes field by field, so each test states exactly what is malformed.
 struct Bytes {
@@ -336,16 +336,17 @@ TEST(GgufCorrupt, BadDimensions) {
 
 TEST(GgufCorrupt, UnsupportedAndUnknownTensorTypes) {
   Bytes f;
-  f.header(1, 0).tensor("blk.0.attn_q.weight", {256, 4}, kQ5_K, 0).pad().zeros(4096);
+  f.header(1, 0).tensor("blk.0.attn_q.weight", {256, 4}, kIQ2_XXS, 0).pad().zeros(4096);
   auto r = parse(f.b);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message,
-            std::string(kName) + ": unsupported tensor type q5_K in tensor blk.0.attn_q.weight");
+            std::string(kName) + ": unsupported tensor type iq2_xxs in tensor blk.0.attn_q.weight");
   EXPECT_EQ(r.error().code, ErrorCode::kUnsupported);
   expect_error(one_tensor_file({4}, 99).b, "unsupported tensor type 99 in tensor t");
   expect_error(one_tensor_file({4}, 0xffffffff).b, "unsupported tensor type 4294967295");
   expect_error(one_tensor_file({32}, 15).b, "unsupported tensor type q8_K in tensor t");
-  expect_error(one_tensor_file({32}, 3).b, "unsupported tensor type q4_1 in tensor t");
+  expect_error(one_tensor_file({32}, 9).b, "unsupported tensor type q8_1 in tensor t");
+  expect_error(one_tensor_file({256}, 22).b, "unsupported tensor type iq2_s in tensor t");
 }
 
 TEST(GgufCorrupt, RowSizeNotAMultipleOfTheBlock) {

@@ -130,7 +130,10 @@ INSTANTIATE_TEST_SUITE_P(Models, ForwardProperties,
                          ::testing::Values("stories260K.gguf", "llama-2-tiny-random.gguf",
                                            "synthetic:tiny:f16", "synthetic:tiny:q4_K",
                                            "synthetic:tiny:q4_0", "synthetic:qwen2-tiny:q8_0",
-                                           "synthetic:tiny:bf16", "synthetic:tiny:q6_K"),
+                                           "synthetic:tiny:bf16", "synthetic:tiny:q6_K",
+                                           // Types on the scalar oracle's vec_dot path:
+                                           "synthetic:tiny:q5_K", "synthetic:tiny:q3_K",
+                                           "synthetic:tiny:q5_0", "synthetic:tiny:iq4_nl"),
                          [](const auto& param_info) {
                            std::string s = param_info.param;
                            for (char& ch : s)
@@ -386,7 +389,7 @@ TEST(Synthetic, DeterministicAndShaped) {
   auto bad = LlamaModel::load("synthetic:nope");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("unknown synthetic shape"), std::string::npos);
-  bad = LlamaModel::load("synthetic:tiny:q5_K");
+  bad = LlamaModel::load("synthetic:tiny:iq2_xxs");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("unknown weight type"), std::string::npos);
 }

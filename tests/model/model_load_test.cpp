@@ -2,6 +2,7 @@
 // and the same logits (llama and qwen2 paths), and broken model files give clear errors.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <filesystem>
 
 #include "model/export.h"
@@ -55,10 +56,13 @@ TEST_P(ExportRoundTrip, SameConfigAndLogits) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Synthetic, ExportRoundTrip,
-                         ::testing::Values("synthetic:tiny:f16", "synthetic:qwen2-tiny:q4_K"),
+                         ::testing::Values("synthetic:tiny:f16", "synthetic:qwen2-tiny:q4_K",
+                                           "synthetic:tiny:q5_K", "synthetic:tiny:iq4_xs"),
                          [](const auto& param_info) {
-                           return param_info.index == 0 ? std::string("llama_f16")
-                                                        : std::string("qwen2_q4_K");
+                           std::string s = param_info.param.substr(std::string("synthetic:").size());
+                           for (char& ch : s)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return s;
                          });
 
 // Writes a copy of the tiny synthetic model with one edit applied to the writer.

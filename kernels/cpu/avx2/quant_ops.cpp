@@ -12,6 +12,7 @@ namespace {
 
 using core::BlockQ4_0;
 using core::BlockQ4_K;
+using core::BlockQ5_K;
 using core::BlockQ6_K;
 using core::BlockQ8_0;
 using core::BlockQ8_K;
@@ -232,6 +233,45 @@ float vec_dot_q4_k(int64_t n, const void* w, const void* x) {
       const __m256i v = load256(bw[i].qs + 32 * k);
       const __m256i lo = _mm256_and_si256(v, low4);
       const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+      const __m256i p0 = _mm256_maddubs_epi16(lo, load256(bx[i].qs + 64 * k));
+      const __m256i p1 = _mm256_maddubs_epi16(hi, load256(bx[i].qs + 64 * k + 32));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * k])));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * k + 1])));
+    }
+    int32_t msum = 0;
+    for (int j = 0; j < 8; ++j)
+      msum += int32_t{m[j]} * (bx[i].bsums[2 * j] + bx[i].bsums[2 * j + 1]);
+    const float d = _cvtsh_ss(bw[i].d) * bx[i].d;
+    const float dmin = _cvtsh_ss(bw[i].dmin) * bx[i].d;
+    sum += d * static_cast<float>(hsum_i32(acc)) - dmin * static_cast<float>(msum);
+  }
+  return sum;
+}
+
+// ---------------------------------------------------------------- q5_K
+
+// As q4_K, with each quant's 5th bit from qh: bit 2k of qh[l] for element 64k + l, bit 2k + 1
+// for element 64k + 32 + l. The integer sums are exact, so the result equals the oracle's.
+float vec_dot_q5_k(int64_t n, const void* w, const void* x) {
+  const auto* bw = static_cast<const BlockQ5_K*>(w);
+  const auto* bx = static_cast<const BlockQ8_K*>(x);
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  const __m256i one = _mm256_set1_epi8(0x01);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    uint8_t sc[8], m[8];
+    unpack_q4_k_scales(bw[i].scales, sc, m);
+    const __m256i qh = load256(bw[i].qh);
+    __m256i acc = _mm256_setzero_si256();
+    for (int k = 0; k < kQK_K / 64; ++k) {
+      const __m256i v = load256(bw[i].qs + 32 * k);
+      // Within a 16-bit lane the right shift moves the high byte's bits into the low byte's top
+      // bits only, which the mask to bit 0 drops; 2k + 1 <= 7 keeps each byte's own bit.
+      const __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), one);
+      const __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k + 1), one);
+      const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, low4), _mm256_slli_epi16(h0, 4));
+      const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), low4),
+                                         _mm256_slli_epi16(h1, 4));
       const __m256i p0 = _mm256_maddubs_epi16(lo, load256(bx[i].qs + 64 * k));
       const __m256i p1 = _mm256_maddubs_epi16(hi, load256(bx[i].qs + 64 * k + 32));
       acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * k])));
