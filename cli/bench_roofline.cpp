@@ -60,7 +60,9 @@ const kernels::CpuOps& amx_tiles_ops() {
 
 std::vector<Path> matmul_paths(const kernels::CpuOps& ops) {
   const DType types[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0,
-                         DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
+                         DType::kQ4_0, DType::kQ4_K, DType::kQ6_K, DType::kQ4_1,
+                         DType::kQ5_0, DType::kQ5_1, DType::kQ2_K, DType::kQ3_K,
+                         DType::kQ5_K, DType::kIQ4_NL, DType::kIQ4_XS};
   std::vector<Path> paths;
   for (DType t : types) {
     const kernels::TypeOps& to = ops.type(t);

@@ -136,6 +136,13 @@ CpuOps make_avx2_ops() {
   o.q4_k.vec_dot = avx2::vec_dot_q4_k;
   o.q6_k.vec_dot = avx2::vec_dot_q6_k;
   o.q5_k.vec_dot = avx2::vec_dot_q5_k;
+  o.q4_1.vec_dot = avx2::vec_dot_q4_1;
+  o.q5_0.vec_dot = avx2::vec_dot_q5_0;
+  o.q5_1.vec_dot = avx2::vec_dot_q5_1;
+  o.iq4_nl.vec_dot = avx2::vec_dot_iq4_nl;
+  o.q2_k.vec_dot = avx2::vec_dot_q2_k;
+  o.q3_k.vec_dot = avx2::vec_dot_q3_k;
+  o.iq4_xs.vec_dot = avx2::vec_dot_iq4_xs;
   o.q8_k.from_float = avx2::from_float_q8_k;
   if (repack_enabled()) {
     o.q8_0.packed = {avx2::pack_x_packed_q8_0, avx2::packed_gemm_q8_0};
@@ -160,7 +167,15 @@ CpuOps make_avx512_ops() {
   o.q4_0.vec_dot = avx512::vec_dot_q4_0;
   o.q4_k.vec_dot = avx512::vec_dot_q4_k;
   o.q6_k.vec_dot = avx512::vec_dot_q6_k;
-  o.q5_k.vec_dot = avx2::vec_dot_q5_k;  // AVX2 code runs on every AVX-512 CPU
+  // Row dots with no AVX-512 version: the AVX2 ones (AVX2 runs on every AVX-512 CPU).
+  o.q5_k.vec_dot = avx2::vec_dot_q5_k;
+  o.q4_1.vec_dot = avx2::vec_dot_q4_1;
+  o.q5_0.vec_dot = avx2::vec_dot_q5_0;
+  o.q5_1.vec_dot = avx2::vec_dot_q5_1;
+  o.iq4_nl.vec_dot = avx2::vec_dot_iq4_nl;
+  o.q2_k.vec_dot = avx2::vec_dot_q2_k;
+  o.q3_k.vec_dot = avx2::vec_dot_q3_k;
+  o.iq4_xs.vec_dot = avx2::vec_dot_iq4_xs;
   o.q8_k.from_float = avx512::from_float_q8_k;
   o.f32.gemm = {avx512::packed_x_bytes_f32, avx512::pack_x_f32, avx512::gemm_f32};
   o.f16.gemm = {avx512::packed_x_bytes_f16, avx512::pack_x_f16, avx512::gemm_f16};

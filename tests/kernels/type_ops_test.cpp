@@ -33,10 +33,11 @@ using core::DType;
 constexpr float kEps = 1.1920929e-7f;  // f32 machine epsilon
 
 const Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx};
-const DType kWeightTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0,
-                              DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
-// kWeightTypes have SIMD vec_dots; the rest of the last eight of kAllTypes (all but q5_K) have
-// the scalar oracle only so far.
+const DType kWeightTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16,   DType::kQ8_0,
+                              DType::kQ4_0, DType::kQ4_K, DType::kQ6_K,   DType::kQ4_1,
+                              DType::kQ5_0, DType::kQ5_1, DType::kQ2_K,   DType::kQ3_K,
+                              DType::kQ5_K, DType::kIQ4_NL, DType::kIQ4_XS};
+// Every weight type has a SIMD vec_dot; the last eight have no SIMD to_float / from_float yet.
 const DType kAllTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16,   DType::kQ8_0,
                            DType::kQ4_0, DType::kQ4_K, DType::kQ6_K,   DType::kQ8_K,
                            DType::kQ4_1, DType::kQ5_0, DType::kQ5_1,   DType::kQ2_K,

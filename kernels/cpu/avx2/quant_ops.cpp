@@ -10,7 +10,14 @@
 namespace sarathi::kernels::avx2 {
 namespace {
 
+using core::BlockIQ4_NL;
+using core::BlockIQ4_XS;
+using core::BlockQ2_K;
+using core::BlockQ3_K;
 using core::BlockQ4_0;
+using core::BlockQ4_1;
+using core::BlockQ5_0;
+using core::BlockQ5_1;
 using core::BlockQ4_K;
 using core::BlockQ5_K;
 using core::BlockQ6_K;
@@ -96,6 +103,41 @@ void unpack_q4_k_scales(const uint8_t* q, uint8_t* sc, uint8_t* m) {
   }
 }
 
+// Bit j of the little-endian u32 at p, as byte j: 0x10 where set, 0 where clear (the 5th bit of
+// a Q5_0 / Q5_1 quant).
+__m256i q5_high_bits(const uint8_t* p) {
+  uint32_t bits = 0;
+  std::memcpy(&bits, p, sizeof bits);
+  // Byte j gets byte j / 8 of the word, then is tested against bit j % 8.
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(bits)),
+      _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+// sum over 32 elements of u * x (u unsigned bytes <= 31, x signed): exact in int32.
+int32_t dot_u8_i8(__m256i u, __m256i x) {
+  return hsum_i32(_mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1)));
+}
+
+// sum of 32 signed bytes.
+int32_t sum_i8(__m256i x) { return dot_u8_i8(_mm256_set1_epi8(1), x); }
+
+// The IQ4_NL table in both 128-bit lanes, for vpshufb lookups.
+__m256i iq4nl_table() {
+  return _mm256_broadcastsi128_si256(load128(core::kIq4nlValues));
+}
+
+// Scales of 16-element groups applied to a 32-element chunk's pair sums: maddubs gives 16 int16,
+// the first 8 from elements 0..15 (group a), the last 8 from 16..31 (group b).
+__m256i scaled_pairs(__m256i pairs, int scale_a, int scale_b) {
+  const __m256i sc = _mm256_setr_m128i(_mm_set1_epi16(static_cast<int16_t>(scale_a)),
+                                       _mm_set1_epi16(static_cast<int16_t>(scale_b)));
+  return _mm256_madd_epi16(pairs, sc);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- q8_0 / q4_0
@@ -171,6 +213,150 @@ float vec_dot_q4_0(int64_t n, const void* w, const void* x) {
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), d, acc);
   }
   return hsum(acc);
+}
+
+// ------------------------------------------------ q4_1, q5_0, q5_1, iq4_nl (against q8_0)
+// Exact integer sums per block, then the oracle's float expression per block, so each result
+// equals kernels/ref's.
+
+float vec_dot_q4_1(int64_t n, const void* w, const void* x) {
+  const auto* bw = static_cast<const BlockQ4_1*>(w);
+  const auto* bx = static_cast<const BlockQ8_0*>(x);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    const __m256i xq = load256(bx[i].qs);
+    const int32_t dot = dot_u8_i8(q4_0_nibbles(bw[i].qs), xq);
+    const float dx = _cvtsh_ss(bx[i].d);
+    sum += _cvtsh_ss(bw[i].d) * dx * static_cast<float>(dot) +
+           _cvtsh_ss(bw[i].m) * dx * static_cast<float>(sum_i8(xq));
+  }
+  return sum;
+}
+
+float vec_dot_q5_0(int64_t n, const void* w, const void* x) {
+  const auto* bw = static_cast<const BlockQ5_0*>(w);
+  const auto* bx = static_cast<const BlockQ8_0*>(x);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    const __m256i xq = load256(bx[i].qs);
+    const __m256i u = _mm256_or_si256(q4_0_nibbles(bw[i].qs), q5_high_bits(bw[i].qh));
+    const int32_t isum = dot_u8_i8(u, xq) - 16 * sum_i8(xq);  // sum((u - 16) * x)
+    sum += _cvtsh_ss(bw[i].d) * _cvtsh_ss(bx[i].d) * static_cast<float>(isum);
+  }
+  return sum;
+}
+
+float vec_dot_q5_1(int64_t n, const void* w, const void* x) {
+  const auto* bw = static_cast<const BlockQ5_1*>(w);
+  const auto* bx = static_cast<const BlockQ8_0*>(x);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    const __m256i xq = load256(bx[i].qs);
+    const __m256i u = _mm256_or_si256(q4_0_nibbles(bw[i].qs), q5_high_bits(bw[i].qh));
+    const float dx = _cvtsh_ss(bx[i].d);
+    sum += _cvtsh_ss(bw[i].d) * dx * static_cast<float>(dot_u8_i8(u, xq)) +
+           _cvtsh_ss(bw[i].m) * dx * static_cast<float>(sum_i8(xq));
+  }
+  return sum;
+}
+
+float vec_dot_iq4_nl(int64_t n, const void* w, const void* x) {
+  const auto* bw = static_cast<const BlockIQ4_NL*>(w);
+  const auto* bx = static_cast<const BlockQ8_0*>(x);
+  const __m256i table = iq4nl_table();
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    const __m256i v = _mm256_shuffle_epi8(table, q4_0_nibbles(bw[i].qs));
+    const int32_t isum = hsum_i32(dot_i8(v, load256(bx[i].qs)));
+    sum += _cvtsh_ss(bw[i].d) * _cvtsh_ss(bx[i].d) * static_cast<float>(isum);
+  }
+  return sum;
+}
+
+// ------------------------------------------------ q2_K, q3_K, iq4_xs (against q8_K)
+// Element 128h + 32j + l of q2_K / q3_K is bits 2j..2j+1 of qs[32h + l]; the right shift of
+// 16-bit lanes only brings the neighbour byte's bits above the mask.
+
+float vec_dot_q2_k(int64_t n, const void* w, const void* x) {
+  const auto* bw = static_cast<const BlockQ2_K*>(w);
+  const auto* bx = static_cast<const BlockQ8_K*>(x);
+  const __m256i low2 = _mm256_set1_epi8(0x03);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    const uint8_t* sc = bw[i].scales;
+    __m256i acc = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i q = load256(bw[i].qs + 32 * h);
+      for (int j = 0; j < 4; ++j) {
+        const __m256i u = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), low2);
+        const int g = 8 * h + 2 * j;
+        const __m256i pairs = _mm256_maddubs_epi16(u, load256(bx[i].qs + 128 * h + 32 * j));
+        acc = _mm256_add_epi32(acc, scaled_pairs(pairs, sc[g] & 0x0f, sc[g + 1] & 0x0f));
+      }
+    }
+    int32_t msum = 0;
+    for (int g = 0; g < kQK_K / 16; ++g) msum += int32_t{sc[g] >> 4} * bx[i].bsums[g];
+    const float d = _cvtsh_ss(bw[i].d) * bx[i].d;
+    const float dmin = _cvtsh_ss(bw[i].dmin) * bx[i].d;
+    sum += d * static_cast<float>(hsum_i32(acc)) - dmin * static_cast<float>(msum);
+  }
+  return sum;
+}
+
+float vec_dot_q3_k(int64_t n, const void* w, const void* x) {
+  const auto* bw = static_cast<const BlockQ3_K*>(w);
+  const auto* bx = static_cast<const BlockQ8_K*>(x);
+  const __m256i low2 = _mm256_set1_epi8(0x03);
+  const __m256i one = _mm256_set1_epi8(0x01);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    int sc[16];  // -32..31 (as ref::unpack_q3_k_scales)
+    const uint8_t* p = bw[i].scales;
+    for (int j = 0; j < 16; ++j) {
+      const int low = j < 8 ? p[j] & 0x0f : p[j - 8] >> 4;
+      sc[j] = (low | (((p[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+    }
+    const __m256i hmask = load256(bw[i].hmask);
+    __m256i acc = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i q = load256(bw[i].qs + 32 * h);
+      for (int j = 0; j < 4; ++j) {
+        // u = q3 + 4 in 0..7: the 2 low bits, plus 4 where the hmask bit is set.
+        const __m256i hbit = _mm256_and_si256(_mm256_srli_epi16(hmask, 4 * h + j), one);
+        const __m256i u = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2 * j), low2),
+                                          _mm256_slli_epi16(hbit, 2));
+        const int g = 8 * h + 2 * j;
+        const __m256i pairs = _mm256_maddubs_epi16(u, load256(bx[i].qs + 128 * h + 32 * j));
+        acc = _mm256_add_epi32(acc, scaled_pairs(pairs, sc[g], sc[g + 1]));
+      }
+    }
+    int32_t offset = 0;  // sum_g sc_g * 4 * sum(x_g): the +4 of u taken back out
+    for (int g = 0; g < kQK_K / 16; ++g) offset += sc[g] * 4 * bx[i].bsums[g];
+    const int32_t isum = hsum_i32(acc) - offset;
+    sum += _cvtsh_ss(bw[i].d) * bx[i].d * static_cast<float>(isum);
+  }
+  return sum;
+}
+
+float vec_dot_iq4_xs(int64_t n, const void* w, const void* x) {
+  const auto* bw = static_cast<const BlockIQ4_XS*>(w);
+  const auto* bx = static_cast<const BlockQ8_K*>(x);
+  const __m256i table = iq4nl_table();
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    __m256i acc = _mm256_setzero_si256();
+    for (int ib = 0; ib < kQK_K / 32; ++ib) {
+      const int ls = (((bw[i].scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0f) |
+                      (((bw[i].scales_h >> (2 * ib)) & 3) << 4)) - 32;
+      const __m256i v = _mm256_shuffle_epi8(table, q4_0_nibbles(bw[i].qs + 16 * ib));
+      const __m256i xq = load256(bx[i].qs + 32 * ib);
+      // |v| * x * sign(v): pair sums at most 2 * 127 * 127 < 2^15.
+      const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(v, v), _mm256_sign_epi8(xq, v));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(static_cast<int16_t>(ls))));
+    }
+    sum += _cvtsh_ss(bw[i].d) * bx[i].d * static_cast<float>(hsum_i32(acc));
+  }
+  return sum;
 }
 
 // ---------------------------------------------------------------- q8_K

@@ -29,6 +29,13 @@ float vec_dot_q8_0(int64_t n, const void* w, const void* x);
 float vec_dot_q4_0(int64_t n, const void* w, const void* x);
 float vec_dot_q4_k(int64_t n, const void* w, const void* x);
 float vec_dot_q5_k(int64_t n, const void* w, const void* x);
+float vec_dot_q4_1(int64_t n, const void* w, const void* x);
+float vec_dot_q5_0(int64_t n, const void* w, const void* x);
+float vec_dot_q5_1(int64_t n, const void* w, const void* x);
+float vec_dot_iq4_nl(int64_t n, const void* w, const void* x);
+float vec_dot_q2_k(int64_t n, const void* w, const void* x);
+float vec_dot_q3_k(int64_t n, const void* w, const void* x);
+float vec_dot_iq4_xs(int64_t n, const void* w, const void* x);
 float vec_dot_q6_k(int64_t n, const void* w, const void* x);
 
 /// The matmul over interleaved q8_0 / q4_0 weights (kernels/packed.h, maddubs + madd):
