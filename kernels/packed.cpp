@@ -43,6 +43,7 @@ int64_t bf16_blocks(int64_t k) { return (k + kPackBlock - 1) / kPackBlock; }
 size_t packed_group_bytes(DType t, int64_t k) {
   if (t == DType::kBF16) return static_cast<size_t>(bf16_blocks(k)) * kPackedBf16BlockBytes;
   if (t == DType::kQ4_K) return static_cast<size_t>(k / core::kQK_K) * kQ4KSuperBytes;
+  if (t == DType::kQ5_K) return static_cast<size_t>(k / core::kQK_K) * kQ5KSuperBytes;
   if (t == DType::kQ6_K) return static_cast<size_t>(k / core::kQK_K) * kQ6KSuperBytes;
   const auto nb = static_cast<size_t>(k / kQK8_0);
   return (nb + 1) / 2 * packed_pair_bytes(t);
@@ -55,7 +56,7 @@ size_t packed_x_bytes(int64_t k) {
 
 size_t packed_x_bytes(DType t, int64_t k) {
   if (t == DType::kBF16) return odd_lines(static_cast<size_t>(bf16_blocks(k)) * kPackBlock * 2);
-  if (t == DType::kQ4_K) {
+  if (t == DType::kQ4_K || t == DType::kQ5_K) {
     const auto ns = static_cast<size_t>(k / core::kQK_K);
     return odd_lines(ns * (core::kQK_K + 4 + 16));
   }
@@ -122,6 +123,47 @@ void pack_q4_k_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uint8
     }
   }
 }
+// q5_K: q4_K's scales and mins, then per sub-block the fifth-bit plane and the nibbles.
+void pack_q5_k_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uint8_t* dst) {
+  SARATHI_CHECK(w.cols % core::kQK_K == 0, "cannot pack q5_K [{}, {}]", w.rows, w.cols);
+  const int64_t ns = w.cols / core::kQK_K;
+  const size_t gbytes = packed_group_bytes(DType::kQ5_K, w.cols);
+  const auto* src = static_cast<const uint8_t*>(w.data);
+  for (int64_t g = g_begin; g < g_end; ++g) {
+    uint8_t* group = dst + static_cast<size_t>(g) * gbytes;
+    std::memset(group, 0, gbytes);
+    for (int64_t n = 0; n < kPackRows && g * kPackRows + n < w.rows; ++n) {
+      const auto* row = reinterpret_cast<const core::BlockQ5_K*>(
+          src + static_cast<size_t>(g * kPackRows + n) * w.row_bytes);
+      for (int64_t s = 0; s < ns; ++s) {
+        const core::BlockQ5_K& b = row[s];
+        uint8_t* sb = group + static_cast<size_t>(s) * kQ5KSuperBytes;
+        std::memcpy(sb + 2 * n, &b.d, 2);
+        std::memcpy(sb + 32 + 2 * n, &b.dmin, 2);
+        uint8_t sc[8], m[8];
+        ref::unpack_q4_k_scales(b.scales, sc, m);
+        for (int j = 0; j < 8; ++j) {
+          sb[kQ4KScalesOff + static_cast<size_t>(j) * 16 + static_cast<size_t>(n)] = sc[j];
+          sb[kQ4KMinsOff + static_cast<size_t>(j / 2) * 32 + static_cast<size_t>(n) * 2 + static_cast<size_t>(j % 2)] = m[j];
+        }
+        uint8_t q[core::kQK_K];
+        ref::decode_q5_k_quants(b, q);
+        for (int j = 0; j < 8; ++j) {
+          uint8_t* nib = sb + q5k_nibbles_off(j);
+          uint8_t* high = sb + q5k_high_off(j);
+          for (int e = 0; e < 32; ++e) {
+            const uint8_t u = q[32 * j + e];
+            const int kg = e / 4;  // k-group: 0..3 low nibbles, 4..7 high nibbles
+            const size_t byte = static_cast<size_t>((kg % 4) * 64 + n * 4 + e % 4);
+            nib[byte] = static_cast<uint8_t>(kg < 4 ? (nib[byte] & 0xf0) | (u & 0x0f)
+                                                    : (nib[byte] & 0x0f) | ((u & 0x0f) << 4));
+            high[n * 4 + e % 4] = static_cast<uint8_t>(high[n * 4 + e % 4] | ((u >> 4) << kg));
+          }
+        }
+      }
+    }
+  }
+}
 // q6_K: scales, nibble planes and high-bit planes (kernels/packed.h).
 void pack_q6_k_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uint8_t* dst) {
   SARATHI_CHECK(w.cols % core::kQK_K == 0, "cannot pack q6_K [{}, {}]", w.rows, w.cols);
@@ -169,6 +211,10 @@ void pack_weight_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uin
   }
   if (w.dtype == DType::kQ4_K) {
     pack_q4_k_groups(w, g_begin, g_end, dst);
+    return;
+  }
+  if (w.dtype == DType::kQ5_K) {
+    pack_q5_k_groups(w, g_begin, g_end, dst);
     return;
   }
   if (w.dtype == DType::kQ6_K) {
@@ -225,8 +271,9 @@ WeightView pack_weight(const WeightView& w, AlignedBuffer& storage) {
 }
 
 void pack_x_ref(DType t, const float* src, void* dst, int64_t k) {
-  if (t == DType::kQ4_K || t == DType::kQ6_K) {
-    // q8_K quants and scales, then q4_K's int16 sums of 32 or q6_K's int32 -32 * sums of 16.
+  if (t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K) {
+    // q8_K quants and scales, then q4_K's (and q5_K's) int16 sums of 32 or q6_K's int32
+    // -32 * sums of 16.
     const int64_t ns = k / core::kQK_K;
     auto* out = static_cast<uint8_t*>(dst);
     std::memset(out, 0, packed_x_bytes(t, k));
@@ -237,7 +284,7 @@ void pack_x_ref(DType t, const float* src, void* dst, int64_t k) {
       ref::from_float_q8_k(src + s * core::kQK_K, &blk, core::kQK_K);
       std::memcpy(out + s * core::kQK_K, blk.qs, core::kQK_K);
       d[s] = blk.d;
-      if (t == DType::kQ4_K) {
+      if (t != DType::kQ6_K) {
         auto* sums = reinterpret_cast<int16_t*>(tail) + s * 8;
         for (int j = 0; j < 8; ++j) sums[j] = static_cast<int16_t>(blk.bsums[2 * j] + blk.bsums[2 * j + 1]);
       } else {
@@ -357,6 +404,44 @@ void packed_gemm_ref_q6_k(const PackedGemmArgs& a) {
   }
 }
 
+void packed_gemm_ref_q5_k(const PackedGemmArgs& a) {
+  const int64_t ns = a.k / core::kQK_K;
+  for (int64_t g = a.group_begin; g < a.group_end; ++g) {
+    const uint8_t* group = a.w + static_cast<size_t>(g) * a.group_bytes;
+    for (int64_t n = 0; n < kPackRows && g * kPackRows + n < a.rows; ++n) {
+      for (int64_t tok = a.tok_begin; tok < a.tok_end; ++tok) {
+        const uint8_t* xr = a.x + static_cast<size_t>(tok) * a.x_row_bytes;
+        const auto* xq = reinterpret_cast<const int8_t*>(xr);
+        const auto* xd = reinterpret_cast<const float*>(xr + ns * core::kQK_K);
+        const auto* xs = reinterpret_cast<const int16_t*>(xr + ns * (core::kQK_K + 4));
+        float acc = 0.0f;
+        for (int64_t s = 0; s < ns; ++s) {
+          const uint8_t* sb = group + static_cast<size_t>(s) * kQ5KSuperBytes;
+          uint8_t q[256], sc[8], m[8];
+          for (int j = 0; j < 8; ++j) {
+            sc[j] = sb[kQ4KScalesOff + static_cast<size_t>(j) * 16 + static_cast<size_t>(n)];
+            m[j] = sb[kQ4KMinsOff + static_cast<size_t>(j / 2) * 32 + static_cast<size_t>(n) * 2 + static_cast<size_t>(j % 2)];
+            const uint8_t* nib = sb + q5k_nibbles_off(j);
+            const uint8_t* high = sb + q5k_high_off(j);
+            for (int e = 0; e < 32; ++e) {
+              const int kg = e / 4;
+              const uint8_t byte = nib[(kg % 4) * 64 + n * 4 + e % 4];
+              const int lo = kg < 4 ? byte & 0x0f : byte >> 4;
+              const int hi = (high[n * 4 + e % 4] >> kg) & 1;
+              q[32 * j + e] = static_cast<uint8_t>(lo | (hi << 4));
+            }
+          }
+          uint16_t d = 0, dmin = 0;
+          std::memcpy(&d, sb + 2 * n, 2);
+          std::memcpy(&dmin, sb + 32 + 2 * n, 2);
+          acc = q4_k_super(acc, q, sc, m, d, dmin, xq + s * core::kQK_K, xd[s], xs + s * 8);
+        }
+        a.y[tok * a.ldy + g * kPackRows + n] = acc;
+      }
+    }
+  }
+}
+
 void packed_gemm_ref_q4_k(const PackedGemmArgs& a) {
   const int64_t ns = a.k / core::kQK_K;
   for (int64_t g = a.group_begin; g < a.group_end; ++g) {
@@ -401,6 +486,10 @@ void packed_gemm_ref(const PackedGemmArgs& a) {
     packed_gemm_ref_q4_k(a);
     return;
   }
+  if (a.dtype == DType::kQ5_K) {
+    packed_gemm_ref_q5_k(a);
+    return;
+  }
   if (a.dtype == DType::kQ6_K) {
     packed_gemm_ref_q6_k(a);
     return;
@@ -442,7 +531,7 @@ void packed_gemm_ref(const PackedGemmArgs& a) {
 
 void packed_matmul_oracle(const WeightView& w, const float* x, int64_t m, float* y) {
   SARATHI_CHECK(packable(w.dtype) && !w.packed,
-                "oracle needs a GGML-layout q8_0/q4_0/q4_K/q6_K/bf16 matrix");
+                "oracle needs a GGML-layout q8_0/q4_0/q4_K/q5_K/q6_K/bf16 matrix");
   if (w.dtype == DType::kQ6_K) {
     const int64_t ns = w.cols / core::kQK_K;
     std::vector<core::BlockQ8_K> xq(static_cast<size_t>(ns));
@@ -457,6 +546,30 @@ void packed_matmul_oracle(const WeightView& w, const float* x, int64_t m, float*
           ref::decode_q6_k_quants(row[s], q);
           acc = q6_k_super(acc, q, row[s].scales, row[s].d, xq[static_cast<size_t>(s)].qs,
                            xq[static_cast<size_t>(s)].d);
+        }
+        y[t * w.rows + r] = acc;
+      }
+    }
+    return;
+  }
+  if (w.dtype == DType::kQ5_K) {  // q4_K's arithmetic over 5-bit quants
+    const int64_t ns = w.cols / core::kQK_K;
+    std::vector<core::BlockQ8_K> xq(static_cast<size_t>(ns));
+    const auto* src = static_cast<const uint8_t*>(w.data);
+    for (int64_t t = 0; t < m; ++t) {
+      ref::from_float_q8_k(x + t * w.cols, xq.data(), w.cols);
+      for (int64_t r = 0; r < w.rows; ++r) {
+        const auto* row = reinterpret_cast<const core::BlockQ5_K*>(src + static_cast<size_t>(r) * w.row_bytes);
+        float acc = 0.0f;
+        for (int64_t s = 0; s < ns; ++s) {
+          const core::BlockQ5_K& b = row[s];
+          const core::BlockQ8_K& xb = xq[static_cast<size_t>(s)];
+          uint8_t q[256], sc[8], mn[8];
+          ref::unpack_q4_k_scales(b.scales, sc, mn);
+          ref::decode_q5_k_quants(b, q);
+          int16_t sums[8];
+          for (int j = 0; j < 8; ++j) sums[j] = static_cast<int16_t>(xb.bsums[2 * j] + xb.bsums[2 * j + 1]);
+          acc = q4_k_super(acc, q, sc, mn, b.d, b.dmin, xb.qs, xb.d, sums);
         }
         y[t * w.rows + r] = acc;
       }

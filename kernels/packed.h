@@ -33,6 +33,11 @@
 //   (exact int32), then acc = fma(float(msum), -(dmin * dx), acc),
 //                       acc = fma(float(isum), d * dx, acc).
 //
+// q5_K: q4_K's header (d, dmin, sc and m at the same offsets), then per sub-block j 64 bytes of
+// fifth bits (byte i holds in bit c the fifth bit of the byte-i quant of k-group c, c < 8)
+// followed by the low nibbles in q4_0's order (256 bytes), kQ5KSuperBytes per super-block. The
+// quants are 0..31; activations and arithmetic are q4_K's.
+//
 // q6_K: per super-block kQ6KSuperBytes (GGML's 16 x 210): f16 d[16], int8 scales sc[16][16]
 // (16-element group g, row n), then per sub-block j the high two bits of u = q + 32 (128 bytes:
 // byte i of the first 64 holds, in bits 2c..2c+1, the high bits of the byte-i quant of k-group
@@ -68,8 +73,8 @@ inline constexpr int64_t kPackRows = 16;
 
 /// The weight types that have an interleaved layout.
 inline constexpr core::DType kPackableTypes[] = {core::DType::kQ8_0, core::DType::kQ4_0,
-                                                 core::DType::kQ4_K, core::DType::kQ6_K,
-                                                 core::DType::kBF16};
+                                                 core::DType::kQ4_K, core::DType::kQ5_K,
+                                                 core::DType::kQ6_K, core::DType::kBF16};
 /// True for the types in kPackableTypes.
 bool packable(core::DType t);
 /// Elements per block of the layout (32 for all three types).
@@ -81,6 +86,10 @@ inline constexpr size_t kQ4KSuperBytes = 2368;
 inline constexpr size_t kQ4KScalesOff = 64;
 inline constexpr size_t kQ4KMinsOff = 192;
 inline constexpr size_t kQ4KQuantsOff = 320;
+inline constexpr size_t kQ5KSuperBytes = 2880;
+/// Sub-block j of a q5_K super-block: 64 bytes of fifth bits, then 256 of low nibbles.
+inline constexpr size_t q5k_high_off(int j) { return 320 + static_cast<size_t>(j) * 320; }
+inline constexpr size_t q5k_nibbles_off(int j) { return q5k_high_off(j) + 64; }
 inline constexpr size_t kQ6KSuperBytes = 3360;
 inline constexpr size_t kQ6KScalesOff = 32;
 /// Sub-block j of a q6_K super-block: 128 bytes of high bits, then 256 of low nibbles (one
@@ -111,7 +120,7 @@ size_t packed_x_bytes(int64_t k);
 size_t packed_x_bytes(core::DType t, int64_t k);
 
 /// Packs groups [g_begin, g_end) of the GGML-layout matrix w (q8_0 or q4_0 with cols a multiple
-/// of 32, q4_K / q6_K with cols a multiple of 256, or bf16 of any width) into dst, a buffer of packed_groups(rows) * packed_group_bytes bytes.
+/// of 32, q4_K / q5_K / q6_K with cols a multiple of 256, or bf16 of any width) into dst, a buffer of packed_groups(rows) * packed_group_bytes bytes.
 void pack_weight_groups(const WeightView& w, int64_t g_begin, int64_t g_end, uint8_t* dst);
 
 /// Packed weights live in page-aligned buffers mapped from the OS.

@@ -499,6 +499,7 @@ void quantize_block_q3_k(const float* x, BlockQ3_K& y) {
 }  // namespace
 
 void decode_q6_k_quants(const BlockQ6_K& b, int8_t* q) { decode_q6_k(b, q); }
+void decode_q5_k_quants(const BlockQ5_K& b, uint8_t* q) { decode_q5_k(b, q); }
 
 void unpack_q4_k_scales(const uint8_t* packed, uint8_t* scales, uint8_t* mins) {
   for (int j = 0; j < 8; ++j) {  // GGML's get_scale_min_k4

@@ -121,6 +121,8 @@ float vec_dot_iq4_xs(int64_t n, const void* w, const void* x);
 // ---- Helpers shared by the oracle and the tests.
 /// Unpacks the 12 packed bytes of a Q4_K block into 8 scales and 8 mins (6 bits each).
 void unpack_q4_k_scales(const uint8_t* packed, uint8_t* scales, uint8_t* mins);
+/// The 256 quants of a Q5_K block in element order, 0..31.
+void decode_q5_k_quants(const core::BlockQ5_K& b, uint8_t* q);
 /// The 256 quants of a Q6_K block in element order, -32..31.
 void decode_q6_k_quants(const core::BlockQ6_K& b, int8_t* q);
 

@@ -105,7 +105,8 @@ const Shape kShapes[] = {{1, 32}, {16, 96}, {33, 64}, {50, 224}, {64, 256}, {130
 // q4_K rows are whole 256-element super-blocks.
 const Shape kShapesK[] = {{1, 256}, {16, 512}, {33, 256}, {50, 768}, {130, 512}};
 std::vector<Shape> shapes_for(DType dt) {
-  if (dt == DType::kQ4_K || dt == DType::kQ6_K) return {std::begin(kShapesK), std::end(kShapesK)};
+  if (dt == DType::kQ4_K || dt == DType::kQ5_K || dt == DType::kQ6_K)
+    return {std::begin(kShapesK), std::end(kShapesK)};
   return {std::begin(kShapes), std::end(kShapes)};
 }
 const int64_t kTokenCounts[] = {1, 2, 3, 4, 5, 7, 15, 16, 17, 33, 48, 70};
@@ -114,8 +115,14 @@ TEST(PackedLayout, SizesAndOffsets) {
   EXPECT_TRUE(packable(DType::kQ8_0));
   EXPECT_TRUE(packable(DType::kQ4_0));
   EXPECT_TRUE(packable(DType::kQ4_K));
+  EXPECT_TRUE(packable(DType::kQ5_K));
   EXPECT_TRUE(packable(DType::kQ6_K));
   EXPECT_FALSE(packable(DType::kF16));
+  EXPECT_FALSE(packable(DType::kQ3_K));
+  // q5_K: q4_K's 320 header bytes, then per sub-block 64 bytes of fifth bits and 256 of nibbles.
+  EXPECT_EQ(packed_group_bytes(DType::kQ5_K, 512), 2 * (320u + 8 * (64 + 256)));
+  EXPECT_EQ(q5k_nibbles_off(7) + 256, kQ5KSuperBytes);
+  EXPECT_EQ(packed_x_bytes(DType::kQ5_K, 512), packed_x_bytes(DType::kQ4_K, 512));
   EXPECT_EQ(packed_group_bytes(DType::kQ6_K, 256), 16 * sizeof(core::BlockQ6_K));
   // q4_K: 320 bytes of scales and mins, then 16 rows x 128 bytes of nibbles per super-block,
   // about GGML's 16 x 144 bytes.
@@ -184,7 +191,8 @@ TEST(PackedLayout, Bf16ElementPositions) {
 // scalar kernel over the packed layout against the oracle (this checks the packing).
 TEST(PackedOracle, MatchesReferenceAndPackedScalarKernel) {
   const CpuOps& ref = cpu_ops_for(Isa::kScalar);
-  for (DType dt : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K, DType::kBF16}) {
+  for (DType dt :
+       {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kBF16}) {
     for (const Shape& s : shapes_for(dt)) {
       SCOPED_TRACE(std::string(core::dtype_name(dt)) + " " + std::to_string(s.rows) + "x" +
                    std::to_string(s.cols));
@@ -233,9 +241,11 @@ TEST(PackedOracle, MatchesReferenceAndPackedScalarKernel) {
 TEST(PackedKernels, PackXMatchesReference) {
   for (const NamedOps& t : packed_tables()) {
     const CpuOps& ops = t.ops;
-    for (DType dt : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K, DType::kBF16}) {
+    for (DType dt :
+         {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kBF16}) {
       if (ops.type(dt).packed.pack_x == nullptr) continue;
-      const std::vector<int64_t> widths = dt == DType::kQ4_K || dt == DType::kQ6_K
+      const std::vector<int64_t> widths = dt == DType::kQ4_K || dt == DType::kQ5_K ||
+                                                  dt == DType::kQ6_K
                                               ? std::vector<int64_t>{256, 768, 2048}
                                               : std::vector<int64_t>{32, 96, 2048};
       for (int64_t k : widths) {
@@ -263,7 +273,7 @@ TEST(PackedKernels, BitEqualToOracleOnEveryIsa) {
   core::ThreadPool pool2(2);
   for (const NamedOps& t : tables) {
     const CpuOps& ops = t.ops;
-    for (DType dt : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
+    for (DType dt : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
       for (const Shape& s : shapes_for(dt)) {
         const Weights w = make_weights(dt, s.rows, s.cols, 21);
         AlignedBuffer buf;
@@ -422,11 +432,13 @@ TEST(PackedKernels, PackedPathsPerIsa) {
     EXPECT_NE(cpu_ops_for(Isa::kAvx2).q8_0.packed.run, nullptr);
     EXPECT_NE(cpu_ops_for(Isa::kAvx2).q4_0.packed.run, nullptr);
     EXPECT_NE(cpu_ops_for(Isa::kAvx2).q4_k.packed.run, nullptr);
+    EXPECT_NE(cpu_ops_for(Isa::kAvx2).q5_k.packed.run, nullptr);
     EXPECT_NE(cpu_ops_for(Isa::kAvx2).q6_k.packed.run, nullptr);
     EXPECT_NE(cpu_ops_for(Isa::kAvx2).bf16.packed.run, nullptr);
   }
   if (isa_supported(Isa::kAvx512)) {
     EXPECT_NE(cpu_ops_for(Isa::kAvx512).q6_k.packed.run, nullptr);
+    EXPECT_NE(cpu_ops_for(Isa::kAvx512).q5_k.packed.run, nullptr);
   }
 }
 

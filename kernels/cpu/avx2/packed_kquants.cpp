@@ -1,4 +1,4 @@
-// AVX2 matmul over interleaved q4_K and q6_K weights (kernels/packed.h): the VNNI kernel's
+// AVX2 matmul over interleaved q4_K, q5_K and q6_K weights (kernels/packed.h): the VNNI kernel's
 // arithmetic on 8-row halves of each 64-byte line. Quants (q4_K's nibbles 0..15, q6_K's
 // u = q + 32 in 0..63, so pair sums stay far from int16 saturation) go through vpmaddubsw +
 // vpmaddwd against a broadcast group of four q8_K quants; sub-block dots are scaled in int32
@@ -113,6 +113,91 @@ void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
   store_tile<C>(a, g0, t0, acc);
 }
 
+// q5_K: tile's arithmetic over 5-bit quants (nibble plus the plane's fifth bit).
+template <int C>
+void tile5(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
+  const uint8_t* wg = a.w + static_cast<size_t>(g0) * a.group_bytes;
+  __m256 acc[C][2];
+  XRow<int16_t> x[C];
+#pragma GCC unroll 4
+  for (int c = 0; c < C; ++c) {
+    x[c] = x_row<int16_t, kQK_K>(a, t0 + c, ns);
+    acc[c][0] = acc[c][1] = _mm256_setzero_ps();
+  }
+  const __m256i lo4 = _mm256_set1_epi8(0x0f);
+  const __m256i one = _mm256_set1_epi8(0x01);
+  for (int64_t s = 0; s < ns; ++s) {
+    const uint8_t* sb = wg + static_cast<size_t>(s) * kQ5KSuperBytes;
+    // Mins: msum = sum_j m_j * xsum_j, two sub-blocks per vpmaddwd.
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      __m256i ms[C];
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) ms[c] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int p = 0; p < 4; ++p) {
+        const __m256i mp = _mm256_cvtepu8_epi16(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kQ4KMinsOff + 32 * p + 16 * h)));
+#pragma GCC unroll 4
+        for (int c = 0; c < C; ++c) {
+          const __m256i xs = _mm256_set1_epi32(load_i32(x[c].tail + s * 8 + 2 * p));
+          ms[c] = _mm256_add_epi32(ms[c], _mm256_madd_epi16(mp, xs));
+        }
+      }
+      const __m256 dm = load_f16x8(sb + 32 + 16 * h);
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) {
+        const __m256 t = _mm256_mul_ps(dm, _mm256_set1_ps(x[c].d[s]));
+        acc[c][h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ms[c]), t, acc[c][h]);
+      }
+    }
+    // Quants: isum = sum_j sc_j * dot_j.
+    __m256i is[C][2];
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) is[c][0] = is[c][1] = _mm256_setzero_si256();
+    for (int j = 0; j < 8; ++j) {
+      const uint8_t* q = sb + q5k_nibbles_off(j);
+      const uint8_t* high = sb + q5k_high_off(j);
+      const __m256i hv[2] = {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(high)),
+                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(high + 32))};
+      __m256i dot[C][2];
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) dot[c][0] = dot[c][1] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int jj = 0; jj < 4; ++jj) {
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+          const __m256i v =
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 64 * jj + 32 * h));
+          // Fifth bits of k-groups jj and jj + 4 (bits jj, jj + 4 of each plane byte) to bit 4;
+          // the 16-bit shifts bring only the neighbour byte's bits above the mask.
+          const __m256i b_lo = _mm256_and_si256(_mm256_srli_epi16(hv[h], jj), one);
+          const __m256i b_hi = _mm256_and_si256(_mm256_srli_epi16(hv[h], jj + 4), one);
+          const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, lo4), _mm256_slli_epi16(b_lo, 4));
+          const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), lo4),
+                                             _mm256_slli_epi16(b_hi, 4));
+#pragma GCC unroll 4
+          for (int c = 0; c < C; ++c) {
+            const int8_t* xj = x[c].q + s * kQK_K + 32 * j;
+            dot[c][h] = dot4(dot4(dot[c][h], lo, _mm256_set1_epi32(load_i32(xj + 4 * jj))), hi,
+                             _mm256_set1_epi32(load_i32(xj + 16 + 4 * jj)));
+          }
+        }
+      }
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        const __m256i sc = _mm256_cvtepu8_epi32(
+            _mm_loadl_epi64(reinterpret_cast<const __m128i*>(sb + kQ4KScalesOff + 16 * j + 8 * h)));
+#pragma GCC unroll 4
+        for (int c = 0; c < C; ++c)
+          is[c][h] = _mm256_add_epi32(is[c][h], _mm256_mullo_epi32(dot[c][h], sc));
+      }
+    }
+    add_super_block(sb, x, s, is, acc);
+  }
+  store_tile<C>(a, g0, t0, acc);
+}
+
 template <int C>
 void tile6(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
   const uint8_t* wg = a.w + static_cast<size_t>(g0) * a.group_bytes;
@@ -192,6 +277,20 @@ void packed_gemm_q4_k(const PackedGemmArgs& a) {
     int64_t t = a.tok_begin;
     for (; t + kTileToks <= a.tok_end; t += kTileToks) tile<kTileToks>(a, g, t, ns);
     if (t < a.tok_end) tile<1>(a, g, t, ns);
+  }
+}
+
+void pack_x_packed_q5_k(const float* src, void* dst, int64_t k) {
+  // q4_K's activation layout (q8_K quants, scales, int16 sums of 32).
+  cpu::pack_x_q8_k<from_float_q8_k, core::DType::kQ4_K>(src, dst, k);
+}
+
+void packed_gemm_q5_k(const PackedGemmArgs& a) {
+  const int64_t ns = a.k / kQK_K;
+  for (int64_t g = a.group_begin; g < a.group_end; ++g) {
+    int64_t t = a.tok_begin;
+    for (; t + kTileToks <= a.tok_end; t += kTileToks) tile5<kTileToks>(a, g, t, ns);
+    if (t < a.tok_end) tile5<1>(a, g, t, ns);
   }
 }
 

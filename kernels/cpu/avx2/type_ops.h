@@ -47,6 +47,8 @@ void packed_gemm_q4_0(const PackedGemmArgs& args);
 /// The same for interleaved q4_K / q6_K weights with q8_K activations.
 void pack_x_packed_q4_k(const float* src, void* dst, int64_t k);
 void packed_gemm_q4_k(const PackedGemmArgs& args);
+void pack_x_packed_q5_k(const float* src, void* dst, int64_t k);
+void packed_gemm_q5_k(const PackedGemmArgs& args);
 void pack_x_packed_q6_k(const float* src, void* dst, int64_t k);
 void packed_gemm_q6_k(const PackedGemmArgs& args);
 /// The matmul over interleaved bf16 weights with FMA (packed_bf16.cpp), activations as bf16
