@@ -123,6 +123,18 @@ CpuOps make_ref_ops() {
   return o;
 }
 
+// The AVX2 row dot products of the types that have no AVX-512 version (both tables use them).
+void set_avx2_row_dots(CpuOps& o) {
+  o.q5_k.vec_dot = avx2::vec_dot_q5_k;
+  o.q4_1.vec_dot = avx2::vec_dot_q4_1;
+  o.q5_0.vec_dot = avx2::vec_dot_q5_0;
+  o.q5_1.vec_dot = avx2::vec_dot_q5_1;
+  o.iq4_nl.vec_dot = avx2::vec_dot_iq4_nl;
+  o.q2_k.vec_dot = avx2::vec_dot_q2_k;
+  o.q3_k.vec_dot = avx2::vec_dot_q3_k;
+  o.iq4_xs.vec_dot = avx2::vec_dot_iq4_xs;
+}
+
 // Anything without a SIMD version keeps the ref function.
 CpuOps make_avx2_ops() {
   CpuOps o = make_ref_ops();
@@ -135,14 +147,7 @@ CpuOps make_avx2_ops() {
   o.q4_0.vec_dot = avx2::vec_dot_q4_0;
   o.q4_k.vec_dot = avx2::vec_dot_q4_k;
   o.q6_k.vec_dot = avx2::vec_dot_q6_k;
-  o.q5_k.vec_dot = avx2::vec_dot_q5_k;
-  o.q4_1.vec_dot = avx2::vec_dot_q4_1;
-  o.q5_0.vec_dot = avx2::vec_dot_q5_0;
-  o.q5_1.vec_dot = avx2::vec_dot_q5_1;
-  o.iq4_nl.vec_dot = avx2::vec_dot_iq4_nl;
-  o.q2_k.vec_dot = avx2::vec_dot_q2_k;
-  o.q3_k.vec_dot = avx2::vec_dot_q3_k;
-  o.iq4_xs.vec_dot = avx2::vec_dot_iq4_xs;
+  set_avx2_row_dots(o);
   o.q8_k.from_float = avx2::from_float_q8_k;
   if (repack_enabled()) {
     o.q8_0.packed = {avx2::pack_x_packed_q8_0, avx2::packed_gemm_q8_0};
@@ -168,15 +173,7 @@ CpuOps make_avx512_ops() {
   o.q4_0.vec_dot = avx512::vec_dot_q4_0;
   o.q4_k.vec_dot = avx512::vec_dot_q4_k;
   o.q6_k.vec_dot = avx512::vec_dot_q6_k;
-  // Row dots with no AVX-512 version: the AVX2 ones (AVX2 runs on every AVX-512 CPU).
-  o.q5_k.vec_dot = avx2::vec_dot_q5_k;
-  o.q4_1.vec_dot = avx2::vec_dot_q4_1;
-  o.q5_0.vec_dot = avx2::vec_dot_q5_0;
-  o.q5_1.vec_dot = avx2::vec_dot_q5_1;
-  o.iq4_nl.vec_dot = avx2::vec_dot_iq4_nl;
-  o.q2_k.vec_dot = avx2::vec_dot_q2_k;
-  o.q3_k.vec_dot = avx2::vec_dot_q3_k;
-  o.iq4_xs.vec_dot = avx2::vec_dot_iq4_xs;
+  set_avx2_row_dots(o);  // no AVX-512 versions: AVX2 runs on every AVX-512 CPU
   o.q8_k.from_float = avx512::from_float_q8_k;
   o.f32.gemm = {avx512::packed_x_bytes_f32, avx512::pack_x_f32, avx512::gemm_f32};
   o.f16.gemm = {avx512::packed_x_bytes_f16, avx512::pack_x_f16, avx512::gemm_f16};

@@ -496,6 +496,13 @@ void quantize_block_q3_k(const float* x, BlockQ3_K& y) {
   pack_2bit(Lu, y.qs);
 }
 
+// Dequantization and q8_K dot product of one q4_K / q5_K super-block from its quants q (0..15 or
+// 0..31 in element order), 12 packed scale/min bytes and f16 d / dmin.
+void to_float_k_scaled(const uint8_t* packed_scales, uint16_t d16, uint16_t dmin16,
+                       const uint8_t* q, float* y);
+float vec_dot_k_scaled(const uint8_t* packed_scales, uint16_t d16, uint16_t dmin16,
+                       const uint8_t* q, const BlockQ8_K& x);
+
 }  // namespace
 
 void decode_q6_k_quants(const BlockQ6_K& b, int8_t* q) { decode_q6_k(b, q); }
@@ -515,21 +522,47 @@ void unpack_q4_k_scales(const uint8_t* packed, uint8_t* scales, uint8_t* mins) {
 
 // ---------------------------------------------------------------- q4_K
 
+namespace {
+
+void to_float_k_scaled(const uint8_t* packed_scales, uint16_t d16, uint16_t dmin16,
+                       const uint8_t* q, float* y) {
+  uint8_t sc[8], m[8];
+  unpack_q4_k_scales(packed_scales, sc, m);
+  const float d = core::f16_to_f32(d16);
+  const float dmin = core::f16_to_f32(dmin16);
+  for (int j = 0; j < kQK_K / 32; ++j) {
+    const float dj = d * static_cast<float>(sc[j]);
+    const float mj = dmin * static_cast<float>(m[j]);
+    for (int l = 0; l < 32; ++l) y[32 * j + l] = dj * static_cast<float>(q[32 * j + l]) - mj;
+  }
+}
+
+float vec_dot_k_scaled(const uint8_t* packed_scales, uint16_t d16, uint16_t dmin16,
+                       const uint8_t* q, const BlockQ8_K& x) {
+  uint8_t sc[8], m[8];
+  unpack_q4_k_scales(packed_scales, sc, m);
+  int32_t isum = 0;  // sum_j sc_j * <q_j, qx_j>
+  int32_t msum = 0;  // sum_j m_j * sum(qx_j), from the bsums
+  for (int j = 0; j < kQK_K / 32; ++j) {
+    int32_t dot = 0;
+    for (int l = 0; l < 32; ++l) dot += int32_t{q[32 * j + l]} * int32_t{x.qs[32 * j + l]};
+    isum += int32_t{sc[j]} * dot;
+    msum += int32_t{m[j]} * (x.bsums[2 * j] + x.bsums[2 * j + 1]);
+  }
+  const float d = core::f16_to_f32(d16) * x.d;
+  const float dmin = core::f16_to_f32(dmin16) * x.d;
+  return d * static_cast<float>(isum) - dmin * static_cast<float>(msum);
+}
+
+}  // namespace
+
 void to_float_q4_k(const void* src, float* dst, int64_t n) {
   SARATHI_DCHECK(n % kQK_K == 0);
   const auto* b = static_cast<const BlockQ4_K*>(src);
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    uint8_t sc[8], m[8], q[kQK_K];
-    unpack_q4_k_scales(b[i].scales, sc, m);
+    uint8_t q[kQK_K];
     decode_q4_k(b[i], q);
-    const float d = core::f16_to_f32(b[i].d);
-    const float dmin = core::f16_to_f32(b[i].dmin);
-    float* y = dst + i * kQK_K;
-    for (int j = 0; j < kQK_K / 32; ++j) {
-      const float dj = d * static_cast<float>(sc[j]);
-      const float mj = dmin * static_cast<float>(m[j]);
-      for (int l = 0; l < 32; ++l) y[32 * j + l] = dj * static_cast<float>(q[32 * j + l]) - mj;
-    }
+    to_float_k_scaled(b[i].scales, b[i].d, b[i].dmin, q, dst + i * kQK_K);
   }
 }
 
@@ -551,20 +584,9 @@ float vec_dot_q4_k(int64_t n, const void* w, const void* x) {
   const auto* bx = static_cast<const BlockQ8_K*>(x);
   float sum = 0.0f;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    uint8_t sc[8], m[8], q[kQK_K];
-    unpack_q4_k_scales(bw[i].scales, sc, m);
+    uint8_t q[kQK_K];
     decode_q4_k(bw[i], q);
-    int32_t isum = 0;  // sum_j sc_j * <q_j, qx_j>
-    int32_t msum = 0;  // sum_j m_j * sum(qx_j), from the bsums
-    for (int j = 0; j < kQK_K / 32; ++j) {
-      int32_t dot = 0;
-      for (int l = 0; l < 32; ++l) dot += int32_t{q[32 * j + l]} * int32_t{bx[i].qs[32 * j + l]};
-      isum += int32_t{sc[j]} * dot;
-      msum += int32_t{m[j]} * (bx[i].bsums[2 * j] + bx[i].bsums[2 * j + 1]);
-    }
-    const float d = core::f16_to_f32(bw[i].d) * bx[i].d;
-    const float dmin = core::f16_to_f32(bw[i].dmin) * bx[i].d;
-    sum += d * static_cast<float>(isum) - dmin * static_cast<float>(msum);
+    sum += vec_dot_k_scaled(bw[i].scales, bw[i].d, bw[i].dmin, q, bx[i]);
   }
   return sum;
 }
@@ -623,17 +645,9 @@ void to_float_q5_k(const void* src, float* dst, int64_t n) {
   SARATHI_DCHECK(n % kQK_K == 0);
   const auto* b = static_cast<const BlockQ5_K*>(src);
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    uint8_t sc[8], m[8], q[kQK_K];
-    unpack_q4_k_scales(b[i].scales, sc, m);
+    uint8_t q[kQK_K];
     decode_q5_k(b[i], q);
-    const float d = core::f16_to_f32(b[i].d);
-    const float dmin = core::f16_to_f32(b[i].dmin);
-    float* y = dst + i * kQK_K;
-    for (int j = 0; j < kQK_K / 32; ++j) {
-      const float dj = d * static_cast<float>(sc[j]);
-      const float mj = dmin * static_cast<float>(m[j]);
-      for (int l = 0; l < 32; ++l) y[32 * j + l] = dj * static_cast<float>(q[32 * j + l]) - mj;
-    }
+    to_float_k_scaled(b[i].scales, b[i].d, b[i].dmin, q, dst + i * kQK_K);
   }
 }
 
@@ -649,20 +663,9 @@ float vec_dot_q5_k(int64_t n, const void* w, const void* x) {
   const auto* bx = static_cast<const BlockQ8_K*>(x);
   float sum = 0.0f;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    uint8_t sc[8], m[8], q[kQK_K];
-    unpack_q4_k_scales(bw[i].scales, sc, m);
+    uint8_t q[kQK_K];
     decode_q5_k(bw[i], q);
-    int32_t isum = 0;  // sum_j sc_j * <q_j, qx_j>
-    int32_t msum = 0;  // sum_j m_j * sum(qx_j), from the bsums
-    for (int j = 0; j < kQK_K / 32; ++j) {
-      int32_t dot = 0;
-      for (int l = 0; l < 32; ++l) dot += int32_t{q[32 * j + l]} * int32_t{bx[i].qs[32 * j + l]};
-      isum += int32_t{sc[j]} * dot;
-      msum += int32_t{m[j]} * (bx[i].bsums[2 * j] + bx[i].bsums[2 * j + 1]);
-    }
-    const float d = core::f16_to_f32(bw[i].d) * bx[i].d;
-    const float dmin = core::f16_to_f32(bw[i].dmin) * bx[i].d;
-    sum += d * static_cast<float>(isum) - dmin * static_cast<float>(msum);
+    sum += vec_dot_k_scaled(bw[i].scales, bw[i].d, bw[i].dmin, q, bx[i]);
   }
   return sum;
 }
