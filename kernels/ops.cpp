@@ -24,22 +24,54 @@ void rms_norm(const float* x, const float* w, float* y, int64_t num_rows, int64_
   }
 }
 
+namespace {
+
+// GGML's ggml_rope_yarn_corr_dim: the pair index whose wavelength fits n_ctx_orig n_rot times.
+float yarn_corr_dim(int32_t n_dims, int32_t n_ctx_orig, float n_rot, float base) {
+  return static_cast<float>(n_dims) *
+         std::log(static_cast<float>(n_ctx_orig) / (n_rot * 2.0f * static_cast<float>(M_PI))) /
+         (2.0f * std::log(base));
+}
+
+}  // namespace
+
 void rope(float* x, const int32_t* positions, int64_t num_tokens, int32_t num_heads,
           int32_t head_dim, const RopeParams& params) {
   const int32_t n_rot = params.n_rot;
   SARATHI_CHECK(n_rot > 0 && n_rot <= head_dim && n_rot % 2 == 0, "bad n_rot {}", n_rot);
+  SARATHI_CHECK(params.freq_factors.empty() ||
+                    static_cast<int32_t>(params.freq_factors.size()) == n_rot / 2,
+                "{} rope freq factors for {} rotated dims", params.freq_factors.size(), n_rot);
   const float theta_scale = std::pow(params.freq_base, -2.0f / static_cast<float>(n_rot));
   // Angles per pair, computed by repeated multiplication as GGML's rope cache does.
   constexpr int kMaxPairs = 512;
   SARATHI_CHECK(n_rot / 2 <= kMaxPairs, "n_rot {} too large", n_rot);
   float cos_cache[kMaxPairs];
   float sin_cache[kMaxPairs];
+  const bool yarn = params.ext_factor != 0.0f;
+  float corr_lo = 0.0f, corr_hi = 0.0f;
+  float mscale = params.attn_factor;
+  if (yarn) {
+    const int32_t orig = params.n_ctx_orig > 0 ? params.n_ctx_orig : 1;
+    corr_lo = std::max(0.0f, std::floor(yarn_corr_dim(n_rot, orig, params.beta_fast,
+                                                      params.freq_base)));
+    corr_hi = std::min(static_cast<float>(n_rot - 1),
+                       std::ceil(yarn_corr_dim(n_rot, orig, params.beta_slow, params.freq_base)));
+    mscale *= 1.0f + 0.1f * std::log(1.0f / params.freq_scale);
+  }
+  const float* ff = params.freq_factors.empty() ? nullptr : params.freq_factors.data();
   for (int64_t t = 0; t < num_tokens; ++t) {
     float theta = static_cast<float>(positions[t]);
     for (int32_t i = 0; i < n_rot / 2; ++i) {
-      const float angle = theta * params.freq_scale;
-      cos_cache[i] = std::cos(angle);
-      sin_cache[i] = std::sin(angle);
+      const float extrap = ff != nullptr ? theta / ff[i] : theta;
+      float angle = params.freq_scale * extrap;
+      if (yarn) {
+        const float y = (static_cast<float>(i) - corr_lo) / std::max(0.001f, corr_hi - corr_lo);
+        const float ramp = (1.0f - std::min(1.0f, std::max(0.0f, y))) * params.ext_factor;
+        angle = angle * (1.0f - ramp) + extrap * ramp;
+      }
+      cos_cache[i] = std::cos(angle) * mscale;
+      sin_cache[i] = std::sin(angle) * mscale;
       theta *= theta_scale;
     }
     for (int32_t h = 0; h < num_heads; ++h) {
@@ -201,10 +233,12 @@ float exp_scores(float* scores, int32_t n, float max_score) {
   return static_cast<float>(1.0 / sum);
 }
 
-// One (query token, head) of attention: scores over kv_len positions, softmax, weighted V sum.
+// One (query token, head) of attention: scores over positions [kv_start, kv_len), softmax,
+// weighted V sum.
 template <typename KvT>
-void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_len, int32_t kv_head,
-                const float* q_in, float scale, float* scores, float* qbuf, float* out) {
+void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_start,
+                int32_t kv_len, int32_t kv_head, const float* q_in, float scale, float* scores,
+                float* qbuf, float* out) {
   const int32_t d = kv.head_dim;
   constexpr bool kF16 = std::is_same_v<KvT, uint16_t>;
   for (int32_t j = 0; j < d; ++j) qbuf[j] = kF16 ? round_f16(q_in[j]) : q_in[j];
@@ -212,7 +246,7 @@ void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_l
   const auto* vbase = static_cast<const KvT*>(kv.v);
   const auto bs = static_cast<size_t>(kv.block_size);  // K: row element j is j * bs further
   float max_score = -std::numeric_limits<float>::infinity();
-  for (int32_t p = 0; p < kv_len; ++p) {
+  for (int32_t p = kv_start; p < kv_len; ++p) {
     const KvT* kr = kbase + k_offset(kv, block_table, p, kv_head);
     float s = 0.0f;
     for (int32_t j = 0; j < d; ++j) {
@@ -223,13 +257,13 @@ void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_l
       }
     }
     s *= scale;
-    scores[p] = s;
+    scores[p - kv_start] = s;
     max_score = std::max(max_score, s);
   }
-  const float inv = exp_scores(scores, kv_len, max_score);
+  const float inv = exp_scores(scores, kv_len - kv_start, max_score);
   for (int32_t j = 0; j < d; ++j) out[j] = 0.0f;
-  for (int32_t p = 0; p < kv_len; ++p) {
-    float w = scores[p] * inv;
+  for (int32_t p = kv_start; p < kv_len; ++p) {
+    float w = scores[p - kv_start] * inv;
     const KvT* vr = vbase + v_offset(kv, block_table, p, kv_head);
     if constexpr (kF16) {
       w = round_f16(w);
@@ -242,13 +276,14 @@ void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_l
 
 // attend_one over a q8_0 cache: each element dequantized (scale * quant) as it is read; no f16
 // rounding of Q or P.
-void attend_one_q8(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_len,
-                   int32_t kv_head, const float* q, float scale, float* scores, float* out) {
+void attend_one_q8(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_start,
+                   int32_t kv_len, int32_t kv_head, const float* q, float scale, float* scores,
+                   float* out) {
   const int32_t d = kv.head_dim;
   const auto bs = static_cast<size_t>(kv.block_size);
   const auto ng = static_cast<size_t>(d / core::kQK8_0);
   float max_score = -std::numeric_limits<float>::infinity();
-  for (int32_t p = 0; p < kv_len; ++p) {
+  for (int32_t p = kv_start; p < kv_len; ++p) {
     const uint8_t* k = q8_region(kv, kv.k, block_table, p, kv_head);
     const auto* quants = reinterpret_cast<const int8_t*>(k);
     const auto* scales = reinterpret_cast<const uint16_t*>(k + bs * static_cast<size_t>(d));
@@ -260,13 +295,13 @@ void attend_one_q8(const PagedKvLayer& kv, const int32_t* block_table, int32_t k
       s += q[j] * kj;
     }
     s *= scale;
-    scores[p] = s;
+    scores[p - kv_start] = s;
     max_score = std::max(max_score, s);
   }
-  const float inv = exp_scores(scores, kv_len, max_score);
+  const float inv = exp_scores(scores, kv_len - kv_start, max_score);
   for (int32_t j = 0; j < d; ++j) out[j] = 0.0f;
-  for (int32_t p = 0; p < kv_len; ++p) {
-    const float w = scores[p] * inv;
+  for (int32_t p = kv_start; p < kv_len; ++p) {
+    const float w = scores[p - kv_start] * inv;
     const uint8_t* v = q8_region(kv, kv.v, block_table, p, kv_head);
     const auto slot = static_cast<size_t>(p % kv.block_size);
     const auto* quants = reinterpret_cast<const int8_t*>(v) + slot * static_cast<size_t>(d);
@@ -300,13 +335,14 @@ int32_t attend_scratch_queries(int32_t kv_len, int32_t group, int32_t max_q) {
 
 void attention(const PagedKvLayer& kv, std::span<const AttnSeq> seqs, const float* q,
                int32_t num_heads, float scale, float* out, core::ThreadPool& pool,
-               AttnScratch& scratch) {
-  attention(cpu_ops(), kv, seqs, q, num_heads, scale, out, pool, scratch);
+               AttnScratch& scratch, int32_t window) {
+  attention(cpu_ops(), kv, seqs, q, num_heads, scale, out, pool, scratch, window);
 }
 
 void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSeq> seqs,
                const float* q, int32_t num_heads, float scale, float* out, core::ThreadPool& pool,
-               AttnScratch& scratch) {
+               AttnScratch& scratch, int32_t window) {
+  SARATHI_CHECK(window >= 0, "sliding window {} is negative", window);
   SARATHI_CHECK(num_heads % kv.num_kv_heads == 0, "heads {} not a multiple of kv heads {}",
                 num_heads, kv.num_kv_heads);
   const int32_t group = num_heads / kv.num_kv_heads;
@@ -363,7 +399,10 @@ void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSe
       const int32_t num_q = std::min(kQueryBlock, s.num_q - local0);
       const int64_t row0 = s.q_begin + local0;
       const int64_t head0 = row0 * num_heads + static_cast<int64_t>(kvh) * group;
-      if (ops.attend != nullptr) {
+      // The SIMD kernels see every position up to the query's; a window that hides some of them
+      // takes the scalar loop.
+      const bool windowed = window > 0 && s.first_pos + local0 + num_q > window;
+      if (ops.attend != nullptr && !windowed) {
         AttnGroupArgs a;
         a.k = kv.k;
         a.v = kv.v;
@@ -388,16 +427,17 @@ void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSe
       }
       for (int32_t i = 0; i < num_q; ++i) {
         const int32_t kv_len = s.first_pos + local0 + i + 1;
+        const int32_t kv_start = window > 0 ? std::max(0, kv_len - window) : 0;
         for (int32_t g = 0; g < group; ++g) {
           const int64_t hd = (head0 + static_cast<int64_t>(i) * num_heads + g) * d;
           if (kv.dtype == core::DType::kQ8_0) {
-            attend_one_q8(kv, s.block_table, kv_len, kvh, q + hd, scale, buf, out + hd);
+            attend_one_q8(kv, s.block_table, kv_start, kv_len, kvh, q + hd, scale, buf, out + hd);
           } else if (kv.dtype == core::DType::kF16) {
-            attend_one<uint16_t>(kv, s.block_table, kv_len, kvh, q + hd, scale, buf, buf + max_len,
-                                 out + hd);
+            attend_one<uint16_t>(kv, s.block_table, kv_start, kv_len, kvh, q + hd, scale, buf,
+                                 buf + max_len, out + hd);
           } else {
-            attend_one<float>(kv, s.block_table, kv_len, kvh, q + hd, scale, buf, buf + max_len,
-                              out + hd);
+            attend_one<float>(kv, s.block_table, kv_start, kv_len, kvh, q + hd, scale, buf,
+                              buf + max_len, out + hd);
           }
         }
       }

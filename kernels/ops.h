@@ -29,6 +29,18 @@ struct RopeParams {
   int32_t n_rot = 0;  // rotated dims per head (<= head_dim, even)
   float freq_base = 10000.0f;
   float freq_scale = 1.0f;  // linear scaling: positions are multiplied by this
+  /// Per-pair divisors of the angle (GGML's rope freq_factors: Llama 3.1's rope_freqs tensor,
+  /// n_rot / 2 values), or empty.
+  std::vector<float> freq_factors;
+  /// YaRN (GGML's rope_yarn): pairs between the correction dims, found from beta_fast /
+  /// beta_slow and n_ctx_orig, blend interpolated and extrapolated angles by ext_factor (0:
+  /// plain interpolation by freq_scale); cos and sin are scaled by attn_factor, and with YaRN
+  /// on by 1 + 0.1 ln(1 / freq_scale) too.
+  float ext_factor = 0.0f;
+  float attn_factor = 1.0f;
+  float beta_fast = 32.0f;
+  float beta_slow = 1.0f;
+  int32_t n_ctx_orig = 0;
 };
 
 /// Rotates, in place, num_heads heads of head_dim floats for each token t at positions[t].
@@ -98,15 +110,17 @@ struct AttnScratch {
 /// out: [num_tokens, num_heads * head_dim]. Grouped-query: head h reads KV head
 /// h / (num_heads / num_kv_heads). Scores are scaled by `scale` and soft-maxed in f32. With an
 /// f16 cache, Q and the probabilities are rounded to f16 before their products (as GGML's
-/// f16 mat-mul does).
+/// f16 mat-mul does). With a sliding window W > 0 the query at position p sees only positions
+/// [p - W + 1, p] (llama.cpp's SWA mask: a key is masked when p - its position >= W).
 void attention(const PagedKvLayer& kv, std::span<const AttnSeq> seqs, const float* q,
                int32_t num_heads, float scale, float* out, core::ThreadPool& pool,
-               AttnScratch& scratch);
+               AttnScratch& scratch, int32_t window = 0);
 /// The same with the kernels of a given op table (ops.attend, or the scalar loop if null).
 /// Work items are (query token, KV head): the query heads of a group share each K/V row read.
+/// Work items whose queries reach past the sliding window run on the scalar loop.
 void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSeq> seqs,
                const float* q, int32_t num_heads, float scale, float* out, core::ThreadPool& pool,
-               AttnScratch& scratch);
+               AttnScratch& scratch, int32_t window = 0);
 
 /// Floats of AttnGroupArgs::scratch that one attend call needs for num_q queries at a time.
 size_t attend_scratch_floats(int32_t kv_len, int32_t head_dim, int32_t group, int32_t num_q = 1);

@@ -228,6 +228,16 @@ void Forward::layer(int32_t l, int64_t T) {
       }
     }
   });
+  if (w.q_norm != nullptr) {  // qwen3: each head of Q and K normed on its own
+    timed(profile_, P::kNorm, [&] {
+      for_rows(pool_, T, [&](int64_t b, int64_t e) {
+        rms_norm(q_.data() + b * q_dim, w.q_norm, q_.data() + b * q_dim, (e - b) * c.n_head,
+                 c.head_dim, c.norm_eps);
+        rms_norm(k_.data() + b * kv_dim, w.k_norm, k_.data() + b * kv_dim, (e - b) * c.n_head_kv,
+                 c.head_dim, c.norm_eps);
+      });
+    });
+  }
   timed(profile_, P::kRope, [&] {
     for_rows(pool_, T, [&](int64_t b, int64_t e) {
       kernels::rope(q_.data() + b * q_dim, positions_.data() + b, e - b, c.n_head, c.head_dim,
@@ -245,7 +255,7 @@ void Forward::layer(int32_t l, int64_t T) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   timed(profile_, P::kAttention, [&] {
     kernels::attention(ops_, kv, seqs_, q_.data(), c.n_head, scale, attn_.data(), pool_,
-                       attn_scratch_);
+                       attn_scratch_, c.sliding_window);
   });
   timed(profile_, P::kMatmulOut,
         [&] { kernels::matmul(ops_, pool_, w.wo, attn_.data(), T, h_.data(), mm_scratch_); });

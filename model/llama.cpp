@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "core/fp16.h"
 #include "core/thread_pool.h"
@@ -17,10 +18,13 @@ using core::make_error;
 std::string LlamaConfig::summary() const {
   return fmt::format(
       "{} ({}): {} layers, {} wide, ff {}, {} heads / {} kv heads x {}, vocab {}, ctx {} "
-      "(trained {}), rope {} base {} scale {}, weights {}",
+      "(trained {}), rope {} base {} scale {}{}{}{}, weights {}",
       name, arch, n_layer, n_embd, n_ff, n_head, n_head_kv, head_dim, n_vocab, n_ctx,
       n_ctx_train, rope.kind == kernels::RopeKind::kNorm ? "norm" : "neox", rope.freq_base,
-      rope.freq_scale, core::dtype_name(dtype));
+      rope.freq_scale, rope.ext_factor != 0.0f ? fmt::format(" yarn (from {})", rope.n_ctx_orig) : "",
+      rope.freq_factors.empty() ? "" : " with freq factors",
+      sliding_window > 0 ? fmt::format(", sliding window {}", sliding_window) : "",
+      core::dtype_name(dtype));
 }
 
 LlamaModel::~LlamaModel() = default;
@@ -157,8 +161,9 @@ class LlamaLoader {
   core::Status read_config(const LoadOptions& options) {
     LlamaConfig& c = m_.config_;
     SARATHI_ASSIGN_OR_RETURN(c.arch, f_.get_string("general.architecture"));
-    if (c.arch != "llama" && c.arch != "qwen2")
-      return make_error(ErrorCode::kUnsupported, "{}: unsupported architecture '{}' (supported: llama, qwen2)",
+    if (c.arch != "llama" && c.arch != "qwen2" && c.arch != "qwen3" && c.arch != "phi3")
+      return make_error(ErrorCode::kUnsupported,
+                        "{}: unsupported architecture '{}' (supported: llama, qwen2, qwen3, phi3)",
                         f_.name(), c.arch);
     auto name = f_.get_string("general.name");
     c.name = name.ok() ? *name : c.arch;
@@ -205,7 +210,7 @@ class LlamaLoader {
       SARATHI_ASSIGN_OR_RETURN(double eps, f_.get_float(a + "attention.layer_norm_rms_epsilon"));
       c.norm_eps = static_cast<float>(eps);
     }
-    c.rope.kind = c.arch == "qwen2" ? kernels::RopeKind::kNeox : kernels::RopeKind::kNorm;
+    c.rope.kind = c.arch == "llama" ? kernels::RopeKind::kNorm : kernels::RopeKind::kNeox;
     c.rope.n_rot = c.head_dim;
     if (f_.find(a + "rope.dimension_count")) {
       SARATHI_ASSIGN_OR_RETURN(int64_t n_rot, f_.get_int(a + "rope.dimension_count"));
@@ -222,12 +227,83 @@ class LlamaLoader {
       c.rope.freq_base = static_cast<float>(base);
     }
     SARATHI_RETURN_IF_ERROR(read_rope_scaling(a));
+    SARATHI_RETURN_IF_ERROR(read_rope_factors(a));
     c.qkv_bias = c.arch == "qwen2";
+    c.qk_norm = c.arch == "qwen3";
+    if (c.arch == "phi3") {
+      c.fused = true;  // attn_qkv and a double ffn_up, as llama.cpp's converter writes Phi-3
+      SARATHI_RETURN_IF_ERROR(read_phi3_window(a));
+    }
+    return core::ok_status();
+  }
+
+  // Phi-3's sliding window, with llama.cpp's defaults for files from before the key existed.
+  core::Status read_phi3_window(const std::string& a) {
+    LlamaConfig& c = m_.config_;
+    int64_t window = 0;
+    if (f_.find(a + "attention.sliding_window")) {
+      SARATHI_ASSIGN_OR_RETURN(window, f_.get_int(a + "attention.sliding_window"));
+    } else if ((c.n_layer == 32 || c.n_layer == 40) && c.n_ctx_train == 4096) {
+      window = 2047;  // Phi-3-mini-4k, Phi-3-medium-4k
+    } else if (c.n_layer == 32 && c.n_head_kv == 32 && c.n_ctx_train == 131072) {
+      window = 262144;  // Phi-3-mini-128k
+    } else if (c.n_layer == 40 && c.n_ctx_train == 131072) {
+      window = 131072;  // Phi-3-medium-128k
+    } else {
+      return make_error(ErrorCode::kInvalidFormat, "{}: phi3 model without {}attention.sliding_window",
+                        f_.name(), a);
+    }
+    if (window < 1 || window > (int64_t{1} << 24))
+      return make_error(ErrorCode::kInvalidFormat, "{}: attention.sliding_window = {} is invalid",
+                        f_.name(), window);
+    c.sliding_window = static_cast<int32_t>(window);  // covering the context, it masks nothing
+    return core::ok_status();
+  }
+
+  // Per-pair RoPE frequency divisors: Llama 3.1's rope_freqs, or Phi-3's long / short factors
+  // (long when the context exceeds the original one, as llama.cpp chooses).
+  core::Status read_rope_factors(const std::string& a) {
+    LlamaConfig& c = m_.config_;
+    std::string name = "rope_freqs.weight";
+    if (f_.find_tensor("rope_factors_long.weight") != nullptr) {
+      int64_t orig = c.n_ctx_train;
+      if (f_.find(a + "rope.scaling.original_context_length")) {
+        SARATHI_ASSIGN_OR_RETURN(orig, f_.get_int(a + "rope.scaling.original_context_length"));
+      }
+      name = c.n_ctx > orig ? "rope_factors_long.weight" : "rope_factors_short.weight";
+    }
+    const GgufTensorInfo* t = f_.find_tensor(name);
+    if (t == nullptr) {
+      if (name != "rope_freqs.weight")
+        return make_error(ErrorCode::kNotFound, "{}: missing tensor {}", f_.name(), name);
+      return core::ok_status();
+    }
+    const int64_t n = c.rope.n_rot / 2;
+    if (t->shape.size() != 1 || t->num_elements != n || t->dtype != DType::kF32)
+      return make_error(ErrorCode::kInvalidFormat,
+                        "{}: tensor {} must be {} f32 values (rotated dims / 2), has shape {} of {}",
+                        f_.name(), name, n, shape_str(t->shape), core::dtype_name(t->dtype));
+    c.rope.freq_factors.resize(static_cast<size_t>(n));
+    std::memcpy(c.rope.freq_factors.data(), t->data, static_cast<size_t>(n) * sizeof(float));
+    for (float v : c.rope.freq_factors)
+      if (!(v > 0.0f) || !std::isfinite(v))
+        return make_error(ErrorCode::kInvalidFormat, "{}: tensor {} holds a factor {} that is not "
+                          "positive", f_.name(), name, v);
     return core::ok_status();
   }
 
   core::Status read_rope_scaling(const std::string& a) {
     LlamaConfig& c = m_.config_;
+    auto get_float = [&](const std::string& key, float& out) -> core::Status {
+      if (!f_.find(a + key)) return core::ok_status();
+      SARATHI_ASSIGN_OR_RETURN(double v, f_.get_float(a + key));
+      if (!std::isfinite(v))
+        return make_error(ErrorCode::kInvalidFormat, "{}: {}{} = {} is invalid", f_.name(), a, key, v);
+      out = static_cast<float>(v);
+      return core::ok_status();
+    };
+    // Phi-3.5's (and others') magnitude scale applies with any scaling type.
+    SARATHI_RETURN_IF_ERROR(get_float("rope.scaling.attn_factor", c.rope.attn_factor));
     std::string type = "none";
     if (f_.find(a + "rope.scaling.type")) {
       SARATHI_ASSIGN_OR_RETURN(type, f_.get_string(a + "rope.scaling.type"));
@@ -240,13 +316,33 @@ class LlamaLoader {
       if (type == "none") type = "linear";
     }
     if (type == "none" || factor == 0.0 || factor == 1.0) return core::ok_status();
-    if (type != "linear")
-      return make_error(ErrorCode::kUnsupported, "{}: rope scaling type '{}' is not supported",
+    if (type != "linear" && type != "yarn")
+      return make_error(ErrorCode::kUnsupported,
+                        "{}: rope scaling type '{}' is not supported (supported: linear, yarn)",
                         f_.name(), type);
-    if (!(factor > 0.0))
+    if (!(factor > 0.0) || !std::isfinite(factor))
       return make_error(ErrorCode::kInvalidFormat, "{}: rope scaling factor {} is invalid",
                         f_.name(), factor);
     c.rope.freq_scale = static_cast<float>(1.0 / factor);
+    if (type == "yarn") {
+      // llama.cpp's defaults: extrapolation mix 1, betas 32 and 1, the trained context as the
+      // original one.
+      c.rope.ext_factor = 1.0f;
+      float yarn_attn = 1.0f;
+      SARATHI_RETURN_IF_ERROR(get_float("rope.scaling.yarn_ext_factor", c.rope.ext_factor));
+      SARATHI_RETURN_IF_ERROR(get_float("rope.scaling.yarn_attn_factor", yarn_attn));
+      SARATHI_RETURN_IF_ERROR(get_float("rope.scaling.yarn_beta_fast", c.rope.beta_fast));
+      SARATHI_RETURN_IF_ERROR(get_float("rope.scaling.yarn_beta_slow", c.rope.beta_slow));
+      c.rope.attn_factor *= yarn_attn;
+      int64_t orig = c.n_ctx_train;
+      if (f_.find(a + "rope.scaling.original_context_length")) {
+        SARATHI_ASSIGN_OR_RETURN(orig, f_.get_int(a + "rope.scaling.original_context_length"));
+      }
+      if (orig < 1 || orig > (int64_t{1} << 24))
+        return make_error(ErrorCode::kInvalidFormat,
+                          "{}: rope.scaling.original_context_length = {} is invalid", f_.name(), orig);
+      c.rope.n_ctx_orig = static_cast<int32_t>(orig);
+    }
     return core::ok_status();
   }
 
@@ -315,18 +411,35 @@ class LlamaLoader {
       LayerWeights& L = w.layers[static_cast<size_t>(l)];
       const std::string p = fmt::format("blk.{}.", l);
       SARATHI_ASSIGN_OR_RETURN(L.attn_norm, vector(p + "attn_norm.weight", c.n_embd));
-      SARATHI_ASSIGN_OR_RETURN(L.wq, matrix(p + "attn_q.weight", q_dim, c.n_embd));
-      SARATHI_ASSIGN_OR_RETURN(L.wk, matrix(p + "attn_k.weight", kv_dim, c.n_embd));
-      SARATHI_ASSIGN_OR_RETURN(L.wv, matrix(p + "attn_v.weight", kv_dim, c.n_embd));
+      if (c.fused) {  // phi3: Q, K and V are row ranges of one matrix
+        SARATHI_ASSIGN_OR_RETURN(auto qkv, matrix(p + "attn_qkv.weight", q_dim + 2 * kv_dim, c.n_embd));
+        L.wq = rows_of(qkv, 0, q_dim);
+        L.wk = rows_of(qkv, q_dim, kv_dim);
+        L.wv = rows_of(qkv, q_dim + kv_dim, kv_dim);
+      } else {
+        SARATHI_ASSIGN_OR_RETURN(L.wq, matrix(p + "attn_q.weight", q_dim, c.n_embd));
+        SARATHI_ASSIGN_OR_RETURN(L.wk, matrix(p + "attn_k.weight", kv_dim, c.n_embd));
+        SARATHI_ASSIGN_OR_RETURN(L.wv, matrix(p + "attn_v.weight", kv_dim, c.n_embd));
+      }
       SARATHI_ASSIGN_OR_RETURN(L.wo, matrix(p + "attn_output.weight", c.n_embd, q_dim));
+      if (c.qk_norm) {
+        SARATHI_ASSIGN_OR_RETURN(L.q_norm, vector(p + "attn_q_norm.weight", c.head_dim));
+        SARATHI_ASSIGN_OR_RETURN(L.k_norm, vector(p + "attn_k_norm.weight", c.head_dim));
+      }
       if (c.qkv_bias) {
         SARATHI_ASSIGN_OR_RETURN(L.bq, vector(p + "attn_q.bias", q_dim));
         SARATHI_ASSIGN_OR_RETURN(L.bk, vector(p + "attn_k.bias", kv_dim));
         SARATHI_ASSIGN_OR_RETURN(L.bv, vector(p + "attn_v.bias", kv_dim));
       }
       SARATHI_ASSIGN_OR_RETURN(L.ffn_norm, vector(p + "ffn_norm.weight", c.n_embd));
-      SARATHI_ASSIGN_OR_RETURN(L.w_gate, matrix(p + "ffn_gate.weight", c.n_ff, c.n_embd));
-      SARATHI_ASSIGN_OR_RETURN(L.w_up, matrix(p + "ffn_up.weight", c.n_ff, c.n_embd));
+      if (c.fused) {  // phi3: gate and up are the two halves of ffn_up's rows
+        SARATHI_ASSIGN_OR_RETURN(auto up, matrix(p + "ffn_up.weight", 2 * int64_t{c.n_ff}, c.n_embd));
+        L.w_gate = rows_of(up, 0, c.n_ff);
+        L.w_up = rows_of(up, c.n_ff, c.n_ff);
+      } else {
+        SARATHI_ASSIGN_OR_RETURN(L.w_gate, matrix(p + "ffn_gate.weight", c.n_ff, c.n_embd));
+        SARATHI_ASSIGN_OR_RETURN(L.w_up, matrix(p + "ffn_up.weight", c.n_ff, c.n_embd));
+      }
       SARATHI_ASSIGN_OR_RETURN(L.w_down, matrix(p + "ffn_down.weight", c.n_embd, c.n_ff));
       if (progress)
         progress(static_cast<uint64_t>(l + 1 - m_.first_layer()),
@@ -337,6 +450,14 @@ class LlamaLoader {
   }
 
  private:
+  // Rows [r0, r0 + n) of a matrix.
+  static kernels::WeightView rows_of(const kernels::WeightView& w, int64_t r0, int64_t n) {
+    kernels::WeightView v = w;
+    v.data = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r0) * w.row_bytes;
+    v.rows = n;
+    return v;
+  }
+
   static std::string shape_str(const std::vector<int64_t>& s) {
     return fmt::format("[{}]", fmt::join(s, ", "));
   }

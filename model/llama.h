@@ -1,4 +1,4 @@
-// model/llama.h: LLaMA-family models (architectures `llama` and `qwen2`): hyper-parameters,
+// model/llama.h: LLaMA-family models (architectures `llama`, `qwen2`, `qwen3` and `phi3`): hyper-parameters,
 // weights viewed in place in a mmapped GGUF file or generated in memory (synthetic models),
 // and the tokenizer that comes with them. A model may be loaded as one pipeline stage: a
 // contiguous range of layers (the first stage also the token embedding, the last the output
@@ -25,7 +25,7 @@
 namespace sarathi::model {
 
 struct LlamaConfig {
-  std::string arch = "llama";   // general.architecture: llama | qwen2
+  std::string arch = "llama";   // general.architecture: llama | qwen2 | qwen3 | phi3
   std::string name;             // general.name or the synthetic shape
   int32_t n_vocab = 0;
   int32_t n_embd = 0;
@@ -39,6 +39,9 @@ struct LlamaConfig {
   float norm_eps = 1e-5f;
   kernels::RopeParams rope;
   bool qkv_bias = false;        // qwen2
+  bool qk_norm = false;         // qwen3: RMSNorm over each Q and K head before RoPE
+  bool fused = false;           // phi3: attn_qkv holds Q, K and V's rows, ffn_up gate's and up's
+  int32_t sliding_window = 0;   // phi3: a query sees only the last sliding_window positions (0: all)
   bool tied_output = false;     // output head is token_embd (no output.weight)
   core::DType dtype = core::DType::kF32;  // the most common weight type (for display)
 
@@ -55,6 +58,8 @@ struct LayerWeights {
   const float* bq = nullptr;         // [n_head*head_dim]  (qwen2 only)
   const float* bk = nullptr;         // [n_head_kv*head_dim]
   const float* bv = nullptr;         // [n_head_kv*head_dim]
+  const float* q_norm = nullptr;     // [head_dim]  (qwen3 only)
+  const float* k_norm = nullptr;     // [head_dim]
   const float* ffn_norm = nullptr;   // [n_embd]
   kernels::WeightView w_gate;        // [n_ff, n_embd]
   kernels::WeightView w_up;          // [n_ff, n_embd]

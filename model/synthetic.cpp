@@ -19,20 +19,34 @@ using core::make_error;
 
 namespace {
 
+enum class Scaling { kNone, kLlama3, kYarn };
+
 struct Shape {
   std::string_view name;
   std::string_view arch;
   int32_t n_embd, n_layer, n_ff, n_head, n_head_kv, n_vocab, n_ctx;
   float rope_base;
+  int32_t head_dim = 0;  // 0: n_embd / n_head
+  int32_t window = 0;    // phi3's sliding window
+  Scaling scaling = Scaling::kNone;
 };
 
-constexpr std::array<Shape, 6> kShapes = {{
+constexpr std::array<Shape, 12> kShapes = {{
     {"tiny", "llama", 256, 2, 512, 8, 4, 512, 2048, 10000.0f},
     {"tiny-4l", "llama", 256, 4, 512, 8, 4, 512, 2048, 10000.0f},  // pipeline tests: 3+ stages
     {"qwen2-tiny", "qwen2", 256, 2, 512, 8, 2, 512, 4096, 1000000.0f},
+    // The architectures' features at a size llama.cpp's reference runs in a moment: Qwen3's
+    // per-head Q/K norms with a head wider than n_embd / n_head, Phi-3's fused matrices and a
+    // sliding window short prompts cross, Llama 3.1's rope_freqs, Qwen2.5's YaRN.
+    {"qwen3-tiny", "qwen3", 256, 2, 512, 8, 2, 512, 4096, 1000000.0f, 64},
+    {"phi3-tiny", "phi3", 256, 2, 512, 8, 8, 512, 4096, 10000.0f, 0, 48},
+    {"llama3-tiny", "llama", 256, 2, 512, 8, 2, 512, 8192, 500000.0f, 0, 0, Scaling::kLlama3},
+    {"qwen2-yarn-tiny", "qwen2", 256, 2, 512, 8, 2, 512, 4096, 1000000.0f, 0, 0, Scaling::kYarn},
     {"llama-160m", "llama", 768, 12, 3072, 12, 12, 32000, 2048, 10000.0f},
     {"tinyllama-1.1b", "llama", 2048, 22, 5632, 32, 4, 32000, 2048, 10000.0f},
     {"llama-2-7b", "llama", 4096, 32, 11008, 32, 32, 32000, 4096, 10000.0f},
+    {"qwen3-0.6b", "qwen3", 1024, 28, 3072, 16, 8, 151936, 40960, 1000000.0f, 128},
+    {"phi3-mini-3.8b", "phi3", 3072, 32, 8192, 32, 32, 32064, 4096, 10000.0f, 0, 2047},
 }};
 
 uint64_t splitmix64(uint64_t& state) {
@@ -40,6 +54,26 @@ uint64_t splitmix64(uint64_t& state) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
+}
+
+// Llama 3.1's rope_freqs, as llama.cpp's converter derives them from rope_scaling (factor 8,
+// low / high frequency factors 1 and 4, original context 8192).
+std::vector<float> llama3_freq_factors(int32_t n_rot, float base) {
+  constexpr double kFactor = 8.0, kLow = 1.0, kHigh = 4.0, kOld = 8192.0;
+  std::vector<float> out;
+  for (int32_t i = 0; i < n_rot; i += 2) {
+    const double freq = 1.0 / std::pow(static_cast<double>(base), static_cast<double>(i) / n_rot);
+    const double wavelen = 2.0 * M_PI / freq;
+    if (wavelen < kOld / kHigh) {
+      out.push_back(1.0f);
+    } else if (wavelen > kOld / kLow) {
+      out.push_back(static_cast<float>(kFactor));
+    } else {
+      const double smooth = (kOld / wavelen - kLow) / (kHigh - kLow);
+      out.push_back(static_cast<float>(1.0 / ((1.0 - smooth) / kFactor + smooth)));
+    }
+  }
+  return out;
 }
 
 uint64_t hash_name(std::string_view s, uint64_t seed) {
@@ -143,6 +177,10 @@ class SyntheticBuilder {
         L.bk = vector(p + "attn_k.bias", kv_dim, 0.0f, 0.1f);
         L.bv = vector(p + "attn_v.bias", kv_dim, 0.0f, 0.1f);
       }
+      if (c.qk_norm) {
+        L.q_norm = vector(p + "attn_q_norm.weight", c.head_dim, 1.0f, 0.1f);
+        L.k_norm = vector(p + "attn_k_norm.weight", c.head_dim, 1.0f, 0.1f);
+      }
       L.ffn_norm = vector(p + "ffn_norm.weight", c.n_embd, 1.0f, 0.1f);
       SARATHI_ASSIGN_OR_RETURN(L.w_gate, matrix(p + "ffn_gate.weight", c.n_ff, c.n_embd, amp(c.n_embd), dtype_));
       SARATHI_ASSIGN_OR_RETURN(L.w_up, matrix(p + "ffn_up.weight", c.n_ff, c.n_embd, amp(c.n_embd), dtype_));
@@ -193,14 +231,23 @@ core::Result<LlamaConfig> LlamaModel::synthetic_config(const std::string& spec,
   c.n_ff = shape->n_ff;
   c.n_head = shape->n_head;
   c.n_head_kv = shape->n_head_kv;
-  c.head_dim = shape->n_embd / shape->n_head;
+  c.head_dim = shape->head_dim > 0 ? shape->head_dim : shape->n_embd / shape->n_head;
   c.n_ctx_train = shape->n_ctx;
   c.n_ctx = options.n_ctx > 0 ? options.n_ctx : c.n_ctx_train;
   c.norm_eps = 1e-5f;
-  c.rope.kind = c.arch == "qwen2" ? kernels::RopeKind::kNeox : kernels::RopeKind::kNorm;
+  c.rope.kind = c.arch == "llama" ? kernels::RopeKind::kNorm : kernels::RopeKind::kNeox;
   c.rope.n_rot = c.head_dim;
   c.rope.freq_base = shape->rope_base;
+  if (shape->scaling == Scaling::kLlama3) c.rope.freq_factors = llama3_freq_factors(c.rope.n_rot, c.rope.freq_base);
+  if (shape->scaling == Scaling::kYarn) {  // Qwen2.5's recipe: factor 4 over a quarter
+    c.rope.freq_scale = 0.25f;
+    c.rope.ext_factor = 1.0f;
+    c.rope.n_ctx_orig = c.n_ctx_train / 4;
+  }
   c.qkv_bias = c.arch == "qwen2";
+  c.qk_norm = c.arch == "qwen3";
+  c.fused = c.arch == "phi3";
+  c.sliding_window = shape->window;
   c.dtype = dtype;
   return c;
 }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -59,6 +60,51 @@ TEST(Ops, RopeMatchesDirectFormula) {
           EXPECT_NEAR(b[i1], a[i0] * std::sin(th) + a[i1] * std::cos(th), 2e-4);
         }
         for (int i = p.n_rot; i < hd; ++i) EXPECT_EQ(b[i], a[i]);  // unrotated tail
+      }
+    }
+  }
+}
+
+// Llama 3.1's per-pair divisors and YaRN's ramp between interpolated and extrapolated angles,
+// with its magnitude scale, against GGML's formulas written out in double.
+TEST(Ops, RopeFreqFactorsAndYarn) {
+  const int32_t heads = 2, hd = 32, n_rot = 32;
+  std::vector<float> ff;
+  for (int i = 0; i < n_rot / 2; ++i) ff.push_back(1.0f + 0.5f * static_cast<float>(i % 5));
+  for (bool yarn : {false, true}) {
+    RopeParams p{.kind = RopeKind::kNeox, .n_rot = n_rot, .freq_base = 1e6f, .freq_scale = 0.25f};
+    p.freq_factors = ff;
+    if (yarn) {
+      p.ext_factor = 1.0f;
+      p.attn_factor = 1.1f;
+      p.n_ctx_orig = 1024;
+    }
+    const std::vector<int32_t> pos = {0, 3, 700, 5000};
+    auto x = randn(pos.size() * heads * hd, 7);
+    auto y = x;
+    rope(y.data(), pos.data(), static_cast<int64_t>(pos.size()), heads, hd, p);
+    auto corr = [&](double beta) {
+      return n_rot * std::log(1024.0 / (beta * 2 * M_PI)) / (2 * std::log(1e6));
+    };
+    const double lo = std::max(0.0, std::floor(corr(32.0)));
+    const double hi = std::min(double(n_rot - 1), std::ceil(corr(1.0)));
+    for (size_t t = 0; t < pos.size(); ++t) {
+      for (int i = 0; i < n_rot / 2; ++i) {
+        const double extrap = pos[t] * std::pow(1e6, -2.0 * i / n_rot) / ff[static_cast<size_t>(i)];
+        double th = 0.25 * extrap, m = 1.0;
+        if (yarn) {
+          const double ramp = 1.0 - std::clamp((i - lo) / std::max(0.001, hi - lo), 0.0, 1.0);
+          th = th * (1 - ramp) + extrap * ramp;
+          m = 1.1 * (1.0 + 0.1 * std::log(4.0));
+        }
+        for (int h = 0; h < heads; ++h) {
+          const float* a = x.data() + (t * heads + h) * hd;
+          const float* b = y.data() + (t * heads + h) * hd;
+          const int i0 = i, i1 = i + n_rot / 2;
+          // Angles up to 5000 radians in float: GGML's iterated products carry ~1e-3.
+          EXPECT_NEAR(b[i0], m * (a[i0] * std::cos(th) - a[i1] * std::sin(th)), 2e-2);
+          EXPECT_NEAR(b[i1], m * (a[i0] * std::sin(th) + a[i1] * std::cos(th)), 2e-2);
+        }
       }
     }
   }
@@ -126,7 +172,11 @@ TEST(Ops, PagedAttentionMatchesDense) {
           auto q = randn(static_cast<size_t>(rows * heads * hd), 99);
           std::vector<float> out(q.size());
           const float scale = 1.0f / std::sqrt(float(hd));
-          attention(cpu_ops_for(isa), kv, as, q.data(), heads, scale, out.data(), pool, scratch);
+          // A sliding window of 12 with 24-position blocks: the first and third sequences stay
+          // inside it (the SIMD kernels), the others reach past it (the scalar loop).
+          const int32_t window = bs == 24 ? 12 : 0;
+          attention(cpu_ops_for(isa), kv, as, q.data(), heads, scale, out.data(), pool, scratch,
+                    window);
           // f16 storage and rounding of Q and P bound the error at a few f16 ulps of O(1) values;
           // a q8_0 cache is compared with its own dequantized values (f32 arithmetic after).
           const double tol = dt == core::DType::kF16 ? 5e-3 : 1e-5;
@@ -146,19 +196,20 @@ TEST(Ops, PagedAttentionMatchesDense) {
             const Seq& s = seqs[si];
             for (int i = 0; i < s.num; ++i) {
               const int len = s.first + i + 1;
+              const int start = window > 0 ? std::max(0, len - window) : 0;
               for (int h = 0; h < heads; ++h) {
                 const int kvh = h / (heads / kv_heads);
                 const float* qh = q.data() + ((as[si].q_begin + i) * heads + h) * hd;
-                std::vector<double> sc(static_cast<size_t>(len));
+                std::vector<double> sc(static_cast<size_t>(len), -1e300);
                 double mx = -1e300, sum = 0;
-                for (int p = 0; p < len; ++p) {
+                for (int p = start; p < len; ++p) {
                   double d = 0;
                   for (int j = 0; j < hd; ++j)
                     d += double(qh[j]) * rd(s.k[(p * kv_heads + kvh) * hd + j]);
                   sc[p] = d * scale;
                   mx = std::max(mx, sc[p]);
                 }
-                for (auto& x : sc) sum += (x = std::exp(x - mx));
+                for (auto& x : sc) sum += (x = std::exp(x - mx));  // 0 outside the window
                 for (int j = 0; j < hd; ++j) {
                   double o = 0;
                   for (int p = 0; p < len; ++p)

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <cstring>
 #include <filesystem>
 
 #include "model/export.h"
@@ -38,6 +39,14 @@ TEST_P(ExportRoundTrip, SameConfigAndLogits) {
   EXPECT_EQ(a.rope.kind, b.rope.kind);
   EXPECT_EQ(a.rope.freq_base, b.rope.freq_base);
   EXPECT_EQ(a.qkv_bias, b.qkv_bias);
+  EXPECT_EQ(a.head_dim, b.head_dim);
+  EXPECT_EQ(a.qk_norm, b.qk_norm);
+  EXPECT_EQ(a.fused, b.fused);
+  EXPECT_EQ(a.sliding_window, b.sliding_window);
+  EXPECT_EQ(a.rope.freq_factors, b.rope.freq_factors);
+  EXPECT_EQ(a.rope.freq_scale, b.rope.freq_scale);
+  EXPECT_EQ(a.rope.ext_factor, b.rope.ext_factor);
+  EXPECT_EQ(a.rope.n_ctx_orig, b.rope.n_ctx_orig);
   EXPECT_EQ((*mem)->weight_bytes(), (*file)->weight_bytes());
 
   const std::vector<int32_t> prompt = {1, 72, 101, 108, 108, 111, 33, 200, 17};
@@ -57,7 +66,10 @@ TEST_P(ExportRoundTrip, SameConfigAndLogits) {
 
 INSTANTIATE_TEST_SUITE_P(Synthetic, ExportRoundTrip,
                          ::testing::Values("synthetic:tiny:f16", "synthetic:qwen2-tiny:q4_K",
-                                           "synthetic:tiny:q5_K", "synthetic:tiny:iq4_xs"),
+                                           "synthetic:tiny:q5_K", "synthetic:tiny:iq4_xs",
+                                           "synthetic:qwen3-tiny:q8_0", "synthetic:phi3-tiny:q4_K",
+                                           "synthetic:llama3-tiny:f16",
+                                           "synthetic:qwen2-yarn-tiny:q6_K"),
                          [](const auto& param_info) {
                            std::string s = param_info.param.substr(std::string("synthetic:").size());
                            for (char& ch : s)
@@ -65,16 +77,19 @@ INSTANTIATE_TEST_SUITE_P(Synthetic, ExportRoundTrip,
                            return s;
                          });
 
-// Writes a copy of the tiny synthetic model with one edit applied to the writer.
-std::string broken_model(const std::function<void(GgufWriter&)>& edit, bool drop_q0) {
-  auto m = LlamaModel::load("synthetic:tiny:f32");
+// Writes a copy of a synthetic model with one edit applied to the writer (and, with drop, one
+// tensor left out).
+std::string broken_model(const std::function<void(GgufWriter&)>& edit, bool drop_q0,
+                         const std::string& spec = "synthetic:tiny:f32",
+                         const std::string& drop = "blk.0.attn_q.weight") {
+  auto m = LlamaModel::load(spec);
   const std::string path = temp_path("sarathi-broken");
   EXPECT_TRUE(export_gguf(**m, path).ok());
   auto f = GgufFile::open(path);
   GgufWriter w;
   for (const auto& [k, v] : (*f)->metadata()) w.set(k, v);
   for (const auto& t : (*f)->tensors()) {
-    if (drop_q0 && t.name == "blk.0.attn_q.weight") continue;
+    if (drop_q0 && t.name == drop) continue;
     w.add_tensor(t.name, t.dtype, t.shape, std::vector<uint8_t>(t.data, t.data + t.num_bytes));
   }
   edit(w);
@@ -100,9 +115,51 @@ TEST(ModelLoad, ClearErrors) {
                                    std::vector<uint8_t>(256 * 128 * 4));
                     }, true),
                     "blk.0.attn_q.weight has shape [256, 128], expected [256, 256]");
+  expect_load_error(broken_model([](GgufWriter& w) { w.set_string("llama.rope.scaling.type", "longrope"); w.set_f32("llama.rope.scaling.factor", 4.0f); }, false),
+                    "rope scaling type 'longrope' is not supported");
+  expect_load_error(broken_model([](GgufWriter&) {}, true, "synthetic:qwen3-tiny:f32", "blk.1.attn_k_norm.weight"),
+                    "missing tensor blk.1.attn_k_norm.weight");
+  expect_load_error(broken_model([](GgufWriter&) {}, true, "synthetic:phi3-tiny:f32", "blk.0.attn_qkv.weight"),
+                    "missing tensor blk.0.attn_qkv.weight");
+  expect_load_error(broken_model([](GgufWriter& w) {
+                      w.add_tensor("rope_freqs.weight", core::DType::kF32, {8}, std::vector<uint8_t>(32));
+                    }, true, "synthetic:llama3-tiny:f32", "rope_freqs.weight"),
+                    "rope_freqs.weight must be 16 f32 values");
+  expect_load_error(broken_model([](GgufWriter& w) { w.set_u32("phi3.attention.sliding_window", 0); }, false,
+                                 "synthetic:phi3-tiny:f32"),
+                    "attention.sliding_window = 0 is invalid");
   auto missing = LlamaModel::load("/nonexistent/model.gguf");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message.find("/nonexistent/model.gguf"), std::string::npos);
+}
+
+// Phi-3.5's long and short RoPE factors: long when the context exceeds the original one, as
+// llama.cpp chooses; the attention factor is read with them.
+TEST(ModelLoad, Phi3LongRopeFactors) {
+  std::vector<float> short_f(16, 1.0f), long_f(16, 2.0f);
+  long_f[3] = 7.5f;
+  auto bytes = [](const std::vector<float>& v) {
+    std::vector<uint8_t> b(v.size() * sizeof(float));
+    std::memcpy(b.data(), v.data(), b.size());
+    return b;
+  };
+  const std::string path = broken_model(
+      [&](GgufWriter& w) {
+        w.add_tensor("rope_factors_short.weight", core::DType::kF32, {16}, bytes(short_f));
+        w.add_tensor("rope_factors_long.weight", core::DType::kF32, {16}, bytes(long_f));
+        w.set_u32("phi3.rope.scaling.original_context_length", 1024);
+        w.set_f32("phi3.rope.scaling.attn_factor", 1.19f);
+      },
+      false, "synthetic:phi3-tiny:f32");
+  auto small = LlamaModel::read_config(path, {.n_ctx = 1024});
+  auto large = LlamaModel::read_config(path, {.n_ctx = 1025});
+  std::filesystem::remove(path);
+  ASSERT_TRUE(small.ok()) << small.error().message;
+  ASSERT_TRUE(large.ok()) << large.error().message;
+  EXPECT_EQ(small->rope.freq_factors, short_f);
+  EXPECT_EQ(large->rope.freq_factors, long_f);
+  EXPECT_FLOAT_EQ(large->rope.attn_factor, 1.19f);
+  EXPECT_EQ(large->sliding_window, 48);
 }
 
 TEST(ModelLoad, VocabOnlyGpt2) {
