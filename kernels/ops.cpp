@@ -103,6 +103,19 @@ void swiglu(const float* gate, const float* up, float* out, int64_t n) {
   }
 }
 
+void gelu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+  constexpr float kCoef = 0.044715f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = gate[i];
+    out[i] = 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kCoef * x * x))) * up[i];
+  }
+}
+
+void softcap(float* x, int64_t n, float cap) {
+  for (int64_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
+}
+
 void add_inplace(float* y, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }
@@ -233,12 +246,12 @@ float exp_scores(float* scores, int32_t n, float max_score) {
   return static_cast<float>(1.0 / sum);
 }
 
-// One (query token, head) of attention: scores over positions [kv_start, kv_len), softmax,
-// weighted V sum.
+// One (query token, head) of attention: scores over positions [kv_start, kv_len) (soft-capped
+// to softcap * tanh(s / softcap) when softcap > 0), softmax, weighted V sum.
 template <typename KvT>
 void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_start,
-                int32_t kv_len, int32_t kv_head, const float* q_in, float scale, float* scores,
-                float* qbuf, float* out) {
+                int32_t kv_len, int32_t kv_head, const float* q_in, float scale, float softcap,
+                float* scores, float* qbuf, float* out) {
   const int32_t d = kv.head_dim;
   constexpr bool kF16 = std::is_same_v<KvT, uint16_t>;
   for (int32_t j = 0; j < d; ++j) qbuf[j] = kF16 ? round_f16(q_in[j]) : q_in[j];
@@ -257,6 +270,7 @@ void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_s
       }
     }
     s *= scale;
+    if (softcap > 0.0f) s = softcap * std::tanh(s / softcap);
     scores[p - kv_start] = s;
     max_score = std::max(max_score, s);
   }
@@ -277,8 +291,8 @@ void attend_one(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_s
 // attend_one over a q8_0 cache: each element dequantized (scale * quant) as it is read; no f16
 // rounding of Q or P.
 void attend_one_q8(const PagedKvLayer& kv, const int32_t* block_table, int32_t kv_start,
-                   int32_t kv_len, int32_t kv_head, const float* q, float scale, float* scores,
-                   float* out) {
+                   int32_t kv_len, int32_t kv_head, const float* q, float scale, float softcap,
+                   float* scores, float* out) {
   const int32_t d = kv.head_dim;
   const auto bs = static_cast<size_t>(kv.block_size);
   const auto ng = static_cast<size_t>(d / core::kQK8_0);
@@ -295,6 +309,7 @@ void attend_one_q8(const PagedKvLayer& kv, const int32_t* block_table, int32_t k
       s += q[j] * kj;
     }
     s *= scale;
+    if (softcap > 0.0f) s = softcap * std::tanh(s / softcap);
     scores[p - kv_start] = s;
     max_score = std::max(max_score, s);
   }
@@ -335,14 +350,15 @@ int32_t attend_scratch_queries(int32_t kv_len, int32_t group, int32_t max_q) {
 
 void attention(const PagedKvLayer& kv, std::span<const AttnSeq> seqs, const float* q,
                int32_t num_heads, float scale, float* out, core::ThreadPool& pool,
-               AttnScratch& scratch, int32_t window) {
-  attention(cpu_ops(), kv, seqs, q, num_heads, scale, out, pool, scratch, window);
+               AttnScratch& scratch, int32_t window, float softcap) {
+  attention(cpu_ops(), kv, seqs, q, num_heads, scale, out, pool, scratch, window, softcap);
 }
 
 void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSeq> seqs,
                const float* q, int32_t num_heads, float scale, float* out, core::ThreadPool& pool,
-               AttnScratch& scratch, int32_t window) {
+               AttnScratch& scratch, int32_t window, float softcap) {
   SARATHI_CHECK(window >= 0, "sliding window {} is negative", window);
+  SARATHI_CHECK(softcap >= 0.0f, "soft cap {} is negative", softcap);
   SARATHI_CHECK(num_heads % kv.num_kv_heads == 0, "heads {} not a multiple of kv heads {}",
                 num_heads, kv.num_kv_heads);
   const int32_t group = num_heads / kv.num_kv_heads;
@@ -399,10 +415,13 @@ void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSe
       const int32_t num_q = std::min(kQueryBlock, s.num_q - local0);
       const int64_t row0 = s.q_begin + local0;
       const int64_t head0 = row0 * num_heads + static_cast<int64_t>(kvh) * group;
-      // The SIMD kernels see every position up to the query's; a window that hides some of them
-      // takes the scalar loop.
-      const bool windowed = window > 0 && s.first_pos + local0 + num_q > window;
-      if (ops.attend != nullptr && !windowed) {
+      // The SIMD kernels see every position up to the query's and have no soft cap: queries a
+      // window hides positions from, and every query under a soft cap, take the scalar loop.
+      // The choice depends on the query's own position only, never on the rest of its task, so
+      // a token gets the same bits whichever batch it is in.
+      int32_t n_simd = ops.attend != nullptr && softcap == 0.0f ? num_q : 0;
+      if (window > 0) n_simd = std::clamp(window - (s.first_pos + local0), 0, n_simd);
+      if (n_simd > 0) {
         AttnGroupArgs a;
         a.k = kv.k;
         a.v = kv.v;
@@ -413,7 +432,7 @@ void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSe
         a.head_dim = d;
         a.block_table = s.block_table;
         a.kv_len = s.first_pos + local0 + 1;
-        a.num_q = num_q;
+        a.num_q = n_simd;
         a.kv_head = kvh;
         a.group = group;
         a.scale = scale;
@@ -423,21 +442,21 @@ void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSe
         a.scratch = buf;
         a.scratch_queries = scratch_queries;
         ops.attend(a);
-        continue;
       }
-      for (int32_t i = 0; i < num_q; ++i) {
+      for (int32_t i = n_simd; i < num_q; ++i) {
         const int32_t kv_len = s.first_pos + local0 + i + 1;
         const int32_t kv_start = window > 0 ? std::max(0, kv_len - window) : 0;
         for (int32_t g = 0; g < group; ++g) {
           const int64_t hd = (head0 + static_cast<int64_t>(i) * num_heads + g) * d;
           if (kv.dtype == core::DType::kQ8_0) {
-            attend_one_q8(kv, s.block_table, kv_start, kv_len, kvh, q + hd, scale, buf, out + hd);
+            attend_one_q8(kv, s.block_table, kv_start, kv_len, kvh, q + hd, scale, softcap, buf,
+                          out + hd);
           } else if (kv.dtype == core::DType::kF16) {
-            attend_one<uint16_t>(kv, s.block_table, kv_start, kv_len, kvh, q + hd, scale, buf,
-                                 buf + max_len, out + hd);
+            attend_one<uint16_t>(kv, s.block_table, kv_start, kv_len, kvh, q + hd, scale, softcap,
+                                 buf, buf + max_len, out + hd);
           } else {
-            attend_one<float>(kv, s.block_table, kv_start, kv_len, kvh, q + hd, scale, buf,
-                              buf + max_len, out + hd);
+            attend_one<float>(kv, s.block_table, kv_start, kv_len, kvh, q + hd, scale, softcap,
+                              buf, buf + max_len, out + hd);
           }
         }
       }

@@ -51,6 +51,13 @@ void rope(float* x, const int32_t* positions, int64_t num_tokens, int32_t num_he
 /// out[i] = silu(gate[i]) * up[i], with silu(x) = x / (1 + exp(-x)).
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
 
+/// out[i] = gelu(gate[i]) * up[i] with GGML's tanh approximation of GeLU (Gemma's FFN; out may
+/// alias gate).
+void gelu_mul(const float* gate, const float* up, float* out, int64_t n);
+
+/// x[i] = cap * tanh(x[i] / cap) (Gemma 2's final logit soft-capping).
+void softcap(float* x, int64_t n, float cap);
+
 /// y[i] += x[i].
 void add_inplace(float* y, const float* x, int64_t n);
 
@@ -111,16 +118,18 @@ struct AttnScratch {
 /// h / (num_heads / num_kv_heads). Scores are scaled by `scale` and soft-maxed in f32. With an
 /// f16 cache, Q and the probabilities are rounded to f16 before their products (as GGML's
 /// f16 mat-mul does). With a sliding window W > 0 the query at position p sees only positions
-/// [p - W + 1, p] (llama.cpp's SWA mask: a key is masked when p - its position >= W).
+/// [p - W + 1, p] (llama.cpp's SWA mask: a key is masked when p - its position >= W). With a
+/// soft cap c > 0 each scaled score s becomes c * tanh(s / c) before the softmax (Gemma 2).
 void attention(const PagedKvLayer& kv, std::span<const AttnSeq> seqs, const float* q,
                int32_t num_heads, float scale, float* out, core::ThreadPool& pool,
-               AttnScratch& scratch, int32_t window = 0);
+               AttnScratch& scratch, int32_t window = 0, float softcap = 0.0f);
 /// The same with the kernels of a given op table (ops.attend, or the scalar loop if null).
 /// Work items are (query token, KV head): the query heads of a group share each K/V row read.
-/// Work items whose queries reach past the sliding window run on the scalar loop.
+/// The SIMD kernels have neither window nor cap: queries past the window, and all queries under
+/// a cap, run on the scalar loop.
 void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSeq> seqs,
                const float* q, int32_t num_heads, float scale, float* out, core::ThreadPool& pool,
-               AttnScratch& scratch, int32_t window = 0);
+               AttnScratch& scratch, int32_t window = 0, float softcap = 0.0f);
 
 /// Floats of AttnGroupArgs::scratch that one attend call needs for num_q queries at a time.
 size_t attend_scratch_floats(int32_t kv_len, int32_t head_dim, int32_t group, int32_t num_q = 1);

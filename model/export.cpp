@@ -103,6 +103,8 @@ core::Status export_gguf(const LlamaModel& model, const std::string& path) {
   }
   if (c.sliding_window > 0)
     w.set_u32(a + "attention.sliding_window", static_cast<uint32_t>(c.sliding_window));
+  if (c.attn_softcap > 0.0f) w.set_f32(a + "attn_logit_softcapping", c.attn_softcap);
+  if (c.final_softcap > 0.0f) w.set_f32(a + "final_logit_softcapping", c.final_softcap);
   w.set_f32(a + "attention.layer_norm_rms_epsilon", c.norm_eps);
   w.set_u32(a + "rope.dimension_count", static_cast<uint32_t>(c.rope.n_rot));
   w.set_f32(a + "rope.freq_base", c.rope.freq_base);
@@ -142,6 +144,10 @@ core::Status export_gguf(const LlamaModel& model, const std::string& path) {
     if (L.q_norm) {
       add_vector(w, p + "attn_q_norm.weight", L.q_norm, c.head_dim);
       add_vector(w, p + "attn_k_norm.weight", L.k_norm, c.head_dim);
+    }
+    if (L.attn_post_norm) {
+      add_vector(w, p + "post_attention_norm.weight", L.attn_post_norm, c.n_embd);
+      add_vector(w, p + "post_ffw_norm.weight", L.ffn_post_norm, c.n_embd);
     }
     if (L.bq) {
       add_vector(w, p + "attn_q.bias", L.bq, q_dim);

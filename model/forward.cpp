@@ -200,7 +200,8 @@ void Forward::layer(int32_t l, int64_t T) {
   const int64_t kv_dim = static_cast<int64_t>(c.n_head_kv) * c.head_dim;
 
   const int64_t d = c.n_embd;
-  const kernels::SwigluFn swiglu = ops_.swiglu != nullptr ? ops_.swiglu : kernels::swiglu;
+  const kernels::SwigluFn swiglu =
+      c.gelu ? kernels::gelu_mul : ops_.swiglu != nullptr ? ops_.swiglu : kernels::swiglu;
   const kernels::RmsNormFn rms_norm = ops_.rms_norm != nullptr ? ops_.rms_norm : kernels::rms_norm;
   auto norm = [&](const float* weight) {
     for_rows(pool_, T, [&](int64_t b, int64_t e) {
@@ -241,9 +242,9 @@ void Forward::layer(int32_t l, int64_t T) {
   timed(profile_, P::kRope, [&] {
     for_rows(pool_, T, [&](int64_t b, int64_t e) {
       kernels::rope(q_.data() + b * q_dim, positions_.data() + b, e - b, c.n_head, c.head_dim,
-                    c.rope);
+                    c.rope_of(l));
       kernels::rope(k_.data() + b * kv_dim, positions_.data() + b, e - b, c.n_head_kv, c.head_dim,
-                    c.rope);
+                    c.rope_of(l));
     });
   });
   const kernels::PagedKvLayer kv = cache_.layer(l);
@@ -252,13 +253,20 @@ void Forward::layer(int32_t l, int64_t T) {
       kernels::kv_store(ops_, kv, s.block_table, s.first_pos, s.num_q,
                         k_.data() + s.q_begin * kv_dim, v_.data() + s.q_begin * kv_dim);
   });
-  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  const float scale =
+      c.attn_scale > 0.0f ? c.attn_scale : 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   timed(profile_, P::kAttention, [&] {
     kernels::attention(ops_, kv, seqs_, q_.data(), c.n_head, scale, attn_.data(), pool_,
-                       attn_scratch_, c.sliding_window);
+                       attn_scratch_, c.window_of(l), c.attn_softcap);
   });
   timed(profile_, P::kMatmulOut,
         [&] { kernels::matmul(ops_, pool_, w.wo, attn_.data(), T, h_.data(), mm_scratch_); });
+  auto post_norm = [&](const float* weight) {  // gemma: the block's output normed in place
+    for_rows(pool_, T, [&](int64_t b, int64_t e) {
+      rms_norm(h_.data() + b * d, weight, h_.data() + b * d, e - b, d, c.norm_eps);
+    });
+  };
+  if (w.attn_post_norm != nullptr) timed(profile_, P::kNorm, [&] { post_norm(w.attn_post_norm); });
   timed(profile_, P::kResidual, add_residual);
 
   // Feed-forward block (SwiGLU).
@@ -275,6 +283,7 @@ void Forward::layer(int32_t l, int64_t T) {
   });
   timed(profile_, P::kMatmulDown,
         [&] { kernels::matmul(ops_, pool_, w.w_down, gate_.data(), T, h_.data(), mm_scratch_); });
+  if (w.ffn_post_norm != nullptr) timed(profile_, P::kNorm, [&] { post_norm(w.ffn_post_norm); });
   timed(profile_, P::kResidual, add_residual);
 }
 
@@ -309,6 +318,8 @@ core::Result<std::span<const float>> Forward::run(std::span<const SeqInput> batc
     timed(profile_, OpProfile::kEmbed, [&] {
       kernels::get_rows(ops_, w.tok_embd.dtype, w.tok_embd.data, w.tok_embd.row_bytes, c.n_embd,
                         tokens_.data(), T, x_.data());
+      if (c.embed_scale != 0.0f)
+        for (int64_t i = 0; i < T * c.n_embd; ++i) x_[static_cast<size_t>(i)] *= c.embed_scale;
     });
   } else {
     std::copy(hidden.begin(), hidden.end(), x_.begin());
@@ -331,6 +342,7 @@ core::Result<std::span<const float>> Forward::run(std::span<const SeqInput> batc
       (ops_.rms_norm != nullptr ? ops_.rms_norm : kernels::rms_norm)(
           last_h_.data(), w.output_norm, last_h_.data(), L, c.n_embd, c.norm_eps);
       kernels::matmul(ops_, pool_, w.output, last_h_.data(), L, logits_.data(), mm_scratch_);
+      if (c.final_softcap > 0.0f) kernels::softcap(logits_.data(), L * c.n_vocab, c.final_softcap);
     });
   }
   return std::span<const float>(logits_.data(), static_cast<size_t>(L * c.n_vocab));

@@ -161,9 +161,11 @@ class LlamaLoader {
   core::Status read_config(const LoadOptions& options) {
     LlamaConfig& c = m_.config_;
     SARATHI_ASSIGN_OR_RETURN(c.arch, f_.get_string("general.architecture"));
-    if (c.arch != "llama" && c.arch != "qwen2" && c.arch != "qwen3" && c.arch != "phi3")
+    if (c.arch != "llama" && c.arch != "qwen2" && c.arch != "qwen3" && c.arch != "phi3" &&
+        c.arch != "gemma2" && c.arch != "gemma3")
       return make_error(ErrorCode::kUnsupported,
-                        "{}: unsupported architecture '{}' (supported: llama, qwen2, qwen3, phi3)",
+                        "{}: unsupported architecture '{}' (supported: llama, qwen2, qwen3, phi3, "
+                        "gemma2, gemma3)",
                         f_.name(), c.arch);
     auto name = f_.get_string("general.name");
     c.name = name.ok() ? *name : c.arch;
@@ -210,7 +212,7 @@ class LlamaLoader {
       SARATHI_ASSIGN_OR_RETURN(double eps, f_.get_float(a + "attention.layer_norm_rms_epsilon"));
       c.norm_eps = static_cast<float>(eps);
     }
-    c.rope.kind = c.arch == "llama" ? kernels::RopeKind::kNorm : kernels::RopeKind::kNeox;
+    c.rope.kind = c.arch == "llama" ? kernels::RopeKind::kNorm : kernels::RopeKind::kNeox;  // as llama.cpp
     c.rope.n_rot = c.head_dim;
     if (f_.find(a + "rope.dimension_count")) {
       SARATHI_ASSIGN_OR_RETURN(int64_t n_rot, f_.get_int(a + "rope.dimension_count"));
@@ -234,6 +236,54 @@ class LlamaLoader {
       c.fused = true;  // attn_qkv and a double ffn_up, as llama.cpp's converter writes Phi-3
       SARATHI_RETURN_IF_ERROR(read_phi3_window(a));
     }
+    if (c.arch == "gemma2" || c.arch == "gemma3") SARATHI_RETURN_IF_ERROR(read_gemma(a));
+    return core::ok_status();
+  }
+
+  // Gemma 2 and 3, as llama.cpp runs them: embeddings scaled by sqrt(n_embd), post-attention
+  // and post-FFN norms, GeLU, sliding-window layers (gemma2: every other one from the first,
+  // window 4096 by default; gemma3: five of six, with RoPE base 10000 and no scaling);
+  // gemma2's soft caps (50 on attention scores, 30 on logits by default), gemma3's Q/K norms;
+  // the 27B sizes scale scores by 1 / sqrt(n_embd / n_head) instead of the head size.
+  core::Status read_gemma(const std::string& a) {
+    LlamaConfig& c = m_.config_;
+    const bool v2 = c.arch == "gemma2";
+    c.embed_scale = std::sqrt(static_cast<float>(c.n_embd));
+    c.post_norms = true;
+    c.gelu = true;
+    c.swa_pattern = v2 ? 2 : 6;
+    int64_t window = v2 ? 4096 : 0;
+    if (f_.find(a + "attention.sliding_window")) {
+      SARATHI_ASSIGN_OR_RETURN(window, f_.get_int(a + "attention.sliding_window"));
+    } else if (!v2) {
+      return make_error(ErrorCode::kInvalidFormat, "{}: gemma3 model without {}attention.sliding_window",
+                        f_.name(), a);
+    }
+    if (window < 1 || window > (int64_t{1} << 24))
+      return make_error(ErrorCode::kInvalidFormat, "{}: attention.sliding_window = {} is invalid",
+                        f_.name(), window);
+    c.sliding_window = static_cast<int32_t>(window);
+    if (v2) {
+      c.attn_softcap = 50.0f;
+      c.final_softcap = 30.0f;
+      for (auto [key, out] : {std::pair{"attn_logit_softcapping", &c.attn_softcap},
+                              std::pair{"final_logit_softcapping", &c.final_softcap}}) {
+        if (!f_.find(a + key)) continue;
+        SARATHI_ASSIGN_OR_RETURN(double v, f_.get_float(a + key));
+        if (!(v > 0.0) || !std::isfinite(v))
+          return make_error(ErrorCode::kInvalidFormat, "{}: {}{} = {} is invalid", f_.name(), a,
+                            key, v);
+        *out = static_cast<float>(v);
+      }
+    } else {
+      c.qk_norm = true;
+      kernels::RopeParams local = c.rope;
+      local.freq_base = 10000.0f;
+      local.freq_scale = 1.0f;
+      c.rope_swa = local;
+    }
+    if ((v2 && c.n_layer == 46) || (!v2 && c.n_layer == 62))  // the 27B models
+      c.attn_scale = 1.0f / std::sqrt(static_cast<float>(c.n_embd / c.n_head));
     return core::ok_status();
   }
 
@@ -425,6 +475,10 @@ class LlamaLoader {
       if (c.qk_norm) {
         SARATHI_ASSIGN_OR_RETURN(L.q_norm, vector(p + "attn_q_norm.weight", c.head_dim));
         SARATHI_ASSIGN_OR_RETURN(L.k_norm, vector(p + "attn_k_norm.weight", c.head_dim));
+      }
+      if (c.post_norms) {
+        SARATHI_ASSIGN_OR_RETURN(L.attn_post_norm, vector(p + "post_attention_norm.weight", c.n_embd));
+        SARATHI_ASSIGN_OR_RETURN(L.ffn_post_norm, vector(p + "post_ffw_norm.weight", c.n_embd));
       }
       if (c.qkv_bias) {
         SARATHI_ASSIGN_OR_RETURN(L.bq, vector(p + "attn_q.bias", q_dim));

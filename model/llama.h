@@ -1,4 +1,5 @@
-// model/llama.h: LLaMA-family models (architectures `llama`, `qwen2`, `qwen3` and `phi3`): hyper-parameters,
+// model/llama.h: LLaMA-family models (architectures `llama`, `qwen2`, `qwen3`, `phi3`, `gemma2`
+// and `gemma3`): hyper-parameters,
 // weights viewed in place in a mmapped GGUF file or generated in memory (synthetic models),
 // and the tokenizer that comes with them. A model may be loaded as one pipeline stage: a
 // contiguous range of layers (the first stage also the token embedding, the last the output
@@ -25,7 +26,7 @@
 namespace sarathi::model {
 
 struct LlamaConfig {
-  std::string arch = "llama";   // general.architecture: llama | qwen2 | qwen3 | phi3
+  std::string arch = "llama";   // general.architecture: llama | qwen2 | qwen3 | phi3 | gemma2 | gemma3
   std::string name;             // general.name or the synthetic shape
   int32_t n_vocab = 0;
   int32_t n_embd = 0;
@@ -41,12 +42,29 @@ struct LlamaConfig {
   bool qkv_bias = false;        // qwen2
   bool qk_norm = false;         // qwen3: RMSNorm over each Q and K head before RoPE
   bool fused = false;           // phi3: attn_qkv holds Q, K and V's rows, ffn_up gate's and up's
-  int32_t sliding_window = 0;   // phi3: a query sees only the last sliding_window positions (0: all)
+  int32_t sliding_window = 0;   // phi3, gemma: a query sees only the last sliding_window positions (0: all)
+  int32_t swa_pattern = 0;      // with a window: 0, every layer slides (phi3); n, layer l slides
+                                // unless (l + 1) % n == 0 (gemma2: 2, gemma3: 6)
+  std::optional<kernels::RopeParams> rope_swa;  // gemma3: RoPE of the sliding layers
+  float attn_scale = 0.0f;      // attention score scale (0: 1 / sqrt(head_dim))
+  float attn_softcap = 0.0f;    // gemma2: scores become c * tanh(s / c) (0: none)
+  float final_softcap = 0.0f;   // gemma2: logits likewise
+  float embed_scale = 0.0f;     // gemma: embeddings are multiplied by this (0: not scaled)
+  bool post_norms = false;      // gemma: RMSNorm of the attention and FFN outputs before each add
+  bool gelu = false;            // gemma: FFN gelu(gate) * up instead of silu(gate) * up
   bool tied_output = false;     // output head is token_embd (no output.weight)
   core::DType dtype = core::DType::kF32;  // the most common weight type (for display)
 
   /// "llama 5 layers, 64 wide, ..." one line for logs.
   std::string summary() const;
+  /// The sliding window of layer l (0: none) and its RoPE.
+  int32_t window_of(int32_t l) const {
+    if (sliding_window <= 0) return 0;
+    return swa_pattern == 0 || (l + 1) % swa_pattern != 0 ? sliding_window : 0;
+  }
+  const kernels::RopeParams& rope_of(int32_t l) const {
+    return rope_swa && window_of(l) > 0 ? *rope_swa : rope;
+  }
 };
 
 struct LayerWeights {
@@ -58,8 +76,10 @@ struct LayerWeights {
   const float* bq = nullptr;         // [n_head*head_dim]  (qwen2 only)
   const float* bk = nullptr;         // [n_head_kv*head_dim]
   const float* bv = nullptr;         // [n_head_kv*head_dim]
-  const float* q_norm = nullptr;     // [head_dim]  (qwen3 only)
+  const float* q_norm = nullptr;     // [head_dim]  (qwen3, gemma3)
   const float* k_norm = nullptr;     // [head_dim]
+  const float* attn_post_norm = nullptr;  // [n_embd]  (gemma)
+  const float* ffn_post_norm = nullptr;   // [n_embd]
   const float* ffn_norm = nullptr;   // [n_embd]
   kernels::WeightView w_gate;        // [n_ff, n_embd]
   kernels::WeightView w_up;          // [n_ff, n_embd]

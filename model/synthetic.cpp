@@ -19,7 +19,7 @@ using core::make_error;
 
 namespace {
 
-enum class Scaling { kNone, kLlama3, kYarn };
+enum class Scaling { kNone, kLlama3, kYarn, kLinear8 };
 
 struct Shape {
   std::string_view name;
@@ -31,7 +31,7 @@ struct Shape {
   Scaling scaling = Scaling::kNone;
 };
 
-constexpr std::array<Shape, 12> kShapes = {{
+constexpr std::array<Shape, 16> kShapes = {{
     {"tiny", "llama", 256, 2, 512, 8, 4, 512, 2048, 10000.0f},
     {"tiny-4l", "llama", 256, 4, 512, 8, 4, 512, 2048, 10000.0f},  // pipeline tests: 3+ stages
     {"qwen2-tiny", "qwen2", 256, 2, 512, 8, 2, 512, 4096, 1000000.0f},
@@ -42,11 +42,18 @@ constexpr std::array<Shape, 12> kShapes = {{
     {"phi3-tiny", "phi3", 256, 2, 512, 8, 8, 512, 4096, 10000.0f, 0, 48},
     {"llama3-tiny", "llama", 256, 2, 512, 8, 2, 512, 8192, 500000.0f, 0, 0, Scaling::kLlama3},
     {"qwen2-yarn-tiny", "qwen2", 256, 2, 512, 8, 2, 512, 4096, 1000000.0f, 0, 0, Scaling::kYarn},
+    // Gemma 2 and 3 with 26 layers (llama.cpp picks the query scale by layer count and knows no
+    // 2-layer Gemma), windows short prompts cross, gemma3's linear RoPE scaling of its 4B+ sizes
+    // (global layers only).
+    {"gemma2-tiny", "gemma2", 256, 26, 512, 8, 4, 512, 8192, 10000.0f, 64, 32},
+    {"gemma3-tiny", "gemma3", 256, 26, 512, 8, 4, 512, 8192, 1000000.0f, 64, 32, Scaling::kLinear8},
     {"llama-160m", "llama", 768, 12, 3072, 12, 12, 32000, 2048, 10000.0f},
     {"tinyllama-1.1b", "llama", 2048, 22, 5632, 32, 4, 32000, 2048, 10000.0f},
     {"llama-2-7b", "llama", 4096, 32, 11008, 32, 32, 32000, 4096, 10000.0f},
     {"qwen3-0.6b", "qwen3", 1024, 28, 3072, 16, 8, 151936, 40960, 1000000.0f, 128},
     {"phi3-mini-3.8b", "phi3", 3072, 32, 8192, 32, 32, 32064, 4096, 10000.0f, 0, 2047},
+    {"gemma2-2b", "gemma2", 2304, 26, 9216, 8, 4, 256000, 8192, 10000.0f, 256, 4096},
+    {"gemma3-1b", "gemma3", 1152, 26, 6912, 4, 1, 262144, 32768, 1000000.0f, 256, 512},
 }};
 
 uint64_t splitmix64(uint64_t& state) {
@@ -160,8 +167,15 @@ class SyntheticBuilder {
     }
     if (m_.has_head()) {
       w.output_norm = vector("output_norm.weight", c.n_embd, 1.0f, 0.1f);
-      SARATHI_ASSIGN_OR_RETURN(w.output, matrix("output.weight", c.n_vocab, c.n_embd,
-                                                amp(c.n_embd) * 4.0f, dtype_));
+      if (!c.tied_output) {
+        SARATHI_ASSIGN_OR_RETURN(w.output, matrix("output.weight", c.n_vocab, c.n_embd,
+                                                  amp(c.n_embd) * 4.0f, dtype_));
+      } else if (m_.has_embedding()) {
+        w.output = w.tok_embd;
+      } else {  // a last stage multiplies by its own copy of the embedding table
+        SARATHI_ASSIGN_OR_RETURN(w.output, matrix("token_embd.weight", c.n_vocab, c.n_embd,
+                                                  std::sqrt(3.0f), dtype_));
+      }
     }
     w.layers.resize(static_cast<size_t>(c.n_layer));
     for (int32_t l = m_.first_layer(); l < m_.end_layer(); ++l) {
@@ -180,6 +194,10 @@ class SyntheticBuilder {
       if (c.qk_norm) {
         L.q_norm = vector(p + "attn_q_norm.weight", c.head_dim, 1.0f, 0.1f);
         L.k_norm = vector(p + "attn_k_norm.weight", c.head_dim, 1.0f, 0.1f);
+      }
+      if (c.post_norms) {
+        L.attn_post_norm = vector(p + "post_attention_norm.weight", c.n_embd, 1.0f, 0.1f);
+        L.ffn_post_norm = vector(p + "post_ffw_norm.weight", c.n_embd, 1.0f, 0.1f);
       }
       L.ffn_norm = vector(p + "ffn_norm.weight", c.n_embd, 1.0f, 0.1f);
       SARATHI_ASSIGN_OR_RETURN(L.w_gate, matrix(p + "ffn_gate.weight", c.n_ff, c.n_embd, amp(c.n_embd), dtype_));
@@ -244,10 +262,27 @@ core::Result<LlamaConfig> LlamaModel::synthetic_config(const std::string& spec,
     c.rope.ext_factor = 1.0f;
     c.rope.n_ctx_orig = c.n_ctx_train / 4;
   }
+  if (shape->scaling == Scaling::kLinear8) c.rope.freq_scale = 0.125f;
   c.qkv_bias = c.arch == "qwen2";
-  c.qk_norm = c.arch == "qwen3";
+  c.qk_norm = c.arch == "qwen3" || c.arch == "gemma3";
   c.fused = c.arch == "phi3";
   c.sliding_window = shape->window;
+  if (c.arch == "gemma2" || c.arch == "gemma3") {  // as LlamaLoader::read_gemma
+    c.tied_output = true;  // as Gemma's files: the head is the embedding table
+    c.embed_scale = std::sqrt(static_cast<float>(c.n_embd));
+    c.post_norms = true;
+    c.gelu = true;
+    c.swa_pattern = c.arch == "gemma2" ? 2 : 6;
+    if (c.arch == "gemma2") {
+      c.attn_softcap = 50.0f;
+      c.final_softcap = 30.0f;
+    } else {
+      kernels::RopeParams local = c.rope;
+      local.freq_base = 10000.0f;
+      local.freq_scale = 1.0f;
+      c.rope_swa = local;
+    }
+  }
   c.dtype = dtype;
   return c;
 }

@@ -175,8 +175,9 @@ TEST(Ops, PagedAttentionMatchesDense) {
           // A sliding window of 12 with 24-position blocks: the first and third sequences stay
           // inside it (the SIMD kernels), the others reach past it (the scalar loop).
           const int32_t window = bs == 24 ? 12 : 0;
+          const float cap = bs == 4 ? 1.5f : 0.0f;  // Gemma 2's soft cap (scalar loop)
           attention(cpu_ops_for(isa), kv, as, q.data(), heads, scale, out.data(), pool, scratch,
-                    window);
+                    window, cap);
           // f16 storage and rounding of Q and P bound the error at a few f16 ulps of O(1) values;
           // a q8_0 cache is compared with its own dequantized values (f32 arithmetic after).
           const double tol = dt == core::DType::kF16 ? 5e-3 : 1e-5;
@@ -207,6 +208,7 @@ TEST(Ops, PagedAttentionMatchesDense) {
                   for (int j = 0; j < hd; ++j)
                     d += double(qh[j]) * rd(s.k[(p * kv_heads + kvh) * hd + j]);
                   sc[p] = d * scale;
+                  if (cap > 0.0f) sc[p] = cap * std::tanh(sc[p] / cap);
                   mx = std::max(mx, sc[p]);
                 }
                 for (auto& x : sc) sum += (x = std::exp(x - mx));  // 0 outside the window

@@ -133,7 +133,11 @@ INSTANTIATE_TEST_SUITE_P(Models, ForwardProperties,
                                            "synthetic:tiny:bf16", "synthetic:tiny:q6_K",
                                            // Types on the scalar oracle's vec_dot path:
                                            "synthetic:tiny:q5_K", "synthetic:tiny:q3_K",
-                                           "synthetic:tiny:q5_0", "synthetic:tiny:iq4_nl"),
+                                           "synthetic:tiny:q5_0", "synthetic:tiny:iq4_nl",
+                                           // Sliding windows (48, 32) the sequences cross,
+                                           // in the middle of a chunk too:
+                                           "synthetic:phi3-tiny:q8_0",
+                                           "synthetic:gemma3-tiny:q4_0"),
                          [](const auto& param_info) {
                            std::string s = param_info.param;
                            for (char& ch : s)

@@ -47,6 +47,17 @@ TEST_P(ExportRoundTrip, SameConfigAndLogits) {
   EXPECT_EQ(a.rope.freq_scale, b.rope.freq_scale);
   EXPECT_EQ(a.rope.ext_factor, b.rope.ext_factor);
   EXPECT_EQ(a.rope.n_ctx_orig, b.rope.n_ctx_orig);
+  EXPECT_EQ(a.swa_pattern, b.swa_pattern);
+  EXPECT_EQ(a.rope_swa.has_value(), b.rope_swa.has_value());
+  if (a.rope_swa && b.rope_swa) {
+    EXPECT_EQ(a.rope_swa->freq_base, b.rope_swa->freq_base);
+  }
+  EXPECT_EQ(a.attn_softcap, b.attn_softcap);
+  EXPECT_EQ(a.final_softcap, b.final_softcap);
+  EXPECT_EQ(a.embed_scale, b.embed_scale);
+  EXPECT_EQ(a.post_norms, b.post_norms);
+  EXPECT_EQ(a.gelu, b.gelu);
+  EXPECT_EQ(a.tied_output, b.tied_output);
   EXPECT_EQ((*mem)->weight_bytes(), (*file)->weight_bytes());
 
   const std::vector<int32_t> prompt = {1, 72, 101, 108, 108, 111, 33, 200, 17};
@@ -69,7 +80,8 @@ INSTANTIATE_TEST_SUITE_P(Synthetic, ExportRoundTrip,
                                            "synthetic:tiny:q5_K", "synthetic:tiny:iq4_xs",
                                            "synthetic:qwen3-tiny:q8_0", "synthetic:phi3-tiny:q4_K",
                                            "synthetic:llama3-tiny:f16",
-                                           "synthetic:qwen2-yarn-tiny:q6_K"),
+                                           "synthetic:qwen2-yarn-tiny:q6_K",
+                                           "synthetic:gemma2-tiny:q4_0", "synthetic:gemma3-tiny:f16"),
                          [](const auto& param_info) {
                            std::string s = param_info.param.substr(std::string("synthetic:").size());
                            for (char& ch : s)
@@ -128,6 +140,8 @@ TEST(ModelLoad, ClearErrors) {
   expect_load_error(broken_model([](GgufWriter& w) { w.set_u32("phi3.attention.sliding_window", 0); }, false,
                                  "synthetic:phi3-tiny:f32"),
                     "attention.sliding_window = 0 is invalid");
+  expect_load_error(broken_model([](GgufWriter&) {}, true, "synthetic:gemma2-tiny:f32", "blk.3.post_ffw_norm.weight"),
+                    "missing tensor blk.3.post_ffw_norm.weight");
   auto missing = LlamaModel::load("/nonexistent/model.gguf");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message.find("/nonexistent/model.gguf"), std::string::npos);
