@@ -1,5 +1,8 @@
 #include "cli/common.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -13,9 +16,12 @@ namespace sarathi::cli {
 
 void add_model_options(CLI::App& cmd, ModelArgs& args) {
   cmd.add_option("-m,--model", args.model,
-                 "GGUF file, or synthetic:<shape>[:<dtype>] with shape one of tiny, tiny-4l, qwen2-tiny, "
-                 "llama-160m, tinyllama-1.1b, llama-2-7b and dtype one of f32, f16, bf16, q8_0, "
-                 "q4_0, q4_K, q6_K (random weights, byte-level tokenizer, no download)")
+                 fmt::format("GGUF file (architectures llama, qwen2, qwen3, phi3, gemma2, gemma3), "
+                             "or synthetic:<shape>[:<dtype>] with shape one of {} and dtype a "
+                             "weight type: f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K, q4_1, "
+                             "q5_0, q5_1, q2_K, q3_K, iq4_nl, iq4_xs (random weights, byte-level "
+                             "tokenizer, no download)",
+                             fmt::join(model::synthetic_shapes(), ", ")))
       ->capture_default_str();
   cmd.add_option("-t,--threads", args.threads, "Threads; 0 = all cores")
       ->capture_default_str()

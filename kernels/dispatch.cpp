@@ -158,6 +158,8 @@ CpuOps make_avx2_ops() {
     o.bf16.packed = {avx2::pack_x_packed_bf16, avx2::packed_gemm_bf16};
   }
   o.attend = avx2::attend_group;
+  o.attend_masked = avx2::attend_group;
+  o.gelu = avx2::gelu_mul;
   return o;
 }
 
@@ -197,6 +199,8 @@ CpuOps make_avx512_ops() {
                         : PackedGemmOps{avx2::pack_x_packed_bf16, avx2::packed_gemm_bf16};
   }
   o.attend = avx512::attend_group;
+  o.attend_masked = avx2::attend_group;  // windows and caps: the AVX2 kernel
+  o.gelu = avx2::gelu_mul;
   o.swiglu = avx512::swiglu;
   o.rms_norm = avx512::rms_norm;
   return o;

@@ -149,6 +149,11 @@ struct AttnGroupArgs {
   int64_t q_stride = 0;         // floats from one query token to the next
   float* scratch = nullptr;     // attend_scratch_floats(kv_len + num_q - 1, ..., scratch_queries)
   int32_t scratch_queries = 1;  // queries whose scores the scratch holds at once
+  // Honoured by CpuOps::attend_masked only (CpuOps::attend gets zeros): query i sees positions
+  // [kv_len + i - window, kv_len + i) when window > 0, and its scaled scores s become
+  // softcap * tanh(s / softcap) when softcap > 0.
+  int32_t window = 0;
+  float softcap = 0.0f;
 };
 using AttendFn = void (*)(const AttnGroupArgs& args);
 /// out[i] = silu(gate[i]) * up[i] over n elements (out may alias gate).
@@ -164,8 +169,13 @@ struct CpuOps {
   TypeOps q4_1, q5_0, q5_1, q2_k, q3_k, q5_k, iq4_nl, iq4_xs;
   /// SIMD attention for one (query token, KV head); null: the scalar loop in ops.cpp.
   AttendFn attend = nullptr;
+  /// The same with a sliding window and a soft cap (AttnGroupArgs::window, softcap), for the
+  /// queries they touch; null: the scalar loop.
+  AttendFn attend_masked = nullptr;
   /// SIMD SwiGLU; null: kernels::swiglu (ops.h).
   SwigluFn swiglu = nullptr;
+  /// SIMD gelu(gate) * up (Gemma's FFN); null: kernels::gelu_mul (ops.h).
+  SwigluFn gelu = nullptr;
   /// SIMD RMSNorm; null: kernels::rms_norm (ops.h).
   RmsNormFn rms_norm = nullptr;
 

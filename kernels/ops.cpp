@@ -415,35 +415,43 @@ void attention(const CpuOps& ops, const PagedKvLayer& kv, std::span<const AttnSe
       const int32_t num_q = std::min(kQueryBlock, s.num_q - local0);
       const int64_t row0 = s.q_begin + local0;
       const int64_t head0 = row0 * num_heads + static_cast<int64_t>(kvh) * group;
-      // The SIMD kernels see every position up to the query's and have no soft cap: queries a
-      // window hides positions from, and every query under a soft cap, take the scalar loop.
-      // The choice depends on the query's own position only, never on the rest of its task, so
-      // a token gets the same bits whichever batch it is in.
+      // ops.attend sees every position up to the query's and has no soft cap: queries a window
+      // hides positions from, and every query under a soft cap, take ops.attend_masked, or the
+      // scalar loop without it. The choice depends on the query's own position only, never on
+      // the rest of its task, so a token gets the same bits whichever batch it is in.
       int32_t n_simd = ops.attend != nullptr && softcap == 0.0f ? num_q : 0;
       if (window > 0) n_simd = std::clamp(window - (s.first_pos + local0), 0, n_simd);
-      if (n_simd > 0) {
-        AttnGroupArgs a;
-        a.k = kv.k;
-        a.v = kv.v;
-        a.f16 = kv.dtype == core::DType::kF16;
-        a.q8 = kv.dtype == core::DType::kQ8_0;
-        a.block_size = kv.block_size;
-        a.num_kv_heads = kv.num_kv_heads;
-        a.head_dim = d;
-        a.block_table = s.block_table;
-        a.kv_len = s.first_pos + local0 + 1;
-        a.num_q = n_simd;
-        a.kv_head = kvh;
-        a.group = group;
-        a.scale = scale;
-        a.q = q + head0 * d;
-        a.out = out + head0 * d;
-        a.q_stride = static_cast<int64_t>(num_heads) * d;
-        a.scratch = buf;
-        a.scratch_queries = scratch_queries;
-        ops.attend(a);
+      AttnGroupArgs a;
+      a.k = kv.k;
+      a.v = kv.v;
+      a.f16 = kv.dtype == core::DType::kF16;
+      a.q8 = kv.dtype == core::DType::kQ8_0;
+      a.block_size = kv.block_size;
+      a.num_kv_heads = kv.num_kv_heads;
+      a.head_dim = d;
+      a.block_table = s.block_table;
+      a.kv_head = kvh;
+      a.group = group;
+      a.scale = scale;
+      a.q_stride = static_cast<int64_t>(num_heads) * d;
+      a.scratch = buf;
+      a.scratch_queries = scratch_queries;
+      auto run_queries = [&](AttendFn fn, int32_t i0, int32_t n) {
+        a.kv_len = s.first_pos + local0 + i0 + 1;
+        a.num_q = n;
+        a.q = q + (head0 + static_cast<int64_t>(i0) * num_heads) * d;
+        a.out = out + (head0 + static_cast<int64_t>(i0) * num_heads) * d;
+        fn(a);
+      };
+      if (n_simd > 0) run_queries(ops.attend, 0, n_simd);
+      int32_t scalar_from = n_simd;
+      if (n_simd < num_q && ops.attend_masked != nullptr) {
+        a.window = window;
+        a.softcap = softcap;
+        run_queries(ops.attend_masked, n_simd, num_q - n_simd);
+        scalar_from = num_q;
       }
-      for (int32_t i = n_simd; i < num_q; ++i) {
+      for (int32_t i = scalar_from; i < num_q; ++i) {
         const int32_t kv_len = s.first_pos + local0 + i + 1;
         const int32_t kv_start = window > 0 ? std::max(0, kv_len - window) : 0;
         for (int32_t g = 0; g < group; ++g) {

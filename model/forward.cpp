@@ -201,7 +201,8 @@ void Forward::layer(int32_t l, int64_t T) {
 
   const int64_t d = c.n_embd;
   const kernels::SwigluFn swiglu =
-      c.gelu ? kernels::gelu_mul : ops_.swiglu != nullptr ? ops_.swiglu : kernels::swiglu;
+      c.gelu ? (ops_.gelu != nullptr ? ops_.gelu : kernels::gelu_mul)
+             : (ops_.swiglu != nullptr ? ops_.swiglu : kernels::swiglu);
   const kernels::RmsNormFn rms_norm = ops_.rms_norm != nullptr ? ops_.rms_norm : kernels::rms_norm;
   auto norm = [&](const float* weight) {
     for_rows(pool_, T, [&](int64_t b, int64_t e) {

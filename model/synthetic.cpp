@@ -229,7 +229,8 @@ core::Result<LlamaConfig> LlamaModel::synthetic_config(const std::string& spec,
     auto d = core::dtype_from_name(dname);
     if (!d || *d == DType::kQ8_K)
       return make_error(ErrorCode::kInvalidArgument,
-                        "{}: unknown weight type '{}' (use f32, f16, bf16, q8_0, q4_0, q4_K, q6_K)",
+                        "{}: unknown weight type '{}' (use f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, "
+                        "q6_K, q4_1, q5_0, q5_1, q2_K, q3_K, iq4_nl or iq4_xs)",
                         spec, dname);
     dtype = *d;
   }

@@ -230,7 +230,7 @@ TEST(Ops, PagedAttentionMatchesDense) {
 
 // A query attended alone (a decode: the tiled single-query path) gets exactly the bits it gets
 // inside a chunk of queries, on every ISA: contexts crossing 16- and 64-position tiles, a head
-// size that is not a multiple of 16, f16 and f32 caches.
+// size that is not a multiple of 16, f16 and f32 caches, with and without a window and a cap.
 TEST(Ops, AttentionOfOneQueryEqualsItsRowInAChunk) {
   for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx}) {
     if (!isa_supported(isa)) continue;
@@ -255,18 +255,25 @@ TEST(Ops, AttentionOfOneQueryEqualsItsRowInAChunk) {
         const int32_t num = total - first;
         const auto q = randn(static_cast<size_t>(num * heads * hd), 5);
         const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-        std::vector<float> chunk(q.size());
-        const AttnSeq whole{0, num, first, table.data()};
-        attention(ops, kv, std::span(&whole, 1), q.data(), heads, scale, chunk.data(), pool,
-                  scratch);
-        for (int32_t i = 0; i < num; i += 7) {
-          const size_t row = static_cast<size_t>(i) * heads * static_cast<size_t>(hd);
-          std::vector<float> alone(static_cast<size_t>(heads * hd));
-          const AttnSeq one{0, 1, first + i, table.data()};
-          attention(ops, kv, std::span(&one, 1), q.data() + row, heads, scale, alone.data(), pool,
-                    scratch);
-          ASSERT_EQ(0, std::memcmp(alone.data(), chunk.data() + row, alone.size() * sizeof(float)))
-              << "query " << i;
+        // Plain, a sliding window that the chunk crosses (queries before position 100 see
+        // everything, later ones a window: the two kernels meet inside one task), and a soft cap.
+        for (auto [window, cap] : {std::pair{0, 0.0f}, std::pair{100, 0.0f}, std::pair{0, 2.0f},
+                                   std::pair{75, 3.0f}}) {
+          SCOPED_TRACE("window " + std::to_string(window) + " cap " + std::to_string(cap));
+          std::vector<float> chunk(q.size());
+          const AttnSeq whole{0, num, first, table.data()};
+          attention(ops, kv, std::span(&whole, 1), q.data(), heads, scale, chunk.data(), pool,
+                    scratch, window, cap);
+          for (int32_t i = 0; i < num; i += 7) {
+            const size_t row = static_cast<size_t>(i) * heads * static_cast<size_t>(hd);
+            std::vector<float> alone(static_cast<size_t>(heads * hd));
+            const AttnSeq one{0, 1, first + i, table.data()};
+            attention(ops, kv, std::span(&one, 1), q.data() + row, heads, scale, alone.data(),
+                      pool, scratch, window, cap);
+            ASSERT_EQ(0,
+                      std::memcmp(alone.data(), chunk.data() + row, alone.size() * sizeof(float)))
+                << "query " << i;
+          }
         }
       }
     }

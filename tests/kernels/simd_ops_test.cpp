@@ -89,6 +89,32 @@ TEST(SimdOps, SwigluMatchesScalar) {
   }
 }
 
+// GeLU (tanh approximation) times up per ISA against kernels::gelu_mul: lengths with vector
+// tails, large |x| (tanh saturates), in place.
+TEST(SimdOps, GeluMatchesScalar) {
+  for (Isa isa : isas()) {
+    const CpuOps& ops = cpu_ops_for(isa);
+    if (ops.gelu == nullptr) continue;
+    for (int64_t n : {1, 7, 8, 33, 1000}) {
+      auto g = randn(static_cast<size_t>(n), 5, 3.0f);
+      if (n > 2) {
+        g[0] = -60.0f;
+        g[1] = 60.0f;
+      }
+      const auto u = randn(static_cast<size_t>(n), 6);
+      std::vector<float> yr(g.size());
+      gelu_mul(g.data(), u.data(), yr.data(), n);
+      std::vector<float> y = g;
+      ops.gelu(y.data(), u.data(), y.data(), n);  // in place
+      for (size_t i = 0; i < y.size(); ++i) {
+        ASSERT_TRUE(std::isfinite(y[i])) << isa_name(isa) << " i=" << i;
+        // tanh as 1 - 2 / (e^2x + 1): a few ulps of 1 where gelu(x) ~ x / 2.
+        ASSERT_NEAR(y[i], yr[i], 1e-6 * (std::fabs(g[i] * u[i]) + 1e-30)) << isa_name(isa) << " i=" << i;
+      }
+    }
+  }
+}
+
 // RMSNorm per ISA against kernels::rms_norm: rows of odd and vector lengths, in place and not,
 // values spanning orders of magnitude; only the order of the double sum of squares differs.
 TEST(SimdOps, RmsNormMatchesScalar) {

@@ -3,12 +3,16 @@
 // the GQA group and every query of the call reuse; scores for 8 positions as one vector of FMA
 // chains over the head dimensions; softmax with a Cephes exp and double sums; P . V with each V
 // vector loaded once for two heads. Each query goes through the same operations whatever the
-// number of queries in the call (batch invariance).
+// number of queries in the call (batch invariance). A sliding window starts a query's softmax
+// and P . V at its first visible position and leaves the others out of its maximum; a soft cap
+// maps each scaled score s to c tanh(s / c). Without either, the operations are those of the
+// kernel before they existed (the same bits).
 
 #include <cstddef>
 #include <cstring>
 
 #include "kernels/cpu/avx2/type_ops.h"
+#include "kernels/cpu/avx2/vec_math.h"
 #include "kernels/cpu/common.h"
 #include "kernels/cpu/intrin.h"
 
@@ -19,24 +23,9 @@ constexpr int64_t kTile = 64;
 
 int64_t round_up16(int64_t n) { return (n + 15) / 16 * 16; }
 
-/// e^x per lane (Cephes expf as the AVX-512 kernel's exp_ps); inputs clamped to
-/// [-87.3, 88.3] so 2^n stays a normal float.
-__m256 exp_ps(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1.0f));
-  const __m256i e =
-      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+// c * tanh(s / c) per lane.
+__m256 softcap_ps(__m256 s, float cap) {
+  return _mm256_mul_ps(tanh_ps(_mm256_mul_ps(s, _mm256_set1_ps(1.0f / cap))), _mm256_set1_ps(cap));
 }
 
 __m256 round_f16(__m256 x) {
@@ -140,11 +129,18 @@ __m256i lane_mask(int64_t count) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), idx);
 }
 
-// Scaled scores of HN heads of one query (length len) for positions [p0, p0 + 8 * PV) of the
-// tile starting at t0, stored to sc rows (len16 apart) and folded into the running maxima.
+// Lanes of positions p..p+7 in [lo, len).
+__m256 valid_lanes(int64_t p, int64_t lo, int64_t len) {
+  return _mm256_castsi256_ps(_mm256_andnot_si256(lane_mask(lo - p), lane_mask(len - p)));
+}
+
+// Scaled (and soft-capped, cap > 0) scores of HN heads of one query (positions [lo, len)) for
+// positions [p0, p0 + 8 * PV) of the tile starting at t0, stored to sc rows (len16 apart) and
+// folded into the running maxima.
 template <int HN, int PV>
 void scores_into(const float* q, int64_t nc16, const float* kt, int64_t d, int64_t t0, int64_t p0,
-                 int64_t len, float* sc, int64_t len16, float* mx, __m256 scale) {
+                 int64_t lo, int64_t len, float* sc, int64_t len16, float* mx, __m256 scale,
+                 float cap) {
   __m256 acc[HN][PV];
   scores_block<HN, PV>(q, nc16, kt + (p0 - t0), d, acc);
 #pragma GCC unroll 4
@@ -153,38 +149,41 @@ void scores_into(const float* q, int64_t nc16, const float* kt, int64_t d, int64
 #pragma GCC unroll 4
     for (int v = 0; v < PV; ++v) {
       const int64_t p = p0 + 8 * v;
-      const __m256 sv = _mm256_mul_ps(acc[h][v], scale);
+      __m256 sv = _mm256_mul_ps(acc[h][v], scale);
+      if (cap > 0.0f) sv = softcap_ps(sv, cap);
       _mm256_storeu_ps(sc + h * len16 + p, sv);
-      vmax =
-          _mm256_blendv_ps(vmax, _mm256_max_ps(vmax, sv), _mm256_castsi256_ps(lane_mask(len - p)));
+      vmax = _mm256_blendv_ps(vmax, _mm256_max_ps(vmax, sv), valid_lanes(p, lo, len));
     }
     _mm256_storeu_ps(mx + 16 * h, vmax);
   }
 }
 
-// The scores of HN heads over the tile's positions [t0, end): blocks of kPV vectors, then single
-// vectors.
+// The scores of HN heads over the tile's positions [begin, end) (begin a multiple of 8 in the
+// tile): blocks of kPV vectors, then single vectors.
 template <int HN>
-void scores_heads(const float* q, int64_t nc16, const float* kt, int64_t d, int64_t t0, int64_t end,
-                  int64_t len, float* sc, int64_t len16, float* mx, __m256 scale) {
+void scores_heads(const float* q, int64_t nc16, const float* kt, int64_t d, int64_t t0,
+                  int64_t begin, int64_t end, int64_t lo, int64_t len, float* sc, int64_t len16,
+                  float* mx, __m256 scale, float cap) {
   constexpr int kPV = 8 / HN > 4 ? 4 : 8 / HN;
-  int64_t p0 = t0;
+  int64_t p0 = begin;
   for (; p0 + 8 * kPV <= (end + 7) / 8 * 8; p0 += 8 * kPV)
-    scores_into<HN, kPV>(q, nc16, kt, d, t0, p0, len, sc, len16, mx, scale);
+    scores_into<HN, kPV>(q, nc16, kt, d, t0, p0, lo, len, sc, len16, mx, scale, cap);
   if constexpr (kPV > 1) {
-    for (; p0 < end; p0 += 8) scores_into<HN, 1>(q, nc16, kt, d, t0, p0, len, sc, len16, mx, scale);
+    for (; p0 < end; p0 += 8)
+      scores_into<HN, 1>(q, nc16, kt, d, t0, p0, lo, len, sc, len16, mx, scale, cap);
   }
 }
 
-// P . V over one tile for HN heads and 32 output floats from c0 (4 vectors per head), each V
-// vector loaded once for the HN heads; per (head, lane) the FMAs run over positions in order.
+// P . V over the tile's positions [t0 + pb, t0 + nt) for HN heads and 32 output floats from c0
+// (4 vectors per head), each V vector loaded once for the HN heads; per (head, lane) the FMAs
+// run over positions in order.
 template <int HN>
 void pv_tile(float* acc_out, int64_t out_stride, const float* sc, int64_t len16, int64_t t0,
-             int64_t nt, const float* vt, int64_t nc, int64_t c0) {
+             int64_t pb, int64_t nt, const float* vt, int64_t nc, int64_t c0) {
   __m256 acc[HN][4];
   for (int h = 0; h < HN; ++h)
     for (int j = 0; j < 4; ++j) acc[h][j] = _mm256_loadu_ps(acc_out + h * out_stride + c0 + 8 * j);
-  for (int64_t p = 0; p < nt; ++p) {
+  for (int64_t p = pb; p < nt; ++p) {
     const float* vr = vt + p * nc + c0;
     const __m256 v0 = _mm256_loadu_ps(vr), v1 = _mm256_loadu_ps(vr + 8);
     const __m256 v2 = _mm256_loadu_ps(vr + 16), v3 = _mm256_loadu_ps(vr + 24);
@@ -211,6 +210,12 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
   float* qb = sc + heads * len16;  // [heads, nc16]: rounded queries, then P . V sums
   float* mx = qb + heads * nc16;   // [heads, 16]: 8 running maxima
   auto len_of = [&](int32_t i) { return static_cast<int64_t>(a.kv_len) + i; };
+  // The first position query i sees (grows with i), and where its 8-lane vectors start.
+  auto lo_of = [&](int32_t i) {
+    return a.window > 0 && len_of(i) > a.window ? len_of(i) - a.window : int64_t{0};
+  };
+  const int64_t first_tile = lo_of(0) / kTile * kTile;  // earlier tiles serve no query
+  const float cap = a.softcap;
   for (int64_t qh = 0; qh < heads; ++qh) {
     const int64_t i = qh / a.group, h = qh % a.group;
     const float* src = a.q + i * a.q_stride + h * d;
@@ -226,26 +231,28 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
     _mm256_storeu_ps(mx + 16 * qh, _mm256_set1_ps(-__builtin_inff()));
   }
   const __m256 scale = _mm256_set1_ps(a.scale);
-  for (int64_t t0 = 0; t0 < max_len; t0 += kTile) {
+  for (int64_t t0 = first_tile; t0 < max_len; t0 += kTile) {
     const int64_t nt = max_len - t0 < kTile ? max_len - t0 : kTile;
     load_k_tile(a, static_cast<int32_t>(t0), nt, kt);
     for (int32_t i = 0; i < nq; ++i) {
       const int64_t len = len_of(i);
-      if (len <= t0) continue;
+      const int64_t lo = lo_of(i);
+      if (len <= t0 || t0 + nt <= lo) continue;
       const int64_t end = t0 + nt < len ? t0 + nt : len;
+      const int64_t begin = lo / 8 * 8 > t0 ? lo / 8 * 8 : t0;
       for (int32_t h0 = 0; h0 < a.group;) {
         const int64_t qh = static_cast<int64_t>(i) * a.group + h0;
         const float* q = qb + qh * nc16;
         float* sh = sc + qh * len16;
         float* m = mx + 16 * qh;
         if (a.group - h0 >= 4) {
-          scores_heads<4>(q, nc16, kt, d, t0, end, len, sh, len16, m, scale);
+          scores_heads<4>(q, nc16, kt, d, t0, begin, end, lo, len, sh, len16, m, scale, cap);
           h0 += 4;
         } else if (a.group - h0 >= 2) {
-          scores_heads<2>(q, nc16, kt, d, t0, end, len, sh, len16, m, scale);
+          scores_heads<2>(q, nc16, kt, d, t0, begin, end, lo, len, sh, len16, m, scale, cap);
           h0 += 2;
         } else {
-          scores_heads<1>(q, nc16, kt, d, t0, end, len, sh, len16, m, scale);
+          scores_heads<1>(q, nc16, kt, d, t0, begin, end, lo, len, sh, len16, m, scale, cap);
           h0 += 1;
         }
       }
@@ -253,6 +260,7 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
   }
   for (int64_t qh = 0; qh < heads; ++qh) {
     const int64_t len = len_of(static_cast<int32_t>(qh / a.group));
+    const int64_t lo = lo_of(static_cast<int32_t>(qh / a.group));
     float* sh = sc + qh * len16;
     alignas(32) float m8[8];
     _mm256_store_ps(m8, _mm256_loadu_ps(mx + 16 * qh));
@@ -260,8 +268,8 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
     for (int i = 1; i < 8; ++i) m = m8[i] > m ? m8[i] : m;
     const __m256 vm = _mm256_set1_ps(m);
     __m256d sum0 = _mm256_setzero_pd(), sum1 = _mm256_setzero_pd();
-    for (int64_t p0 = 0; p0 < len; p0 += 8) {
-      const __m256 valid = _mm256_castsi256_ps(lane_mask(len - p0));
+    for (int64_t p0 = lo / 8 * 8; p0 < len; p0 += 8) {
+      const __m256 valid = valid_lanes(p0, lo, len);
       const __m256 e = _mm256_and_ps(exp_ps(_mm256_sub_ps(_mm256_loadu_ps(sh + p0), vm)), valid);
       _mm256_storeu_ps(sh + p0, e);
       sum0 = _mm256_add_pd(sum0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
@@ -271,7 +279,7 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
     _mm256_store_pd(s4, _mm256_add_pd(sum0, sum1));
     const double sum = (s4[0] + s4[1]) + (s4[2] + s4[3]);
     const __m256 inv = _mm256_set1_ps(static_cast<float>(1.0 / sum));
-    for (int64_t p0 = 0; p0 < len; p0 += 8) {
+    for (int64_t p0 = lo / 8 * 8; p0 < len; p0 += 8) {
       __m256 w = _mm256_mul_ps(_mm256_loadu_ps(sh + p0), inv);
       if (a.f16) w = round_f16(w);
       _mm256_storeu_ps(sh + p0, w);
@@ -281,13 +289,15 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
   // needed) for whole 32-float pieces, then copied to out.
   for (int64_t qh = 0; qh < heads; ++qh)
     for (int64_t c = 0; c < nc16; c += 8) _mm256_storeu_ps(qb + qh * nc16 + c, _mm256_setzero_ps());
-  for (int64_t t0 = 0; t0 < max_len; t0 += kTile) {
+  for (int64_t t0 = first_tile; t0 < max_len; t0 += kTile) {
     const int64_t nt_all = max_len - t0 < kTile ? max_len - t0 : kTile;
     load_v_rows(a, static_cast<int32_t>(t0), nt_all, kt, nc16);
     for (int32_t i = 0; i < nq; ++i) {
       const int64_t len = len_of(i);
-      if (len <= t0) continue;
+      const int64_t lo = lo_of(i);
+      if (len <= t0 || t0 + nt_all <= lo) continue;
       const int64_t nt = t0 + nt_all < len ? nt_all : len - t0;
+      const int64_t pb = lo > t0 ? lo - t0 : 0;  // the tile's first visible position
       const int64_t q0 = static_cast<int64_t>(i) * a.group;
       for (int64_t h0 = 0; h0 < a.group; h0 += 2) {
         const bool two = h0 + 1 < a.group;
@@ -296,9 +306,9 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
         int64_t c0 = 0;
         for (; c0 + 32 <= nc16; c0 += 32) {
           if (two) {
-            pv_tile<2>(acc, nc16, sq, len16, t0, nt, kt, nc16, c0);
+            pv_tile<2>(acc, nc16, sq, len16, t0, pb, nt, kt, nc16, c0);
           } else {
-            pv_tile<1>(acc, nc16, sq, len16, t0, nt, kt, nc16, c0);
+            pv_tile<1>(acc, nc16, sq, len16, t0, pb, nt, kt, nc16, c0);
           }
         }
         for (int64_t h = h0; h < h0 + (two ? 2 : 1); ++h) {
@@ -306,7 +316,7 @@ void attend_queries(const AttnGroupArgs& a, int32_t nq) {
           float* oh = qb + (q0 + h) * nc16;
           for (int64_t c = c0; c < nc16; c += 8) {
             __m256 v = _mm256_loadu_ps(oh + c);
-            for (int64_t p = 0; p < nt; ++p)
+            for (int64_t p = pb; p < nt; ++p)
               v = _mm256_fmadd_ps(_mm256_broadcast_ss(sh + p), _mm256_loadu_ps(kt + p * nc16 + c),
                                   v);
             _mm256_storeu_ps(oh + c, v);

@@ -60,6 +60,8 @@ void packed_gemm_bf16(const PackedGemmArgs& args);
 /// Attention for one KV head's query group (kernels.h AttendFn), the AVX-512 kernel's algorithm
 /// on 8 lanes.
 void attend_group(const AttnGroupArgs& args);
+/// out[i] = gelu(gate[i]) * up[i] (GGML's tanh GeLU; out may alias gate).
+void gelu_mul(const float* gate, const float* up, float* out, int64_t n);
 
 /// kernels/peak.h's loop for vfmadd231ps ymm; returns the flops done.
 double peak_fma(int64_t iters);
