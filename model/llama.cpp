@@ -141,6 +141,33 @@ core::Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const std::string& sp
   return m;
 }
 
+void LlamaModel::set_arch_features(LlamaConfig& c) {
+  c.qkv_bias = c.arch == "qwen2";
+  c.qk_norm = c.arch == "qwen3" || c.arch == "gemma3";
+  c.fused = c.arch == "phi3";  // attn_qkv and a double ffn_up, as llama.cpp's converter writes
+  if (c.arch != "gemma2" && c.arch != "gemma3") return;
+  // Gemma, as llama.cpp runs it: embeddings scaled by sqrt(n_embd), post-attention and
+  // post-FFN norms, GeLU; gemma2: every other layer slides from the first, scores and logits
+  // soft-capped at 50 and 30; gemma3: five of six layers slide, with RoPE base 10000 and no
+  // scaling; the 27B sizes scale scores by 1 / sqrt(n_embd / n_head), not the head size.
+  const bool v2 = c.arch == "gemma2";
+  c.embed_scale = std::sqrt(static_cast<float>(c.n_embd));
+  c.post_norms = true;
+  c.gelu = true;
+  c.swa_pattern = v2 ? 2 : 6;
+  if (v2) {
+    c.attn_softcap = 50.0f;
+    c.final_softcap = 30.0f;
+  } else {
+    kernels::RopeParams local = c.rope;
+    local.freq_base = 10000.0f;
+    local.freq_scale = 1.0f;
+    c.rope_swa = local;
+  }
+  if ((v2 && c.n_layer == 46) || (!v2 && c.n_layer == 62))
+    c.attn_scale = 1.0f / std::sqrt(static_cast<float>(c.n_embd / c.n_head));
+}
+
 core::Status LlamaModel::set_stage(const LoadOptions& options) {
   const int32_t n = config_.n_layer;
   const int32_t end = options.end_layer == 0 ? n : options.end_layer;
@@ -230,28 +257,26 @@ class LlamaLoader {
     }
     SARATHI_RETURN_IF_ERROR(read_rope_scaling(a));
     SARATHI_RETURN_IF_ERROR(read_rope_factors(a));
-    c.qkv_bias = c.arch == "qwen2";
-    c.qk_norm = c.arch == "qwen3";
-    if (c.arch == "phi3") {
-      c.fused = true;  // attn_qkv and a double ffn_up, as llama.cpp's converter writes Phi-3
-      SARATHI_RETURN_IF_ERROR(read_phi3_window(a));
-    }
+    LlamaModel::set_arch_features(c);
+    if (c.arch == "phi3") SARATHI_RETURN_IF_ERROR(read_phi3_window(a));
     if (c.arch == "gemma2" || c.arch == "gemma3") SARATHI_RETURN_IF_ERROR(read_gemma(a));
     return core::ok_status();
   }
 
-  // Gemma 2 and 3, as llama.cpp runs them: embeddings scaled by sqrt(n_embd), post-attention
-  // and post-FFN norms, GeLU, sliding-window layers (gemma2: every other one from the first,
-  // window 4096 by default; gemma3: five of six, with RoPE base 10000 and no scaling);
-  // gemma2's soft caps (50 on attention scores, 30 on logits by default), gemma3's Q/K norms;
-  // the 27B sizes scale scores by 1 / sqrt(n_embd / n_head) instead of the head size.
+  // A sliding window read from the file (or defaulted), checked.
+  core::Status set_window(int64_t window) {
+    if (window < 1 || window > (int64_t{1} << 24))
+      return make_error(ErrorCode::kInvalidFormat, "{}: attention.sliding_window = {} is invalid",
+                        f_.name(), window);
+    m_.config_.sliding_window = static_cast<int32_t>(window);  // covering the context, it masks nothing
+    return core::ok_status();
+  }
+
+  // Gemma 2 and 3's window (gemma2: 4096 by default; gemma3: required) and gemma2's soft caps
+  // where the file states them.
   core::Status read_gemma(const std::string& a) {
     LlamaConfig& c = m_.config_;
     const bool v2 = c.arch == "gemma2";
-    c.embed_scale = std::sqrt(static_cast<float>(c.n_embd));
-    c.post_norms = true;
-    c.gelu = true;
-    c.swa_pattern = v2 ? 2 : 6;
     int64_t window = v2 ? 4096 : 0;
     if (f_.find(a + "attention.sliding_window")) {
       SARATHI_ASSIGN_OR_RETURN(window, f_.get_int(a + "attention.sliding_window"));
@@ -259,31 +284,17 @@ class LlamaLoader {
       return make_error(ErrorCode::kInvalidFormat, "{}: gemma3 model without {}attention.sliding_window",
                         f_.name(), a);
     }
-    if (window < 1 || window > (int64_t{1} << 24))
-      return make_error(ErrorCode::kInvalidFormat, "{}: attention.sliding_window = {} is invalid",
-                        f_.name(), window);
-    c.sliding_window = static_cast<int32_t>(window);
-    if (v2) {
-      c.attn_softcap = 50.0f;
-      c.final_softcap = 30.0f;
-      for (auto [key, out] : {std::pair{"attn_logit_softcapping", &c.attn_softcap},
-                              std::pair{"final_logit_softcapping", &c.final_softcap}}) {
-        if (!f_.find(a + key)) continue;
-        SARATHI_ASSIGN_OR_RETURN(double v, f_.get_float(a + key));
-        if (!(v > 0.0) || !std::isfinite(v))
-          return make_error(ErrorCode::kInvalidFormat, "{}: {}{} = {} is invalid", f_.name(), a,
-                            key, v);
-        *out = static_cast<float>(v);
-      }
-    } else {
-      c.qk_norm = true;
-      kernels::RopeParams local = c.rope;
-      local.freq_base = 10000.0f;
-      local.freq_scale = 1.0f;
-      c.rope_swa = local;
+    SARATHI_RETURN_IF_ERROR(set_window(window));
+    if (!v2) return core::ok_status();
+    for (auto [key, out] : {std::pair{"attn_logit_softcapping", &c.attn_softcap},
+                            std::pair{"final_logit_softcapping", &c.final_softcap}}) {
+      if (!f_.find(a + key)) continue;
+      SARATHI_ASSIGN_OR_RETURN(double v, f_.get_float(a + key));
+      if (!(v > 0.0) || !std::isfinite(v))
+        return make_error(ErrorCode::kInvalidFormat, "{}: {}{} = {} is invalid", f_.name(), a, key,
+                          v);
+      *out = static_cast<float>(v);
     }
-    if ((v2 && c.n_layer == 46) || (!v2 && c.n_layer == 62))  // the 27B models
-      c.attn_scale = 1.0f / std::sqrt(static_cast<float>(c.n_embd / c.n_head));
     return core::ok_status();
   }
 
@@ -303,11 +314,7 @@ class LlamaLoader {
       return make_error(ErrorCode::kInvalidFormat, "{}: phi3 model without {}attention.sliding_window",
                         f_.name(), a);
     }
-    if (window < 1 || window > (int64_t{1} << 24))
-      return make_error(ErrorCode::kInvalidFormat, "{}: attention.sliding_window = {} is invalid",
-                        f_.name(), window);
-    c.sliding_window = static_cast<int32_t>(window);  // covering the context, it masks nothing
-    return core::ok_status();
+    return set_window(window);
   }
 
   // Per-pair RoPE frequency divisors: Llama 3.1's rope_freqs, or Phi-3's long / short factors

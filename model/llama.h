@@ -160,6 +160,10 @@ class LlamaModel {
   friend class LlamaLoader;
   friend class SyntheticBuilder;
 
+  /// Sets what config.arch fixes (biases, norms, fused layout, Gemma's scale, norms, GeLU, soft
+  /// caps, window pattern and local RoPE), given its hyper-parameters and RoPE; the GGUF
+  /// loader then overrides what the file states.
+  static void set_arch_features(LlamaConfig& config);
   /// Checks the stage range of options against config_ and stores it.
   core::Status set_stage(const LoadOptions& options);
   /// The configuration of a synthetic:<shape>[:<dtype>] spec (dtype in config.dtype).

@@ -264,26 +264,9 @@ core::Result<LlamaConfig> LlamaModel::synthetic_config(const std::string& spec,
     c.rope.n_ctx_orig = c.n_ctx_train / 4;
   }
   if (shape->scaling == Scaling::kLinear8) c.rope.freq_scale = 0.125f;
-  c.qkv_bias = c.arch == "qwen2";
-  c.qk_norm = c.arch == "qwen3" || c.arch == "gemma3";
-  c.fused = c.arch == "phi3";
+  set_arch_features(c);
   c.sliding_window = shape->window;
-  if (c.arch == "gemma2" || c.arch == "gemma3") {  // as LlamaLoader::read_gemma
-    c.tied_output = true;  // as Gemma's files: the head is the embedding table
-    c.embed_scale = std::sqrt(static_cast<float>(c.n_embd));
-    c.post_norms = true;
-    c.gelu = true;
-    c.swa_pattern = c.arch == "gemma2" ? 2 : 6;
-    if (c.arch == "gemma2") {
-      c.attn_softcap = 50.0f;
-      c.final_softcap = 30.0f;
-    } else {
-      kernels::RopeParams local = c.rope;
-      local.freq_base = 10000.0f;
-      local.freq_scale = 1.0f;
-      c.rope_swa = local;
-    }
-  }
+  c.tied_output = c.arch == "gemma2" || c.arch == "gemma3";  // as Gemma's files
   c.dtype = dtype;
   return c;
 }
