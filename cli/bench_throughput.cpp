@@ -4,6 +4,7 @@
 // (under mpirun with --pipeline-parallel-size N, one stage per rank).
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -120,7 +121,13 @@ core::Result<PolicyResult> run_policy(const model::LlamaModel& m, sched::Schedul
     eo.cost_fitter = std::move(cal.fitter);
   }
   PrefillCost cost;
-  const int32_t most = std::min(sched::token_budget(eo.sched), cfg.max_model_len);
+  // No step's chunk is longer than the longest prompt: measuring up to the budget alone would
+  // time 40k-token prefills on a model with a long trained context (vllm's budget is
+  // max(2048, max_model_len)).
+  size_t longest = 1;
+  for (const auto& p : prompts) longest = std::max(longest, p.size());
+  const int32_t most = std::min({sched::token_budget(eo.sched), cfg.max_model_len,
+                                 static_cast<int32_t>(longest)});
   cost.measure(*exec, eo.sched.tbt_slo_s > 0 ? std::min(most, 512) : most, cfg.block_size);
   SARATHI_ASSIGN_OR_RETURN(auto eng, engine::Engine::create(*exec, &m.tokenizer(), eo));
   std::vector<engine::StepStats> steps;

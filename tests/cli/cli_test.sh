@@ -42,6 +42,9 @@ check capacity-no-mode 2 "give -m MODEL" -- "$bin" bench capacity
 check capacity-bad-slo 2 "tbt-slo must be" -- "$bin" bench capacity -m synthetic:tiny --tbt-slo abc
 check capacity 0 "capacity \(req/s\): vllm [<0-9][^ ]* sarathi-serve [<0-9]" -- "$bin" bench capacity -m synthetic:tiny -t 1 --num-prompts 4 --input-len 32 --output-len 8 --max-probes 2 --start-rate 40
 check throughput-slo 0 "step-cost model \(20 probe steps" -- "$bin" bench throughput -m synthetic:tiny -t 1 --policies sarathi-serve --tbt-slo strict --num-prompts 4 --input-len 32 --output-len 8
+# vllm's token budget is the whole context: the prefill-cost probe stops at the longest prompt
+# (it timed 65,536-token prefills here before, minutes on one core).
+check throughput-long-context 0 "^vllm " -- timeout 120 "$bin" bench throughput -m synthetic:tiny -t 1 -c 65536 --policies vllm --num-prompts 2 --input-len 32 --output-len 4
 check throughput-bad-slo 2 "tbt-slo" -- "$bin" bench throughput -m synthetic:tiny --tbt-slo fast
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
