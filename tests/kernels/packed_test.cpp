@@ -485,5 +485,72 @@ TEST(PackedKernels, Q8ExtremeQuantsBitEqual) {
   }
 }
 
+// 4-bit-and-up weights at their largest quants (q4_0 and q4_K 15, q5_K 31, q6_K u = 63) against
+// activations whose quants are at their extreme (a constant block: q8_K's are all -128, q8_0's
+// -127): the int16 sums the AVX2 kernels keep per block or sub-block reach their bounds
+// (30480, 30720, 31744, 32256) without wrapping. Rows mix such blocks, all-zero quants and
+// random bytes; scales are random bytes, q6_K's include -128 and 127.
+TEST(PackedKernels, Int16SumsOfExtremeQuantsBitEqual) {
+  const auto tables = packed_tables();
+  if (tables.empty()) GTEST_SKIP() << "no ISA with a packed matmul on this CPU";
+  const int64_t rows = 21, cols = 512, m = 5;
+  for (const DType t : {DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+    SCOPED_TRACE(std::string(core::dtype_name(t)));
+    const size_t rb = core::dtype_row_bytes(t, cols).value();
+    const int64_t be = core::dtype_block_size(t);
+    const size_t bb = core::dtype_block_bytes(t);
+    std::vector<uint8_t> wbytes(rb * rows);
+    std::mt19937 rng(11);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t b = 0; b < cols / be; ++b) {
+        uint8_t* blk = wbytes.data() + static_cast<size_t>(r) * rb + static_cast<size_t>(b) * bb;
+        const int kind = static_cast<int>((r + b) % 3);  // 0: all max, 1: all zero, 2: random
+        for (size_t i = 0; i < bb; ++i)
+          blk[i] = kind == 0 ? 0xff : kind == 1 ? 0x00 : static_cast<uint8_t>(rng());
+        const uint16_t d = core::f32_to_f16(0.001f * static_cast<float>(1 + (r + b) % 5));
+        const uint16_t dmin = core::f32_to_f16(0.0005f * static_cast<float>(1 + r % 3));
+        if (t == DType::kQ4_0) {
+          std::memcpy(blk, &d, 2);
+        } else if (t == DType::kQ6_K) {
+          auto* q = reinterpret_cast<core::BlockQ6_K*>(blk);
+          for (int g = 0; g < core::kQK_K / 16; ++g)
+            q->scales[g] = static_cast<int8_t>(g % 3 == 0 ? -128 : g % 3 == 1 ? 127
+                                                                   : static_cast<int>(rng() % 256) - 128);
+          q->d = d;
+        } else {
+          // d, dmin first in both; the scale bytes stay random (any 6-bit fields are valid).
+          std::memcpy(blk, &d, 2);
+          std::memcpy(blk + 2, &dmin, 2);
+          for (int i = 0; i < core::kKScaleBytes; ++i) blk[4 + i] = static_cast<uint8_t>(rng());
+        }
+      }
+    }
+    const WeightView w{t, wbytes.data(), rows, cols, rb};
+    AlignedBuffer buf;
+    const WeightView p = pack_weight(w, buf);
+    ASSERT_TRUE(p.packed);
+    // Token 0: every block constant (all quants -128); the others alternate constant blocks of
+    // either sign with random ones.
+    std::vector<float> x(static_cast<size_t>(m * cols));
+    std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t c = 0; c < cols; ++c) {
+        const int64_t blk = c / core::kQK_K;
+        const bool constant = i == 0 || (i + blk) % 2 == 0;
+        x[static_cast<size_t>(i * cols + c)] =
+            constant ? ((i + blk) % 4 < 2 ? -1.5f : 2.0f) : u(rng);
+      }
+    std::vector<float> oracle(static_cast<size_t>(m * rows));
+    packed_matmul_oracle(w, x.data(), m, oracle.data());
+    core::ThreadPool pool(1);
+    for (const NamedOps& n : tables) {
+      MatmulScratch scratch;
+      std::vector<float> y(oracle.size(), -7.0f);
+      matmul(n.ops, pool, p, x.data(), m, y.data(), scratch);
+      EXPECT_TRUE(bit_equal(y, oracle)) << n.name;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sarathi::kernels

@@ -3,8 +3,9 @@
 // bit-equal to packed_gemm_ref. A 64-byte line (four quants of 16 rows) is two ymm halves of
 // 8 rows; vpmaddubsw + vpmaddwd against a broadcast group of four activation quants gives each
 // row's 4-element sum in its own int32 lane. q4_0's nibbles u (0..15) go straight into
-// vpmaddubsw (pair sums stay far below int16 saturation) and the block correction adds
-// -8 * sum(x); q8_0's stored u = w + 128 would saturate, so the kernel recovers w = u ^ 0x80 and
+// vpmaddubsw, a row's sixteen products of a block are added in int16 (|sum| <= 30480 with
+// q8_0 activations in -127..127) before one vpmaddwd widens them, and the block correction
+// adds -8 * sum(x); q8_0's stored u = w + 128 would saturate, so the kernel recovers w = u ^ 0x80 and
 // multiplies |w| by x carrying w's sign (pair sums within +-32512), which gives sum(w * x)
 // directly, the exact value the oracle forms as corr + sum(u * x).
 
@@ -72,7 +73,12 @@ void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t nb) {
         }
       }
     } else {
+      // A row's sixteen products of the block are summed in int16 lanes (at most
+      // 16 * 15 * 127 = 30480) and widened once.
       const __m256i lo4 = _mm256_set1_epi8(0x0f);
+      __m256i d16[C][2];
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) d16[c][0] = d16[c][1] = _mm256_setzero_si256();
 #pragma GCC unroll 4
       for (int j = 0; j < 4; ++j) {
         const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 64 * j));
@@ -85,9 +91,15 @@ void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t nb) {
         for (int c = 0; c < C; ++c) {
           const __m256i xl = _mm256_set1_epi32(load_i32(x[c].q + b * kQK8_0 + 4 * j));
           const __m256i xh = _mm256_set1_epi32(load_i32(x[c].q + b * kQK8_0 + 16 + 4 * j));
-          ia[c][0] = dot4(dot4(ia[c][0], lo0, xl), hi0, xh);
-          ia[c][1] = dot4(dot4(ia[c][1], lo1, xl), hi1, xh);
+          d16[c][0] = _mm256_add_epi16(d16[c][0], dot16(lo0, xl, hi0, xh));
+          d16[c][1] = _mm256_add_epi16(d16[c][1], dot16(lo1, xl, hi1, xh));
         }
+      }
+      const __m256i ones = _mm256_set1_epi16(1);
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) {
+        ia[c][0] = _mm256_add_epi32(ia[c][0], _mm256_madd_epi16(d16[c][0], ones));
+        ia[c][1] = _mm256_add_epi32(ia[c][1], _mm256_madd_epi16(d16[c][1], ones));
       }
     }
     const uint8_t* dw = blk + static_cast<size_t>(b % 2) * 32;

@@ -23,6 +23,12 @@ SARATHI_INLINE __m256i dot4(__m256i acc, __m256i u, __m256i x) {
   return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1)));
 }
 
+/// int16 lanes of the two vpmaddubsw products of u0, u1 (quants, unsigned) and x0, x1 (broadcast
+/// groups of four activations), added: each lane a sum of four products.
+SARATHI_INLINE __m256i dot16(__m256i u0, __m256i x0, __m256i u1, __m256i x1) {
+  return _mm256_add_epi16(_mm256_maddubs_epi16(u0, x0), _mm256_maddubs_epi16(u1, x1));
+}
+
 /// Eight f16 values at p, widened.
 SARATHI_INLINE __m256 load_f16x8(const uint8_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
