@@ -178,40 +178,45 @@ void tile5(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
     for (int j = 0; j < 8; ++j) {
       const uint8_t* q = sb + q5k_nibbles_off(j);
       const uint8_t* high = sb + q5k_high_off(j);
+      const __m256i hv[2] = {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(high)),
+                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(high + 32))};
 #pragma GCC unroll 2
-      for (int h = 0; h < 2; ++h) {
-        const __m256i hv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(high + 32 * h));
-        const __m256i sc = scales16(sb + kQ4KScalesOff + 16 * j + 8 * h);
-        // Fifth bits of k-groups jj and jj + 4 (bits jj, jj + 4 of each plane byte) at bit 4 of
-        // bl and bh; 16-bit shifts by one per k-group, and no bit of the neighbour byte lands
-        // on a bit 4 (the high byte's bits 0..3 stay inside the 16 bits).
-        __m256i bl = _mm256_slli_epi16(hv, 4), bh = hv;
-        __m256i d16[C];
+      for (int half = 0; half < 2; ++half) {
+        __m256i d16[C][2];
 #pragma GCC unroll 4
-        for (int c = 0; c < C; ++c) d16[c] = _mm256_setzero_si256();
-#pragma GCC unroll 1
-        for (int jj = 0; jj < 4; ++jj) {
-          const __m256i v =
-              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 64 * jj + 32 * h));
-          const __m256i lo =
-              _mm256_or_si256(_mm256_and_si256(v, lo4), _mm256_and_si256(bl, bit4));
-          const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), lo4),
-                                             _mm256_and_si256(bh, bit4));
-          bl = _mm256_srli_epi16(bl, 1);
-          bh = _mm256_srli_epi16(bh, 1);
+        for (int c = 0; c < C; ++c) d16[c][0] = d16[c][1] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+        for (int jj = 2 * half; jj < 2 * half + 2; ++jj) {
+          // Each broadcast group of activations serves both 8-row halves.
+          __m256i xa[C], xb[C];
 #pragma GCC unroll 4
           for (int c = 0; c < C; ++c) {
             const int8_t* xj = x[c].q + s * kQK_K + 32 * j + 4 * jj;
-            d16[c] = _mm256_add_epi16(d16[c], dot16(lo, _mm256_set1_epi32(load_i32(xj)), hi,
-                                                    _mm256_set1_epi32(load_i32(xj + 16))));
+            xa[c] = _mm256_set1_epi32(load_i32(xj));
+            xb[c] = _mm256_set1_epi32(load_i32(xj + 16));
           }
-          if (jj % 2 == 1) {  // two k-groups summed: widen
+#pragma GCC unroll 2
+          for (int h = 0; h < 2; ++h) {
+            const __m256i v =
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 64 * jj + 32 * h));
+            // Fifth bits of k-groups jj and jj + 4 (bits jj, jj + 4 of each plane byte) moved
+            // to bit 4 by 16-bit shifts; no bit of the neighbour byte lands on a bit 4.
+            const __m256i lo = _mm256_or_si256(
+                _mm256_and_si256(v, lo4), _mm256_and_si256(_mm256_slli_epi16(hv[h], 4 - jj), bit4));
+            const __m256i hi =
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), lo4),
+                                _mm256_and_si256(_mm256_srli_epi16(hv[h], jj), bit4));
 #pragma GCC unroll 4
-            for (int c = 0; c < C; ++c) {
-              is[c][h] = _mm256_add_epi32(is[c][h], _mm256_madd_epi16(d16[c], sc));
-              d16[c] = _mm256_setzero_si256();
-            }
+            for (int c = 0; c < C; ++c)
+              d16[c][h] = _mm256_add_epi16(d16[c][h], dot16(lo, xa[c], hi, xb[c]));
           }
+        }
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+          const __m256i sc = scales16(sb + kQ4KScalesOff + 16 * j + 8 * h);
+#pragma GCC unroll 4
+          for (int c = 0; c < C; ++c)
+            is[c][h] = _mm256_add_epi32(is[c][h], _mm256_madd_epi16(d16[c][h], sc));
         }
       }
     }
