@@ -1,7 +1,8 @@
 // kernels/cpu/avx2/packed_tile.h: pieces shared by the AVX2 kernels over interleaved weights
-// (packed_gemm.cpp: q8_0 / q4_0, packed_kquants.cpp: q4_K / q6_K): activation-row views, the
-// four-product dot of vpmaddubsw + vpmaddwd, and the store of 16 outputs held as two 8-row
-// halves. Compiled with the AVX2 flags only.
+// (packed_gemm.cpp: q8_0 / q4_0, packed_kquants.cpp: q4_K / q5_K / q6_K): activation-row views,
+// the four-product dot of vpmaddubsw + vpmaddwd into int32, the same left in int16 lanes for
+// callers that widen later, and the store of 16 outputs held as two 8-row halves. Compiled with
+// the AVX2 flags only.
 #pragma once
 
 #include <cstdint>
