@@ -160,6 +160,8 @@ CpuOps make_avx2_ops() {
   o.attend = avx2::attend_group;
   o.attend_masked = avx2::attend_group;
   o.gelu = avx2::gelu_mul;
+  o.swiglu = avx2::swiglu;
+  o.rms_norm = avx2::rms_norm;
   return o;
 }
 

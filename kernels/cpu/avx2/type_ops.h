@@ -62,6 +62,10 @@ void packed_gemm_bf16(const PackedGemmArgs& args);
 void attend_group(const AttnGroupArgs& args);
 /// out[i] = gelu(gate[i]) * up[i] (GGML's tanh GeLU; out may alias gate).
 void gelu_mul(const float* gate, const float* up, float* out, int64_t n);
+/// silu(gate[i]) * up[i] (kernels::swiglu's formula, vec_math.h's exp; out may alias gate).
+void swiglu(const float* gate, const float* up, float* out, int64_t n);
+/// RMSNorm of num_rows rows of n (a double sum of squares; y may alias x).
+void rms_norm(const float* x, const float* w, float* y, int64_t num_rows, int64_t n, float eps);
 
 /// kernels/peak.h's loop for vfmadd231ps ymm; returns the flops done.
 double peak_fma(int64_t iters);
