@@ -190,8 +190,7 @@ CpuOps make_avx512_ops() {
     o.q8_0.packed = {avx512::pack_x_packed_q8_0, avx512::packed_gemm_q8_0};
     o.q4_0.packed = {avx512::pack_x_packed_q4_0, avx512::packed_gemm_q4_0};
     o.q4_k.packed = {avx512::pack_x_packed_q4_k, avx512::packed_gemm_q4_k};
-    // No VNNI version of q5_K yet: the AVX2 kernel (bit-equal to the oracle like the others).
-    o.q5_k.packed = {avx2::pack_x_packed_q5_k, avx2::packed_gemm_q5_k};
+    o.q5_k.packed = {avx512::pack_x_packed_q5_k, avx512::packed_gemm_q5_k};
     o.q6_k.packed = {avx512::pack_x_packed_q6_k, avx512::packed_gemm_q6_k};
     // bf16: vdpbf16ps over the interleaved layout, every token count (one-token steps included,
     // so outputs do not depend on the batch); the AMX level replaces it with the tile kernel.

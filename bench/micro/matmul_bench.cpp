@@ -2,7 +2,7 @@
 // size M, thread count and path: "packed" (the interleaved layout the engine runs, where the op
 // table has one), "gemm" (the register-blocked GemmOps path over the GGML layout) and "vecdot"
 // (one vec_dot per output, the fallback). Counters: items/s = multiply-adds per second,
-// bytes/s = the weight bytes per second (what bounds M = 1).
+// bytes/s = the weight bytes per second (what bounds M = 1). SARATHI_ISA=avx2 etc. runs a lower level.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -25,14 +25,15 @@ constexpr int64_t kCols = 2048;
 enum class Path { kPacked, kGemm, kVecDot };
 
 void bm_matmul(benchmark::State& state, DType t, Path path) {
-  CpuOps ops = cpu_ops_for(detect_isa());
+  CpuOps ops = cpu_ops_for(active_isa());  // SARATHI_ISA picks a lower level
   const bool use_gemm = path == Path::kGemm;
   if (path == Path::kPacked && ops.type(t).packed.run == nullptr) {
     state.SkipWithError("no packed path");
     return;
   }
   if (path == Path::kVecDot) {
-    for (TypeOps* to : {&ops.f32, &ops.f16, &ops.bf16, &ops.q8_0, &ops.q4_0, &ops.q4_k, &ops.q6_k})
+    for (TypeOps* to : {&ops.f32, &ops.f16, &ops.bf16, &ops.q8_0, &ops.q4_0, &ops.q4_k, &ops.q5_k,
+                         &ops.q6_k})
       to->gemm = GemmOps{};
   }
   if (use_gemm && ops.type(t).gemm.run == nullptr) {
@@ -66,7 +67,7 @@ void bm_matmul(benchmark::State& state, DType t, Path path) {
 
 bool register_all() {
   for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K,
-                  DType::kQ6_K}) {
+                  DType::kQ5_K, DType::kQ6_K}) {
     for (Path path : {Path::kPacked, Path::kGemm, Path::kVecDot}) {
       const char* label = path == Path::kPacked ? "/packed"
                           : path == Path::kGemm ? "/gemm"

@@ -439,6 +439,8 @@ TEST(PackedKernels, PackedPathsPerIsa) {
   if (isa_supported(Isa::kAvx512)) {
     EXPECT_NE(cpu_ops_for(Isa::kAvx512).q6_k.packed.run, nullptr);
     EXPECT_NE(cpu_ops_for(Isa::kAvx512).q5_k.packed.run, nullptr);
+    // Its own VNNI kernel, not the AVX2 one.
+    EXPECT_NE(cpu_ops_for(Isa::kAvx512).q5_k.packed.run, cpu_ops_for(Isa::kAvx2).q5_k.packed.run);
   }
 }
 

@@ -50,9 +50,11 @@ void pack_x_packed_q8_0(const float* src, void* dst, int64_t k);
 void pack_x_packed_q4_0(const float* src, void* dst, int64_t k);
 void packed_gemm_q8_0(const PackedGemmArgs& args);
 void packed_gemm_q4_0(const PackedGemmArgs& args);
-/// The same for interleaved q4_K / q6_K weights with q8_K activations (kernels/packed.h).
+/// The same for interleaved q4_K / q5_K / q6_K weights with q8_K activations (kernels/packed.h).
 void pack_x_packed_q4_k(const float* src, void* dst, int64_t k);
 void packed_gemm_q4_k(const PackedGemmArgs& args);
+void pack_x_packed_q5_k(const float* src, void* dst, int64_t k);
+void packed_gemm_q5_k(const PackedGemmArgs& args);
 void pack_x_packed_q6_k(const float* src, void* dst, int64_t k);
 void packed_gemm_q6_k(const PackedGemmArgs& args);
 /// bf16 activations for the interleaved layout (cpu::pack_x_bf16 around from_float_bf16).

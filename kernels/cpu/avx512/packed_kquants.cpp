@@ -1,6 +1,7 @@
-// AVX-512 VNNI matmul over interleaved q4_K and q6_K weights (kernels/packed.h). As for q4_0, one
-// 64-byte load holds the nibbles of two k-groups of 16 weight rows (q6_K adds their high bits
-// from a second plane), and vpdpbusd with a broadcast group of four q8_K activation quants
+// AVX-512 VNNI matmul over interleaved q4_K, q5_K and q6_K weights (kernels/packed.h). As for
+// q4_0, one 64-byte load holds the nibbles of two k-groups of 16 weight rows (q5_K adds their
+// fifth bits and q6_K their high bits from a second plane), and vpdpbusd with a broadcast group
+// of four q8_K activation quants
 // advances 16 outputs. Sub-block dots are scaled in int32 (vpmulld); q4_K's mins meet the
 // activations' sub-block sums through vpdpwssd, q6_K's offset of 32 is a per-group correction
 // that seeds the dot. The f32 work is one or two FMAs per 256-element super-block for 16
@@ -26,6 +27,10 @@ using core::kQK_K;
 // tokens; more tokens: two groups x 3 tokens (26 vector registers).
 constexpr int64_t kStreamMaxTokens = 4;
 
+// The weight types of the kernels below: q4_K and q5_K share `tile` (q5_K's quants are q4_K's
+// nibbles plus a fifth bit), q6_K has `tile6`.
+enum class KQuant { kQ4, kQ5, kQ6 };
+
 using XRowK4 = XRow<int16_t>;  // tail: sums of each 32 quants [ns * 8]
 using XRowK6 = XRow<int32_t>;  // tail: -32 * sums of each 16 quants [ns * 16]
 
@@ -44,8 +49,12 @@ SARATHI_INLINE void add_super_block(const uint8_t* const (&sb)[G], const X (&x)[
   }
 }
 
-template <int G, int C>
+// q4_K (Q = kQ4) or q5_K (kQ5): quants 0..15 or 0..31, the same scales, mins and arithmetic.
+template <KQuant Q, int G, int C>
 void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
+  static_assert(Q != KQuant::kQ6);
+  constexpr bool kFive = Q == KQuant::kQ5;
+  constexpr size_t kSuperBytes = kFive ? kQ5KSuperBytes : kQ4KSuperBytes;
   __m512 acc[G][C];
   const uint8_t* wg[G];
   XRowK4 x[C];
@@ -62,10 +71,11 @@ void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
   // not change the result).
   constexpr int K = G * C == 1 ? 4 : (G * C == 2 ? 2 : 1);
   const __m512i lo4 = _mm512_set1_epi8(0x0f);
+  const __m512i bit4 = _mm512_set1_epi8(0x10);
   for (int64_t s = 0; s < ns; ++s) {
     const uint8_t* sb[G];
 #pragma GCC unroll 8
-    for (int g = 0; g < G; ++g) sb[g] = wg[g] + static_cast<size_t>(s) * kQ4KSuperBytes;
+    for (int g = 0; g < G; ++g) sb[g] = wg[g] + static_cast<size_t>(s) * kSuperBytes;
     // Mins: msum = sum_j m_j * xsum_j, two sub-blocks per vpdpwssd.
     {
       __m512i ms[G][C];
@@ -115,15 +125,28 @@ void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
       const int8_t* xj[C];
 #pragma GCC unroll 8
       for (int c = 0; c < C; ++c) xj[c] = x[c].q + s * kQK_K + 32 * j;
+      const uint8_t* qj[G];
+      __m512i hv[G];  // q5_K: the sub-block's plane of fifth bits
+#pragma GCC unroll 8
+      for (int g = 0; g < G; ++g) {
+        qj[g] = sb[g] + (kFive ? q5k_nibbles_off(j) : kQ4KQuantsOff + static_cast<size_t>(j) * 256);
+        if constexpr (kFive) hv[g] = _mm512_loadu_si512(sb[g] + q5k_high_off(j));
+      }
 #pragma GCC unroll 4
       for (int jj = 0; jj < 4; ++jj) {
         __m512i lo[G], hi[G];
 #pragma GCC unroll 8
         for (int g = 0; g < G; ++g) {
-          const __m512i v =
-              _mm512_loadu_si512(sb[g] + kQ4KQuantsOff + static_cast<size_t>(j) * 256 + 64 * jj);
+          const __m512i v = _mm512_loadu_si512(qj[g] + 64 * jj);
           lo[g] = _mm512_and_si512(v, lo4);
           hi[g] = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4);
+          if constexpr (kFive) {
+            // Fifth bits of k-groups jj and jj + 4 (plane bits jj, jj + 4) moved to bit 4 by
+            // 16-bit shifts; no bit of the neighbour byte lands on a bit 4. Ternary logic 0xf8
+            // is a | (b & c): nibble | (shifted plane & 0x10).
+            lo[g] = _mm512_ternarylogic_epi32(lo[g], _mm512_slli_epi16(hv[g], 4 - jj), bit4, 0xf8);
+            hi[g] = _mm512_ternarylogic_epi32(hi[g], _mm512_srli_epi16(hv[g], jj), bit4, 0xf8);
+          }
         }
 #pragma GCC unroll 8
         for (int c = 0; c < C; ++c) {
@@ -258,26 +281,37 @@ void tile6(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
 }
 
 // The token tail of a row of tiles: a tile of exactly `rem` (< CT) tokens.
-template <bool kQ6, int G, int C>
+template <KQuant Q, int G, int C>
 void tail_tile(const PackedGemmArgs& a, int64_t g0, int64_t t, int64_t rem, int64_t ns) {
   if constexpr (C > 0) {
     if (rem == C) {
-      if constexpr (kQ6) {
+      if constexpr (Q == KQuant::kQ6) {
         tile6<G, C>(a, g0, t, ns);
       } else {
-        tile<G, C>(a, g0, t, ns);
+        tile<Q, G, C>(a, g0, t, ns);
       }
       return;
     }
-    tail_tile<kQ6, G, C - 1>(a, g0, t, rem, ns);
+    tail_tile<Q, G, C - 1>(a, g0, t, rem, ns);
   }
 }
 
-template <bool kQ6, int G, int CT>
+template <KQuant Q, int G, int CT>
 void group_tiles(const PackedGemmArgs& a, int64_t g0, int64_t ns) {
   int64_t t = a.tok_begin;
-  for (; t + CT <= a.tok_end; t += CT) tail_tile<kQ6, G, CT>(a, g0, t, CT, ns);
-  tail_tile<kQ6, G, CT - 1>(a, g0, t, a.tok_end - t, ns);
+  for (; t + CT <= a.tok_end; t += CT) tail_tile<Q, G, CT>(a, g0, t, CT, ns);
+  tail_tile<Q, G, CT - 1>(a, g0, t, a.tok_end - t, ns);
+}
+
+// q4_K and q5_K: few tokens stream one group at a time; more take two groups x 3 tokens.
+template <KQuant Q>
+void packed_gemm_q45_k(const PackedGemmArgs& a) {
+  const int64_t ns = a.k / kQK_K;
+  int64_t g = a.group_begin;
+  if (a.tok_end - a.tok_begin > kStreamMaxTokens) {
+    for (; g + 2 <= a.group_end; g += 2) group_tiles<Q, 2, 3>(a, g, ns);
+  }
+  for (; g < a.group_end; ++g) group_tiles<Q, 1, 4>(a, g, ns);
 }
 
 }  // namespace
@@ -286,16 +320,14 @@ void pack_x_packed_q4_k(const float* src, void* dst, int64_t k) {
   cpu::pack_x_q8_k<from_float_q8_k, core::DType::kQ4_K>(src, dst, k);
 }
 
-void packed_gemm_q4_k(const PackedGemmArgs& a) {
-  const int64_t ns = a.k / kQK_K;
-  int64_t g = a.group_begin;
-  if (a.tok_end - a.tok_begin > kStreamMaxTokens) {
-    for (; g + 2 <= a.group_end; g += 2) group_tiles<false, 2, 3>(a, g, ns);
-    for (; g < a.group_end; ++g) group_tiles<false, 1, 4>(a, g, ns);
-    return;
-  }
-  for (; g < a.group_end; ++g) group_tiles<false, 1, 4>(a, g, ns);
+void packed_gemm_q4_k(const PackedGemmArgs& a) { packed_gemm_q45_k<KQuant::kQ4>(a); }
+
+void pack_x_packed_q5_k(const float* src, void* dst, int64_t k) {
+  // q4_K's activation layout (q8_K quants, scales, int16 sums of 32).
+  cpu::pack_x_q8_k<from_float_q8_k, core::DType::kQ4_K>(src, dst, k);
 }
+
+void packed_gemm_q5_k(const PackedGemmArgs& a) { packed_gemm_q45_k<KQuant::kQ5>(a); }
 
 void pack_x_packed_q6_k(const float* src, void* dst, int64_t k) {
   cpu::pack_x_q8_k<from_float_q8_k, core::DType::kQ6_K>(src, dst, k);
@@ -305,9 +337,9 @@ void packed_gemm_q6_k(const PackedGemmArgs& a) {
   const int64_t ns = a.k / kQK_K;
   int64_t g = a.group_begin;
   if (a.tok_end - a.tok_begin > kStreamMaxTokens) {
-    for (; g + 2 <= a.group_end; g += 2) group_tiles<true, 2, 2>(a, g, ns);
+    for (; g + 2 <= a.group_end; g += 2) group_tiles<KQuant::kQ6, 2, 2>(a, g, ns);
   }
-  for (; g < a.group_end; ++g) group_tiles<true, 1, 4>(a, g, ns);
+  for (; g < a.group_end; ++g) group_tiles<KQuant::kQ6, 1, 4>(a, g, ns);
 }
 
 }  // namespace sarathi::kernels::avx512
