@@ -84,6 +84,7 @@ struct PackedGemmArgs {
   int64_t group_end = 0;
   int64_t tok_begin = 0;
   int64_t tok_end = 0;
+  bool stream_pairs = false;  // PackedGemmOps::stream_pairs
 };
 
 /// The matmul path over interleaved weights (kernels/packed.h). For the integer types every
@@ -96,6 +97,10 @@ struct PackedGemmOps {
   /// Converts one f32 activation row (k elements) into the packed layout (packed_x_bytes).
   void (*pack_x)(const float* src, void* dst, int64_t k) = nullptr;
   void (*run)(const PackedGemmArgs& args) = nullptr;
+  /// Few tokens (decode): each thread streams two weight groups at once and prefetches ahead,
+  /// instead of one sequential stream. The outputs are the same either way (exact int32 block
+  /// sums); set where it reads faster (AVX-512 on Intel, see dispatch.cpp).
+  bool stream_pairs = false;
 };
 
 /// What one tensor element type can do. As in GGML, a weight row is multiplied with an

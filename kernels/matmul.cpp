@@ -85,6 +85,7 @@ void matmul_packed(const PackedGemmOps& g, core::ThreadPool& pool, const WeightV
   base.x_row_bytes = xrb;
   base.y = y;
   base.ldy = w.rows;
+  base.stream_pairs = g.stream_pairs;
   // (AMX-BF16 measured the same with 64, 128, 256 and 512 tokens per pass on a 512-token
   // prefill, all within the host's noise.)
   pool.parallel_for(packed_groups(w.rows), 1, [&](int, int64_t g0, int64_t g1) {

@@ -83,6 +83,15 @@ std::vector<NamedOps> packed_tables() {
   for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx})
     if (isa_supported(isa) && cpu_ops_for(isa).q8_0.packed.run != nullptr)
       out.push_back({std::string(isa_name(isa)), cpu_ops_for(isa)});
+  if (isa_supported(Isa::kAvx512)) {
+    // The decode streaming this CPU does not use by default (two groups per thread with
+    // prefetch, or one sequential stream), so both paths run on every AVX-512 CPU.
+    CpuOps other = cpu_ops_for(Isa::kAvx512);
+    const bool pairs = !other.q4_k.packed.stream_pairs;
+    for (TypeOps* t : {&other.q8_0, &other.q4_0, &other.q4_k, &other.q5_k, &other.q6_k})
+      t->packed.stream_pairs = pairs;
+    out.push_back({pairs ? "avx512-stream-pairs" : "avx512-one-stream", other});
+  }
   if (isa_supported(Isa::kAmx)) {
     CpuOps tiles = cpu_ops_for(Isa::kAmx);
     tiles.q8_0.packed = amx_tile_packed_ops(DType::kQ8_0);

@@ -15,9 +15,8 @@
 namespace sarathi::kernels::avx512 {
 namespace {
 
-// Up to this many tokens, one group at a time: each thread reads one sequential stream of
-// weights (as the q8_0 / q4_0 kernel does for decode steps).
-constexpr int64_t kStreamMaxTokens = 4;
+// Up to kStreamMaxTokens (packed_tile.h) tokens, one group at a time: each thread reads one
+// sequential stream of weights (bf16 ignores stream_pairs: not measured).
 constexpr int kTileToks = 8;
 constexpr int kPairs = kPackBlock / 2;  // pairs of elements per block
 constexpr size_t kXBlockBytes = kPackBlock * 2;

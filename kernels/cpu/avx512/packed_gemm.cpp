@@ -20,10 +20,10 @@ using core::BlockQ8_0;
 using core::DType;
 using core::kQK8_0;
 
-// Few tokens: one group at a time, so each thread reads one sequential stream of weights (on
-// Zen 4, a second concurrent stream per thread, even of 1/16 the bytes, cost 15% of decode
-// bandwidth; software prefetch only lost).
-constexpr int64_t kStreamMaxTokens = 4;
+// Few tokens (kStreamMaxTokens, packed_tile.h): one group at a time, so each thread reads one
+// sequential stream of weights (on Zen 4, a second concurrent stream per thread, even of 1/16
+// the bytes, cost 15% of decode bandwidth; software prefetch only lost), or with stream_pairs
+// (Intel, dispatch.cpp) two groups and software prefetch.
 // 2 groups x 6 tokens: 12 f32 and 12 int32 accumulators. 1 thread, 512 x 11264 x 2048 on Zen 4:
 // q8_0 337 GOP/s with 4 tokens per tile, 347-350 with 5 or 6; q4_0 345 -> 353.
 constexpr int kTileToks = 6;
@@ -49,7 +49,11 @@ void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t nb) {
   // Independent int32 chains per output while few outputs share a tile (vpdpbusd latency
   // would bound a single chain); their exact sum is the same whatever the split.
   constexpr int K = G * C == 1 ? 4 : (G * C == 2 ? 2 : 1);
+  const bool pf = prefetching(a);
   for (int64_t b = 0; b < nb; ++b) {
+    if (pf && b % 2 == 0)
+      for (int g = 0; g < G; ++g)
+        prefetch_ahead(wq[g] + static_cast<size_t>(b / 2) * kPairBytes, kPairBytes);
     __m512i ia[G][C][K];
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c) {
@@ -143,7 +147,7 @@ template <bool kQ8>
 void run(const PackedGemmArgs& a) {
   const int64_t nb = a.k / kQK8_0;
   int64_t g = a.group_begin;
-  if (a.tok_end - a.tok_begin > kStreamMaxTokens) {
+  if (paired_groups(a)) {
     for (; g + 2 <= a.group_end; g += 2) group_tiles<kQ8, 2>(a, g, nb);
   }
   for (; g < a.group_end; ++g) group_tiles<kQ8, 1>(a, g, nb);

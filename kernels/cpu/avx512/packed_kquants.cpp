@@ -23,9 +23,9 @@ namespace {
 using core::BlockQ8_K;
 using core::kQK_K;
 
-// Few tokens: one group at a time (one sequential weight stream per thread), tiles of up to 4
-// tokens; more tokens: two groups x 3 tokens (26 vector registers).
-constexpr int64_t kStreamMaxTokens = 4;
+// Few tokens: one group at a time (one sequential weight stream per thread) or, with
+// stream_pairs, two, tiles of up to 4 tokens; more tokens: two groups x 3 tokens (26 vector
+// registers). kStreamMaxTokens is packed_tile.h's.
 
 // The weight types of the kernels below: q4_K and q5_K share `tile` (q5_K's quants are q4_K's
 // nibbles plus a fifth bit), q6_K has `tile6`.
@@ -72,10 +72,13 @@ void tile(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
   constexpr int K = G * C == 1 ? 4 : (G * C == 2 ? 2 : 1);
   const __m512i lo4 = _mm512_set1_epi8(0x0f);
   const __m512i bit4 = _mm512_set1_epi8(0x10);
+  const bool pf = prefetching(a);
   for (int64_t s = 0; s < ns; ++s) {
     const uint8_t* sb[G];
 #pragma GCC unroll 8
     for (int g = 0; g < G; ++g) sb[g] = wg[g] + static_cast<size_t>(s) * kSuperBytes;
+    if (pf)
+      for (int g = 0; g < G; ++g) prefetch_ahead(sb[g], kSuperBytes);
     // Mins: msum = sum_j m_j * xsum_j, two sub-blocks per vpdpwssd.
     {
       __m512i ms[G][C];
@@ -194,10 +197,13 @@ void tile6(const PackedGemmArgs& a, int64_t g0, int64_t t0, int64_t ns) {
   for (int c = 0; c < C; ++c) x[c] = x_row<int32_t, kQK_K>(a, t0 + c, ns);
   const __m512i lo4 = _mm512_set1_epi8(0x0f);
   const __m512i lo2 = _mm512_set1_epi8(0x03);
+  const bool pf = prefetching(a);
   for (int64_t s = 0; s < ns; ++s) {
     const uint8_t* sb[G];
 #pragma GCC unroll 8
     for (int g = 0; g < G; ++g) sb[g] = wg[g] + static_cast<size_t>(s) * kQ6KSuperBytes;
+    if (pf)
+      for (int g = 0; g < G; ++g) prefetch_ahead(sb[g], kQ6KSuperBytes);
     __m512i is[G][C];
 #pragma GCC unroll 8
     for (int g = 0; g < G; ++g)
@@ -303,12 +309,13 @@ void group_tiles(const PackedGemmArgs& a, int64_t g0, int64_t ns) {
   tail_tile<Q, G, CT - 1>(a, g0, t, a.tok_end - t, ns);
 }
 
-// q4_K and q5_K: few tokens stream one group at a time; more take two groups x 3 tokens.
+// q4_K and q5_K: few tokens stream one group at a time (or two); more take two groups x 3
+// tokens.
 template <KQuant Q>
 void packed_gemm_q45_k(const PackedGemmArgs& a) {
   const int64_t ns = a.k / kQK_K;
   int64_t g = a.group_begin;
-  if (a.tok_end - a.tok_begin > kStreamMaxTokens) {
+  if (paired_groups(a)) {
     for (; g + 2 <= a.group_end; g += 2) group_tiles<Q, 2, 3>(a, g, ns);
   }
   for (; g < a.group_end; ++g) group_tiles<Q, 1, 4>(a, g, ns);
@@ -336,7 +343,7 @@ void pack_x_packed_q6_k(const float* src, void* dst, int64_t k) {
 void packed_gemm_q6_k(const PackedGemmArgs& a) {
   const int64_t ns = a.k / kQK_K;
   int64_t g = a.group_begin;
-  if (a.tok_end - a.tok_begin > kStreamMaxTokens) {
+  if (paired_groups(a)) {
     for (; g + 2 <= a.group_end; g += 2) group_tiles<KQuant::kQ6, 2, 2>(a, g, ns);
   }
   for (; g < a.group_end; ++g) group_tiles<KQuant::kQ6, 1, 4>(a, g, ns);

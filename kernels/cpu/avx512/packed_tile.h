@@ -17,6 +17,27 @@ namespace sarathi::kernels::avx512 {
 using cpu::x_row;
 using cpu::XRow;
 
+/// With PackedGemmArgs::stream_pairs, a call of at most this many tokens streams two groups at
+/// once and prefetches (more tokens always take two groups per tile, without prefetching).
+inline constexpr int64_t kStreamMaxTokens = 4;
+/// How far ahead of its loads a streaming tile prefetches (bytes; 2 to 4 KB measured alike).
+inline constexpr size_t kPrefetchAhead = 4096;
+
+/// Whether this call prefetches: few tokens, on a CPU that reads faster so.
+inline bool prefetching(const PackedGemmArgs& a) {
+  return a.stream_pairs && a.tok_end - a.tok_begin <= kStreamMaxTokens;
+}
+/// Whether this call takes two groups per tile.
+inline bool paired_groups(const PackedGemmArgs& a) {
+  return a.stream_pairs || a.tok_end - a.tok_begin > kStreamMaxTokens;
+}
+
+/// Prefetches into L1, one cache line at a time, the `bytes` bytes kPrefetchAhead past p.
+SARATHI_INLINE void prefetch_ahead(const uint8_t* p, size_t bytes) {
+  for (size_t off = 0; off < bytes; off += 64)
+    _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchAhead + off), _MM_HINT_T0);
+}
+
 /// acc[g][c] -> y for G groups from g0 and C tokens from t0 (rows past a.rows not written).
 template <int G, int C>
 SARATHI_INLINE void store_tile(const PackedGemmArgs& a, int64_t g0, int64_t t0,
