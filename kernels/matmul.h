@@ -53,6 +53,13 @@ void matmul_shared_x(const CpuOps& ops, core::ThreadPool& pool,
                      std::initializer_list<MatmulTarget> targets, const float* x, int64_t m,
                      MatmulScratch& scratch);
 
+/// Tokens per pass of the interleaved-weight path over a thread's weights, for a batch of m:
+/// passes of about 256 tokens (their activations stay in L2 while the weights stream past),
+/// balanced and a multiple of 16 (the AMX tile), and one pass up to 320. A 256-token chunk with
+/// a few decodes beside it (SARATHI's hybrid step) would otherwise read every weight a second
+/// time from memory for the decodes alone.
+int64_t packed_token_block(int64_t m);
+
 /// Plain f32 reference: dequantizes W and accumulates in double. For tests.
 void matmul_ref(const CpuOps& ops, const WeightView& w, const float* x, int64_t m, float* y);
 

@@ -2,7 +2,9 @@
 // size M, thread count and path: "packed" (the interleaved layout the engine runs, where the op
 // table has one), "gemm" (the register-blocked GemmOps path over the GGML layout) and "vecdot"
 // (one vec_dot per output, the fallback). Counters: items/s = multiply-adds per second,
-// bytes/s = the weight bytes per second (what bounds M = 1). SARATHI_ISA=avx2 etc. runs a lower level.
+// bytes/s = the weight bytes per second (what bounds M = 1). M = 271 is a 256-token chunk with 15
+// decodes beside it (no multiple of a kernel's token tile). SARATHI_ISA=avx2 etc. runs a lower
+// level.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -74,7 +76,7 @@ bool register_all() {
                                                 : "/vecdot";
       const std::string name = "matmul/" + std::string(core::dtype_name(t)) + label;
       benchmark::RegisterBenchmark(name.c_str(), bm_matmul, t, path)
-          ->ArgsProduct({{1, 4, 32, 256}, {1, 2}})
+          ->ArgsProduct({{1, 4, 8, 16, 32, 256, 271}, {1, 2}})
           ->ArgNames({"m", "threads"})
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond);

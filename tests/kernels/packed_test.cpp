@@ -563,5 +563,54 @@ TEST(PackedKernels, Int16SumsOfExtremeQuantsBitEqual) {
   }
 }
 
+// A batch runs in passes of about 256 tokens over each thread's weights; a few tokens past 256
+// (a chunk with decodes beside it) stay in the one pass, larger batches are balanced.
+TEST(PackedKernels, TokenPassesAreBalancedTileMultiples) {
+  for (int64_t m = 1; m <= 320; ++m) EXPECT_EQ(packed_token_block(m), m);
+  EXPECT_EQ(packed_token_block(321), 176);
+  EXPECT_EQ(packed_token_block(512), 256);
+  EXPECT_EQ(packed_token_block(2048), 304);
+  for (int64_t m = 321; m <= 5000; ++m) {
+    SCOPED_TRACE(m);
+    const int64_t b = packed_token_block(m);
+    const int64_t passes = (m + b - 1) / b;
+    EXPECT_EQ(b % 16, 0);
+    EXPECT_LE(b, 320);
+    EXPECT_EQ(passes, (m + 319) / 320);           // no more passes than needed
+    EXPECT_GT(m - (passes - 1) * b, 0);           // the last pass is not empty
+  }
+}
+
+// Batches of several passes (and one pass a little over 256 tokens) give the oracle's bits.
+TEST(PackedKernels, MultiPassBatchesBitEqualToOracle) {
+  const auto tables = packed_tables();
+  if (tables.empty()) GTEST_SKIP() << "no ISA with a packed matmul on this CPU";
+  core::ThreadPool pool1(1);
+  core::ThreadPool pool2(2);
+  const int64_t rows = 48;
+  const int64_t max_m = 700;
+  for (const NamedOps& t : tables) {
+    for (DType dt : {DType::kQ8_0, DType::kQ4_K}) {
+      const int64_t cols = dt == DType::kQ8_0 ? 64 : 256;
+      const Weights w = make_weights(dt, rows, cols, 41);
+      AlignedBuffer buf;
+      const WeightView p = pack_weight(w.view, buf);
+      const auto x = randn(static_cast<size_t>(max_m * cols), 42, 1.0f);
+      std::vector<float> oracle(static_cast<size_t>(max_m * rows));
+      packed_matmul_oracle(w.view, x.data(), max_m, oracle.data());
+      for (int64_t m : {255, 256, 257, 271, 320, 321, 337, 513, 700}) {
+        for (core::ThreadPool* pool : {&pool1, &pool2}) {
+          SCOPED_TRACE(t.name + " " + std::string(core::dtype_name(dt)) + " m=" +
+                       std::to_string(m) + " threads=" + std::to_string(pool->num_threads()));
+          MatmulScratch scratch;
+          std::vector<float> y(static_cast<size_t>(m * rows), -7.0f);
+          matmul(t.ops, *pool, p, x.data(), m, y.data(), scratch);
+          ASSERT_TRUE(bit_equal(y, std::vector<float>(oracle.begin(), oracle.begin() + m * rows)));
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sarathi::kernels
