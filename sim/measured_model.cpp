@@ -124,7 +124,8 @@ core::Result<std::unique_ptr<MeasuredModel>> MeasuredModel::parse(const std::str
   }
   SARATHI_ASSIGN_OR_RETURN(m->chunk_, Table1D::make(xs, ys));
 
-  // E(D, L) = t_decode(D, L) - F(D) over the full grid of measured batches and contexts.
+  // G(D, L) = t_decode(D, L) over the full grid of measured batches and contexts, with a D = 0
+  // row of F(0) (a step without decodes is F(T) alone).
   std::set<int32_t> batches, contexts;
   std::map<std::pair<int32_t, int32_t>, double> dec;
   for (const Point& p : decode) {
@@ -138,12 +139,12 @@ core::Result<std::unique_ptr<MeasuredModel>> MeasuredModel::parse(const std::str
   if (dec.size() != batches.size() * contexts.size())
     return make_error(ErrorCode::kInvalidFormat,
                       "{}: the decode points do not form a full batch x context grid", name);
-  std::vector<double> bx{0.0}, cy(contexts.begin(), contexts.end()), z(cy.size(), 0.0);
+  std::vector<double> bx{0.0}, cy(contexts.begin(), contexts.end()), z(cy.size(), m->chunk_(0));
   for (int32_t b : batches) {
     bx.push_back(b);
-    for (int32_t c : contexts) z.push_back(std::max(0.0, dec[{b, c}] - m->chunk_(b)));
+    for (int32_t c : contexts) z.push_back(dec[{b, c}]);
   }
-  SARATHI_ASSIGN_OR_RETURN(m->decode_extra_, Grid2D::make(bx, cy, z));
+  SARATHI_ASSIGN_OR_RETURN(m->decode_, Grid2D::make(bx, cy, z));
 
   // Held out: a chunk of C at position 0 with D decodes at context L.
   double sum_err = 0;
@@ -198,18 +199,21 @@ double MeasuredModel::step_factor(double predicted_s, uint64_t random) const {
 
 StepTime MeasuredModel::predict(const StepWork& w) const {
   StepTime t;
-  t.stage_s = chunk_(w.num_tokens) + pair_s_ * static_cast<double>(w.prefill_pairs) +
-              decode_extra_(w.num_decodes, std::max(0.0, w.mean_decode_context() - 1));
+  // The prefill tokens' share: F(T) - F(D), what T tokens cost beyond D of them.
+  const double prefill_s = std::max(0.0, chunk_(w.num_tokens) - chunk_(w.num_decodes));
+  t.stage_s = prefill_s + pair_s_ * static_cast<double>(w.prefill_pairs) +
+              decode_(w.num_decodes, std::max(0.0, w.mean_decode_context() - 1));
   t.overhead_s = step_overhead_s_ + seq_overhead_s_ * (w.num_decodes + w.num_prefill_chunks);
   return t;
 }
 
 std::string MeasuredModel::describe() const {
   return fmt::format(
-      "measured on this machine: {} ({}); a step is F(tokens) + {:.3g} us per prefill query-key "
-      "pair + E(decodes, mean context), F over {} chunk lengths ({}..{} tokens), E over a decode "
-      "grid; engine CPU {:.3g} ms per step + {:.3g} ms per sequence; held-out hybrid steps "
-      "({}): mean error {:.1f}%, max {:.1f}%; step-time spread from {} timed runs",
+      "measured on this machine: {} ({}); a step is F(tokens) - F(decodes) + {:.3g} us per "
+      "prefill query-key pair + G(decodes, mean context), F over {} chunk lengths ({}..{} "
+      "tokens), G over a decode grid; engine CPU {:.3g} ms per step + {:.3g} ms per sequence; "
+      "held-out hybrid steps ({}): mean error {:.1f}%, max {:.1f}%; step-time spread from {} "
+      "timed runs",
       shape_.name, source_, pair_s_ * 1e6, chunk_.xs().size(), chunk_.xs().front(),
       chunk_.xs().back(), step_overhead_s_ * 1e3, seq_overhead_s_ * 1e3, num_hybrid_,
       hybrid_mean_err_ * 100, hybrid_max_err_ * 100, num_spread_);

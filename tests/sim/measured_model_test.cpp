@@ -100,6 +100,27 @@ TEST(MeasuredModel, NonLinearCostsAreInterpolatedLinearlyBetweenPoints) {
   EXPECT_GT((*m)->hybrid_max_error(), 0.0);  // held out: the model is not exact there
 }
 
+TEST(MeasuredModel, DecodesCheaperThanAChunkOfAsManyTokensStayExact) {
+  // As measured on a 2-core Xeon: a one-sequence decode step cheaper than a 1-token chunk at
+  // position 0. The decode grid is still exact, and a hybrid step costs the decodes' step plus
+  // what the chunk's tokens add to F.
+  json j = profile();
+  const auto cheap = [](double b, double l) { return 0.6 * F(b) + E(b, l); };
+  j["decode"].clear();
+  for (int b : {1, 4, 16})
+    for (int l : {16, 256, 1024})
+      j["decode"].push_back({{"batch", b}, {"context", l}, {"seconds", cheap(b, l)}});
+  auto m = MeasuredModel::parse(j.dump(), "cheap.json");
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  for (int b : {1, 4, 16})
+    for (int l : {16, 256, 1024})
+      EXPECT_NEAR((*m)->predict(step({{b, l}}, {0, 0})).stage_s, cheap(b, l), 1e-12)
+          << b << " decodes at " << l;
+  EXPECT_NEAR((*m)->predict(step({{4, 256}}, {128, 0})).stage_s,
+              F(132) - F(4) + kPair * pairs(128, 0) + cheap(4, 256), 1e-12);
+  EXPECT_NEAR((*m)->predict(step({}, {128, 0})).stage_s, F(128) + kPair * pairs(128, 0), 1e-12);
+}
+
 TEST(MeasuredModel, StepFactorsComeFromStepsOfSimilarLength) {
   json j = profile();
   std::vector<double> slow(40, 2.0), steady(40, 1.0);
