@@ -5,6 +5,9 @@
 // testing both, so transfers progress while the stage computes (whatever the MPI library's
 // shared-memory protocol needs) and a stage hands a result on and goes on with the next
 // micro-batch at once. The thread sleeps between tests when nothing moves; it never spins a core.
+// It tests often (pauses up to 128 us) only while the stage waits in receive() or the link
+// closes, and rarely (up to 2 ms) while the stage computes: its wake-ups preempt the stage's
+// compute thread on the same core. send() and a receive() that finds nothing wake it at once.
 #pragma once
 
 #include <mpi.h>
@@ -52,6 +55,9 @@ class Link {
   std::deque<Buffer> outbox_;  // handed over, not yet posted
   std::vector<Buffer> free_;   // recycled buffers
   bool closing_ = false;
+  int waiting_ = 0;     // threads blocked in receive()
+  bool kicked_ = false;  // send() or receive() asked the transport thread to test now
+  std::condition_variable wake_;
   // Transport thread only.
   struct Sending {
     Buffer bytes;
