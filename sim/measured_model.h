@@ -10,11 +10,10 @@
 // what they add to a chunk of D tokens. (A decode step may cost less than a chunk of as many
 // tokens at position 0: on a 2-core Xeon, llama-160m, 8-9 ms for one decode at 128-448 of
 // context against 11-13 ms for a 1-token chunk.) Exact at every measured prefill and decode
-// point; the hybrid (chunk + decodes) points are
-// held out and the model's error on them is reported. Steps vary run to run: step_factor draws
-// from the ratios measured for steps of a similar length (a stall of the host costs a short step
-// more, relatively, than a long one). Depends on sim/step_model.h and
-// sim/interp.h only.
+// point; the hybrid (chunk + decodes) points are held out and the model's error on them is
+// reported. Steps vary run to run: step_factor draws from the ratios measured for steps of a
+// similar length (a stall of the host costs a short step more, relatively, than a long one).
+// Depends on sim/step_model.h and sim/interp.h only.
 #pragma once
 
 #include <memory>
